@@ -1,0 +1,1 @@
+"""pafpose: OpenPose with Part Affinity Fields in PyTorch."""

@@ -1,0 +1,47 @@
+"""Reading images: one place that turns any file a user hands us into a BGR uint8 array."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Load an image as (H, W, 3) BGR uint8, whatever its depth or channel count.
+
+    Grayscale is replicated to three channels, alpha is dropped, 16-bit and float images are
+    rescaled to 8 bits. Raises UserError naming the file when it is missing or not an image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise UserError(f"{path}: not a readable image (corrupt or unsupported format)")
+    return to_bgr8(image, name=str(path))
+
+
+def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Any (H, W[, C]) image array with C in {1, 3, 4} -> (H, W, 3) BGR uint8."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) == 0:
+        raise UserError(f"{name}: unsupported image shape {image.shape}")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = image.astype(np.float32)
+        hi = 1.0 if float(np.nanmax(image)) <= 1.0 else 255.0
+        image = np.clip(np.nan_to_num(image) * (255.0 / hi), 0, 255).astype(np.uint8)
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = np.ascontiguousarray(image[:, :, :3])
+    return image
