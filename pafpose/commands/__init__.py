@@ -1,0 +1,1 @@
+"""One module per ``pafpose`` subcommand; each exposes ``register(subparsers)``."""

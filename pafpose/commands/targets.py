@@ -1,0 +1,99 @@
+"""``pafpose targets``: render the ground-truth heatmaps, PAFs and loss mask of annotated images."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
+from ..errors import UserError
+from ..images import read_image
+from ..masks import loss_mask, mask_to_map
+from ..skeleton import COCO18
+from ..targets import map_size_for, render_heatmaps, render_pafs
+
+EXAMPLES = """\
+examples:
+  pafpose targets                                   # the bundled real COCO samples -> outputs/targets
+  pafpose targets --annotations ann.json --images imgs/ --out vis/ --limit 10
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "targets",
+        help="render ground-truth heatmaps, PAFs and loss masks to PNG files",
+        description="Render the training targets (Gaussian heatmaps, Part Affinity Fields and the "
+                    "loss mask W) of COCO-annotated images as PNG overlays.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--annotations", type=Path, default=SAMPLE_ANNOTATIONS,
+                        help="COCO person-keypoints JSON (default: the bundled real samples)")
+    parser.add_argument("--images", type=Path, default=None,
+                        help="image folder (default: the annotation file's folder)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/targets"), help="output folder")
+    parser.add_argument("--stride", type=int, default=8)
+    parser.add_argument("--sigma", type=float, default=7.0, help="Gaussian sigma in input pixels")
+    parser.add_argument("--limb-width", type=float, default=1.0, help="PAF half-width in map cells")
+    parser.add_argument("--limit", type=int, default=None, help="render at most this many images")
+    parser.set_defaults(func=run)
+
+
+def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """Image (H, W, 3) BGR with the max over keypoint channels of (K, h, w) maps blended on top."""
+    peak = cv2.resize(heatmaps.max(axis=0), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap((np.clip(peak, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    alpha = np.clip(peak, 0, 1)[..., None] * 0.7
+    return (image * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def paf_overlay(image: np.ndarray, pafs: np.ndarray) -> np.ndarray:
+    """Image with the PAFs drawn as colour = direction (hue), opacity = magnitude."""
+    x, y = pafs[0::2].sum(axis=0), pafs[1::2].sum(axis=0)
+    magnitude = np.clip(np.hypot(x, y), 0, 1)
+    hue = ((np.arctan2(y, x) + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
+    hsv = np.stack([hue, np.full_like(hue, 255), np.full_like(hue, 255)], axis=-1)
+    colour = cv2.resize(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), image.shape[1::-1],
+                        interpolation=cv2.INTER_NEAREST)
+    alpha = cv2.resize(magnitude, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None] * 0.8
+    return (image * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Image darkened and tinted red where the (h, w) map mask is 0."""
+    keep = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None]
+    tinted = (image * 0.35 + np.array([0, 0, 160]) * 0.65).astype(np.uint8)
+    return np.where(keep > 0, image, tinted).astype(np.uint8)
+
+
+def run(args: argparse.Namespace) -> int:
+    coco = load_coco(args.annotations)
+    image_dir = args.images or args.annotations.parent
+    if not image_dir.is_dir():
+        raise UserError(f"{image_dir}: image folder not found")
+    args.out.mkdir(parents=True, exist_ok=True)
+    image_ids = sorted(coco.getImgIds())[: args.limit]
+    for image_id in image_ids:
+        info = coco.loadImgs(image_id)[0]
+        image = read_image(image_dir / info["file_name"])
+        height, width = image.shape[:2]
+        annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
+        keypoints = person_keypoints(annotations)
+        size = map_size_for((width, height), args.stride)
+        heatmaps = render_heatmaps(keypoints, size, args.stride, args.sigma, background=False)
+        pafs = render_pafs(keypoints, COCO18.limbs, size, args.stride, args.limb_width)
+        mask = mask_to_map(loss_mask(annotations, height, width), args.stride)
+        stem = Path(info["file_name"]).stem
+        for kind, picture in (("heatmaps", heatmap_overlay(image, heatmaps)),
+                              ("pafs", paf_overlay(image, pafs)),
+                              ("mask", mask_overlay(image, mask))):
+            path = args.out / f"{stem}_{kind}.png"
+            if not cv2.imwrite(str(path), picture):
+                raise UserError(f"{path}: could not write")
+        print(f"{info['file_name']}: {len(keypoints)} people -> {args.out}/{stem}_{{heatmaps,pafs,mask}}.png")
+    print(f"wrote {3 * len(image_ids)} PNG files to {args.out.resolve()}")
+    return 0

@@ -1,0 +1,99 @@
+"""Loss masks W(p): where the training loss is switched off because labels are missing.
+
+OpenPose zeroes the loss over image regions whose people are not (fully) labelled, so that the
+network is not punished for detecting them:
+
+(a) people with fewer than ``min_keypoints`` labelled keypoints or a segmentation area below
+    ``min_area`` (COCO's small people are only partly annotated);
+(b) crowd regions (``iscrowd=1``);
+(c) segmented people without any keypoint annotation (a special case of (a), kept explicit).
+
+Regions come from the annotations' segmentation (polygons or RLE, decoded by pycocotools); an
+annotation without a segmentation falls back to its bounding box.
+
+Map resolution: cell (i, j) covers input pixels [i*s, (i+1)*s) x [j*s, (j+1)*s) (the footprint
+whose centre is the cell centre of :mod:`pafpose.targets`). The cell is masked out when MORE than
+half of that footprint is masked; pixels beyond the image border (the last partial row/column
+of cells) count as unmasked, so a cell is never masked by pixels that do not exist.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+__all__ = ["loss_mask", "mask_to_map", "is_fully_labelled"]
+
+
+def is_fully_labelled(annotation: dict, min_keypoints: int = 5, min_area: float = 32 * 32) -> bool:
+    """Whether a person annotation is labelled well enough to train on (and to leave unmasked)."""
+    return (
+        not annotation.get("iscrowd", 0)
+        and annotation.get("num_keypoints", 0) >= min_keypoints
+        and annotation.get("area", 0.0) >= min_area
+    )
+
+
+def _region(annotation: dict, height: int, width: int) -> np.ndarray:
+    """(H, W) uint8 footprint of one annotation."""
+    segmentation = annotation.get("segmentation")
+    if segmentation:
+        if isinstance(segmentation, list):  # polygons
+            polygons = [p for p in segmentation if len(p) >= 6]
+            if not polygons:
+                return _box(annotation, height, width)
+            rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
+        elif isinstance(segmentation.get("counts"), list):  # uncompressed RLE
+            rle = mask_utils.frPyObjects(segmentation, height, width)
+        else:
+            rle = segmentation
+        return mask_utils.decode(rle)
+    return _box(annotation, height, width)
+
+
+def _box(annotation: dict, height: int, width: int) -> np.ndarray:
+    region = np.zeros((height, width), dtype=np.uint8)
+    bbox = annotation.get("bbox")
+    if bbox:
+        x, y, w, h = bbox
+        x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
+        x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
+        region[y0:y1, x0:x1] = 1
+    return region
+
+
+def loss_mask(annotations: list[dict], height: int, width: int, min_keypoints: int = 5,
+              min_area: float = 32 * 32) -> np.ndarray:
+    """W(p) at input resolution.
+
+    Args:
+        annotations: COCO person annotations of one image (crowd ones included).
+        height, width: image size in pixels.
+
+    Returns:
+        (H, W) uint8: 1 where the loss counts, 0 over crowd regions and under-labelled people.
+    """
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got height={height}, width={width}")
+    keep = np.ones((height, width), dtype=np.uint8)
+    for annotation in annotations:
+        if not is_fully_labelled(annotation, min_keypoints, min_area):
+            keep[_region(annotation, height, width) > 0] = 0
+    return keep
+
+
+def mask_to_map(mask: np.ndarray, stride: int) -> np.ndarray:
+    """(H, W) input-resolution mask (1 = keep) -> (ceil(H/s), ceil(W/s)) float32 map mask.
+
+    A cell is 0 when more than half of its stride x stride footprint is masked (see module doc).
+    """
+    if mask.ndim != 2:
+        raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
+    if stride <= 0:
+        raise ValueError(f"stride must be positive, got {stride}")
+    h, w = mask.shape
+    hm, wm = -(-h // stride), -(-w // stride)
+    masked = np.zeros((hm * stride, wm * stride), dtype=np.float32)
+    masked[:h, :w] = mask == 0
+    fraction = masked.reshape(hm, stride, wm, stride).mean(axis=(1, 3))
+    return (fraction <= 0.5).astype(np.float32)
