@@ -214,7 +214,6 @@ def _limb_boxes(p1, p2, width: float, w: int, h: int, xp):
 
 def _pafs_numpy(kp: np.ndarray, pairs: np.ndarray, w: int, h: int, stride: int, width: float):
     num_limbs = len(pairs)
-    cells = num_limbs * h * w
     out = np.zeros((2 * num_limbs, h, w), dtype=np.float32)
     if not num_limbs or not len(kp):
         return out
@@ -241,13 +240,13 @@ def _pafs_numpy(kp: np.ndarray, pairs: np.ndarray, w: int, h: int, stride: int, 
     along = ux * dx + uy * dy
     across = np.abs(uy * dx - ux * dy)
     hit = (along >= 0) & (along <= length[box]) & (across <= width)
-    flat = (limb[box[hit]] * h + row[hit]) * w + col[hit]
-    count = np.bincount(flat, minlength=cells)
-    scale = 1.0 / np.maximum(count, 1)
-    sum_x = np.bincount(flat, weights=ux[hit], minlength=cells) * scale
-    sum_y = np.bincount(flat, weights=uy[hit], minlength=cells) * scale
-    out[0::2] = sum_x.reshape(num_limbs, h, w)
-    out[1::2] = sum_y.reshape(num_limbs, h, w)
+    cell = row[hit] * w + col[hit]
+    channel_x = 2 * limb[box[hit]]
+    count = np.bincount(channel_x * (h * w) + cell)  # people covering each (limb, cell)
+    share = 1.0 / count[channel_x * (h * w) + cell]
+    # Each person adds its vector / count, so the sum over people is their average.
+    np.add.at(out.reshape(-1), channel_x * (h * w) + cell, (ux[hit] * share).astype(np.float32))
+    np.add.at(out.reshape(-1), (channel_x + 1) * (h * w) + cell, (uy[hit] * share).astype(np.float32))
     return out
 
 
