@@ -15,6 +15,13 @@ from .errors import UserError
 
 _COMMANDS = (
     "pafpose.commands.targets",
+    "pafpose.commands.synth",
+    "pafpose.commands.infer",
+    "pafpose.commands.eval",
+    "pafpose.commands.export",
+    "pafpose.commands.convert",
+    "pafpose.commands.train",
+    "pafpose.commands.model_info",
 )
 
 

@@ -1,0 +1,252 @@
+"""COCO person-keypoint training data: samples, targets, masks, and seeded multi-worker loading.
+
+Samples follow OpenPose. For training there is one sample per (image, main person): every person
+with at least ``min_keypoints`` labelled keypoints and ``min_area`` of segmentation is a main
+person, and its sample is a random crop centred on it (see :mod:`.augment`). For validation
+(``train=False``) there is one sample per image, scaled to fit the crop without augmentation.
+Targets are rendered after the warp from ALL people's COCO-18 keypoints; the loss mask marks
+crowds, under-labelled people and everything beyond the source image.
+
+Several annotation files combine (COCO 2014 train + val and 2017 train): images are deduplicated
+by file name, ignoring the ``COCO_<split><year>_`` prefix of 2014 names, so each photo is used
+once whichever release listed it first.
+
+Broken data never stops a run: an image or annotation that fails to load or render is logged once
+(naming the file), counted in ``dataset.skipped``, and replaced by another random sample. DataLoader
+workers are separate processes, so each item also carries ``"skipped"``: how many broken samples
+were replaced to produce it; summing that over batches gives the run's total.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
+
+from ..annotations import load_coco, person_keypoints
+from ..errors import UserError
+from ..images import read_image
+from ..masks import is_fully_labelled, loss_mask, mask_to_map
+from ..skeleton import COCO18
+from ..targets import map_size_for, render_heatmaps, render_pafs
+from .augment import (Augmentation, fit_augmentation, sample_augmentation, to_network_input, warp_image,
+                      warp_keypoints, warp_mask)
+from .config import DataConfig
+
+__all__ = ["CocoPoseDataset", "ImageRecord", "render_sample", "make_loader", "seed_worker"]
+
+log = logging.getLogger(__name__)
+
+# What a broken image or annotation raises on its way through decoding, masks and targets.
+_DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError, cv2.error)
+_MAX_REPLACEMENTS = 20
+_COCO2014_PREFIX = re.compile(r"^COCO_[a-z]+\d{4}_")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image and its person annotations (crowds included).
+
+    The annotations are kept as one JSON byte string per image: DataLoader workers are forked
+    copies of the dataset, and touching millions of small Python objects (reference counts)
+    would copy their memory pages into every worker; one bytes object per image stays shared.
+    """
+
+    path: Path
+    image_id: int
+    annotations_json: bytes
+
+    @property
+    def annotations(self) -> list[dict]:
+        return json.loads(self.annotations_json)
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, (str, Path)) else list(value)
+
+
+def _read_records(image_roots: list[Path], annotation_files: list[Path]) -> list[ImageRecord]:
+    records: dict[str, ImageRecord] = {}
+    for root, annotation_file in zip(image_roots, annotation_files):
+        if not root.is_dir():
+            raise UserError(f"{root}: image folder not found")
+        coco = load_coco(annotation_file)
+        person_ids = set(coco.getCatIds(catNms=["person"])) or {1}
+        for image_id in sorted(coco.getImgIds()):
+            info = coco.imgs[image_id]
+            key = _COCO2014_PREFIX.sub("", Path(info["file_name"]).name)
+            if key in records:
+                continue
+            anns = [a for a in coco.imgToAnns.get(image_id, []) if a["category_id"] in person_ids]
+            records[key] = ImageRecord(root / info["file_name"], image_id, json.dumps(anns).encode())
+    return list(records.values())
+
+
+class CocoPoseDataset(Dataset):
+    """COCO person keypoints as network inputs and targets.
+
+    Args:
+        image_root: image folder, or one folder per annotation file.
+        annotation_files: one COCO person-keypoints JSON file or several.
+        cfg: crop, target and augmentation settings.
+        train: random crops around each main person (True) or whole images fitted to the crop.
+        seed: seed of the augmentation generator in the main process (workers reseed it, see
+            :func:`seed_worker`).
+
+    Items are dicts: "image" (3, S, S) float32 RGB in [0, 1], "heatmaps" (19, S/s, S/s) with the
+    background last, "pafs" (38, S/s, S/s) in COCO18.limbs order, "mask" (1, S/s, S/s) 1 where
+    the loss counts, "affine" (2, 3) float32 source -> crop pixels (flip included), and ints
+    "index" (the sample delivered), "image_id" and "skipped" (broken samples replaced).
+    """
+
+    def __init__(self, image_root: str | Path | Sequence[str | Path],
+                 annotation_files: str | Path | Sequence[str | Path],
+                 cfg: DataConfig | None = None, train: bool = True, seed: int = 0) -> None:
+        self.cfg = cfg or DataConfig()
+        self.train = train
+        roots = [Path(p) for p in _as_list(image_root)]
+        files = [Path(p) for p in _as_list(annotation_files)]
+        if not files:
+            raise UserError("no annotation file given")
+        if len(roots) == 1:
+            roots = roots * len(files)
+        if len(roots) != len(files):
+            raise UserError(f"{len(roots)} image folders for {len(files)} annotation files; "
+                            "give one folder, or one per file")
+        self.records = _read_records(roots, files)
+        if train:
+            # (image index, main person's bbox): the bbox centres and scales the crop.
+            self.samples = [(i, tuple(ann.get("bbox") or ())) for i, record in enumerate(self.records)
+                            for ann in record.annotations
+                            if is_fully_labelled(ann, self.cfg.min_keypoints, self.cfg.min_area)]
+        else:
+            self.samples = [(i, None) for i in range(len(self.records))]
+        self.skipped = 0
+        self._warned: set[Path] = set()
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the augmentation generator (called per DataLoader worker)."""
+        self._rng = np.random.default_rng(seed)
+
+    def __getitem__(self, index: int) -> dict:
+        if not self.samples:
+            raise IndexError("the dataset has no samples")
+        sample = index
+        for replaced in range(_MAX_REPLACEMENTS + 1):
+            try:
+                item = self.sample(sample, self._rng)
+            except _DATA_ERRORS as err:
+                self._report(sample, err)
+                sample = int(self._rng.integers(len(self.samples)))
+                continue
+            item["skipped"] = replaced
+            return item
+        raise UserError(f"{_MAX_REPLACEMENTS + 1} broken samples in a row (last: "
+                        f"{self.records[self.samples[sample][0]].path}); is the dataset readable?")
+
+    def _report(self, sample: int, err: Exception) -> None:
+        self.skipped += 1
+        path = self.records[self.samples[sample][0]].path
+        if path not in self._warned:  # one warning per broken file and process
+            self._warned.add(path)
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            log.warning("skipping a sample of %s: %s", path, reason)
+
+    def augmentation(self, sample: int, image_size: tuple[int, int], rng: np.random.Generator) -> Augmentation:
+        """The transform of one sample for an image of (W, H) pixels."""
+        bbox = self.samples[sample][1]
+        if bbox is None:
+            return fit_augmentation(image_size, self.cfg.crop_size)
+        x, y, w, h = (float(v) for v in bbox)
+        return sample_augmentation(rng, self.cfg, (x + w / 2, y + h / 2), h)
+
+    def sample(self, sample: int, rng: np.random.Generator) -> dict:
+        """Sample number ``sample`` with augmentation drawn from ``rng``; raises on broken data."""
+        record = self.records[self.samples[sample][0]]
+        image = read_image(record.path)
+        aug = self.augmentation(sample, image.shape[1::-1], rng)  # a malformed bbox raises here
+        item = render_sample(image, record.annotations, aug, self.cfg, colour=self.train)
+        item.update(index=sample, image_id=record.image_id)
+        return item
+
+
+def render_sample(image: np.ndarray, annotations: Sequence[dict], aug: Augmentation, cfg: DataConfig,
+                  colour: bool = True) -> dict[str, torch.Tensor]:
+    """Network input and targets of one image under one transform.
+
+    Args:
+        image: (H, W, 3) BGR uint8 source image.
+        annotations: its COCO person annotations (crowds and unlabelled people included).
+        aug: the transform; ``colour=False`` skips its colour jitter.
+
+    Returns:
+        "image" (3, S, S) float32 RGB in [0, 1], "heatmaps" (19, S/s, S/s), "pafs" (38, S/s, S/s),
+        "mask" (1, S/s, S/s) and "affine" (2, 3) float32 tensors.
+    """
+    height, width = image.shape[:2]
+    crop = warp_image(image, aug)
+    mask = warp_mask(loss_mask(list(annotations), height, width, cfg.min_keypoints, cfg.min_area), aug)
+    keypoints = warp_keypoints(person_keypoints(annotations), aug)
+    map_size = map_size_for((cfg.crop_size, cfg.crop_size), cfg.stride)
+    return {
+        "image": torch.from_numpy(to_network_input(crop, aug if colour else None)),
+        "heatmaps": torch.from_numpy(render_heatmaps(keypoints, map_size, cfg.stride, cfg.sigma, background=True)),
+        "pafs": torch.from_numpy(render_pafs(keypoints, COCO18.limbs, map_size, cfg.stride, cfg.limb_width)),
+        "mask": torch.from_numpy(mask_to_map(mask, cfg.stride)[None]),
+        "affine": torch.from_numpy(aug.image_matrix.astype(np.float32)),
+    }
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: seed numpy, random and the dataset from torch's worker seed.
+
+    torch gives each worker ``base_seed + worker_id``, with base_seed drawn from the loader's
+    generator every epoch, so workers differ from each other and from epoch to epoch, and a
+    seeded loader repeats exactly.
+    """
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+    info = torch.utils.data.get_worker_info()
+    if info is not None and hasattr(info.dataset, "reseed"):
+        info.dataset.reseed(seed)
+
+
+def make_loader(dataset: Dataset, batch_size: int, workers: int = 0, seed: int = 0,
+                distributed: bool = False, shuffle: bool = True, drop_last: bool = True,
+                pin_memory: bool = False, persistent_workers: bool = False) -> DataLoader:
+    """A seeded DataLoader; with ``distributed`` a DistributedSampler splits the data over ranks.
+
+    With ``distributed`` call ``loader.sampler.set_epoch(epoch)`` every epoch (as for any
+    DistributedSampler). Each rank's workers are seeded from ``seed`` and the rank, so ranks
+    draw different augmentations.
+    """
+    if batch_size <= 0 or workers < 0:
+        raise UserError(f"need batch_size > 0 and workers >= 0, got {batch_size} and {workers}")
+    rank = torch.distributed.get_rank() if distributed else 0
+    generator = torch.Generator()
+    generator.manual_seed(seed + 1_000_003 * rank)
+    if distributed:
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    elif shuffle:
+        sampler = RandomSampler(dataset, generator=generator)
+    else:
+        sampler = SequentialSampler(dataset)
+    if workers == 0 and hasattr(dataset, "reseed"):
+        dataset.reseed(seed + 1_000_003 * rank)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      worker_init_fn=seed_worker, generator=generator, drop_last=drop_last,
+                      pin_memory=pin_memory, persistent_workers=persistent_workers and workers > 0)

@@ -1,0 +1,231 @@
+"""PoseNet: backbone F, then PAF stages, then heatmap stages, with deep supervision.
+
+Input (B, 3, H, W) float32 RGB in [0, 1]; the network subtracts the ImageNet mean and divides by
+the std itself, so training, inference and ONNX share one preprocessing. Outputs have
+h = ceil(H/8), w = ceil(W/8) cells, heatmaps with the 18 COCO-18 keypoints then the background
+channel, PAFs in ``COCO18.limbs`` order (channel 2l = x, 2l + 1 = y of limb l).
+
+Architectures (``ModelConfig.arch``):
+
+``"tpami"`` (Cao et al., TPAMI 2019, eq. 1-2): ``paf_stages`` stages predict PAFs,
+``P^1 = phi(F)``, ``P^t = phi(F, P^{t-1})``; then ``heatmap_stages`` stages predict heatmaps from
+the refined PAFs, ``S^{T_P+1} = rho(F, P^{T_P})``, ``S^t = rho(F, P^{T_P}, S^{t-1})``. A stage is
+``stage_blocks`` blocks of three chained 3x3 convs with concatenated outputs, then two 1x1 convs.
+Following CMU's released TPAMI-era models, the first stage of each kind is narrower
+(``first_stage_channels`` / ``first_head_channels``: 96 / 256, later 128 / 512) and activations
+are PReLU. Default 5 PAF + 1 heatmap stages, the best row of the paper's stage table.
+
+``"cvpr2017"`` (Cao et al., CVPR 2017): 6 stages of two branches (PAFs = CMU's L1, heatmaps = L2),
+stage 1 from F, stage t >= 2 from ``cat(P^{t-1}, S^{t-1}, F)`` (CMU's concat order), 7x7 convs.
+
+Module names of the cvpr2017 layout vs. the pytorch-openpose port of CMU's COCO model
+(``body_pose_model.pth``; the Caffe layer names are the same without the block prefix):
+
+=======================================================  =========================================
+pytorch-openpose                                          pafpose
+=======================================================  =========================================
+``model0.<name>.*`` (conv1_1 .. conv4_2, conv4_3_CPM,     ``backbone.<name>.*``
+conv4_4_CPM)
+``model1_1.conv5_{i}_CPM_L1.*``, i = 1..5                 ``paf_stages.0.conv{i}.*``
+``model1_2.conv5_{i}_CPM_L2.*``, i = 1..5                 ``heatmap_stages.0.conv{i}.*``
+``model{t}_1.Mconv{i}_stage{t}_L1.*``, t = 2..6, i = 1..7  ``paf_stages.{t-1}.conv{i}.*``
+``model{t}_2.Mconv{i}_stage{t}_L2.*``, t = 2..6, i = 1..7  ``heatmap_stages.{t-1}.conv{i}.*``
+=======================================================  =========================================
+
+Two things differ besides names (see :mod:`pafpose.convert`): CMU's 38 PAF channels are in its
+own ``mapIdx`` order, and CMU's input is ``BGR / 256 - 0.5`` rather than normalised RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..skeleton import get_skeleton
+from .backbone import build_backbone, load_vgg19_weights, scaled_width
+from .stages import TpamiStage, cvpr2017_stage
+
+__all__ = ["ModelConfig", "PoseNet", "build_model"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+STRIDE = 8
+
+_ARCH_DEFAULTS = {
+    "tpami": dict(paf_stages=5, heatmap_stages=1, first_stage_channels=96, stage_channels=128,
+                  first_head_channels=256, head_channels=512),
+    "cvpr2017": dict(paf_stages=6, heatmap_stages=6, first_stage_channels=128, stage_channels=128,
+                     first_head_channels=512, head_channels=128),
+}
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a PoseNet. Defaults: the TPAMI-2019 network (5 PAF + 1 heatmap stages).
+
+    Attributes:
+        arch: "tpami" or "cvpr2017".
+        skeleton: keypoint layout; sets the outputs (K + 1 heatmaps, 2 x limbs PAF channels).
+        backbone_width: multiplier on VGG-19's 64/128/256/512 channels (1.0 = ImageNet VGG-19).
+        cpm_channels: outputs of conv4_3_CPM and conv4_4_CPM; the second is F's depth.
+        paf_stages, heatmap_stages: T_P and T_C (tpami); cvpr2017 has both branches in every
+            stage and requires them equal.
+        stage_blocks: three-conv blocks per tpami stage.
+        first_stage_channels, stage_channels: width of every conv in the first / later stages.
+        first_head_channels, head_channels: width of the 1x1 conv before the output layer.
+        activation: "prelu" or "relu" in the tpami stages (cvpr2017 is ReLU throughout).
+        kernel_size: the large kernel of cvpr2017 stages 2+ (7).
+
+    Fields left None take the architecture's published values: tpami 5 + 1 stages,
+    96 / 128 channels, 256 / 512 head; cvpr2017 6 + 6 stages, 128 / 128 channels, 512 / 128 head.
+    """
+
+    arch: str = "tpami"
+    skeleton: str = "coco18"
+    backbone_width: float = 1.0
+    cpm_channels: tuple[int, int] = (256, 128)
+    paf_stages: int | None = None
+    heatmap_stages: int | None = None
+    stage_blocks: int = 5
+    first_stage_channels: int | None = None
+    stage_channels: int | None = None
+    first_head_channels: int | None = None
+    head_channels: int | None = None
+    activation: str = "prelu"
+    kernel_size: int = 7
+
+    def __post_init__(self) -> None:
+        self.cpm_channels = tuple(int(c) for c in self.cpm_channels)
+        if self.arch not in _ARCH_DEFAULTS:
+            raise UserError(f"model config: unknown arch {self.arch!r} (choose 'tpami' or 'cvpr2017')")
+        for name, value in _ARCH_DEFAULTS[self.arch].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.arch == "cvpr2017" and self.paf_stages != self.heatmap_stages:
+            raise UserError("model config: cvpr2017 needs paf_stages == heatmap_stages "
+                            f"(got {self.paf_stages} and {self.heatmap_stages})")
+        if self.activation not in ("relu", "prelu"):
+            raise UserError(f"model config: unknown activation {self.activation!r} (relu or prelu)")
+        positive = ("backbone_width", "paf_stages", "heatmap_stages", "stage_blocks",
+                    "first_stage_channels", "stage_channels", "first_head_channels",
+                    "head_channels", "kernel_size")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise UserError(f"model config: {name} must be positive, got {getattr(self, name)}")
+        if len(self.cpm_channels) != 2 or min(self.cpm_channels) <= 0:
+            raise UserError(f"model config: cpm_channels must be two positive ints, got {self.cpm_channels}")
+        get_skeleton(self.skeleton)
+
+    @property
+    def num_heatmaps(self) -> int:
+        return len(get_skeleton(self.skeleton).keypoint_names) + 1
+
+    @property
+    def num_pafs(self) -> int:
+        return 2 * len(get_skeleton(self.skeleton).limbs)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        """From a plain dict (YAML section, checkpoint); unknown keys are a UserError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"model config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["cpm_channels"] = list(self.cpm_channels)
+        return values
+
+
+class PoseNet(nn.Module):
+    """The pose network; see the module docstring for the architectures and names."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.backbone = build_backbone(cfg.backbone_width, cfg.cpm_channels)
+        features, n_paf, n_heat = cfg.cpm_channels[1], cfg.num_pafs, cfg.num_heatmaps
+        if cfg.arch == "tpami":
+            def stage(in_channels: int, out_channels: int, first: bool) -> TpamiStage:
+                return TpamiStage(in_channels, out_channels,
+                                  cfg.first_stage_channels if first else cfg.stage_channels,
+                                  cfg.first_head_channels if first else cfg.head_channels,
+                                  cfg.stage_blocks, cfg.activation)
+
+            self.paf_stages = nn.ModuleList(
+                stage(features + (n_paf if t else 0), n_paf, t == 0) for t in range(cfg.paf_stages))
+            self.heatmap_stages = nn.ModuleList(
+                stage(features + n_paf + (n_heat if t else 0), n_heat, t == 0)
+                for t in range(cfg.heatmap_stages))
+        else:
+            def branch(out_channels: int, t: int) -> nn.Sequential:
+                return cvpr2017_stage(features + (n_paf + n_heat if t else 0), out_channels, t == 0,
+                                      cfg.first_stage_channels if t == 0 else cfg.stage_channels,
+                                      cfg.first_head_channels, cfg.head_channels, cfg.kernel_size)
+
+            self.paf_stages = nn.ModuleList(branch(n_paf, t) for t in range(cfg.paf_stages))
+            self.heatmap_stages = nn.ModuleList(branch(n_heat, t) for t in range(cfg.heatmap_stages))
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # He initialisation keeps activations' scale through the deep ReLU stacks when training
+        # from scratch; the output layers start small so initial maps (and losses) are near zero.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        for stage in (*self.paf_stages, *self.heatmap_stages):
+            output = [m for m in stage.modules() if isinstance(m, nn.Conv2d)][-1]
+            nn.init.normal_(output.weight, std=0.01)
+
+    def load_backbone_weights(self, path) -> int:
+        """Initialise conv1_1 .. conv4_2 from a torchvision VGG-19 state dict file."""
+        return load_vgg19_weights(self.backbone, path)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise UserError(f"PoseNet expects (B, 3, H, W) RGB images in [0, 1], got shape {tuple(x.shape)}")
+        return self.backbone((x - self.mean) / self.std)
+
+    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(B, 3, H, W) -> (PAFs of every PAF stage, heatmaps of every heatmap stage)."""
+        f = self.features(x)
+        pafs: list[torch.Tensor] = []
+        heatmaps: list[torch.Tensor] = []
+        if self.cfg.arch == "tpami":
+            for stage in self.paf_stages:
+                pafs.append(stage(torch.cat((f, pafs[-1]), 1) if pafs else f))
+            for stage in self.heatmap_stages:
+                inputs = (f, pafs[-1], heatmaps[-1]) if heatmaps else (f, pafs[-1])
+                heatmaps.append(stage(torch.cat(inputs, 1)))
+        else:
+            x = f
+            for paf_stage, heatmap_stage in zip(self.paf_stages, self.heatmap_stages):
+                pafs.append(paf_stage(x))
+                heatmaps.append(heatmap_stage(x))
+                x = torch.cat((pafs[-1], heatmaps[-1], f), 1)
+        return pafs, heatmaps
+
+    def infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) -> (heatmaps (B, K+1, h, w), pafs (B, 2L, h, w)) of the last stages."""
+        pafs, heatmaps = self.forward(x)
+        return heatmaps[-1], pafs[-1]
+
+
+def build_model(cfg: ModelConfig | dict | None = None, backbone_weights=None) -> PoseNet:
+    """A randomly initialised PoseNet; ``backbone_weights``: optional torchvision VGG-19 file."""
+    if cfg is None:
+        cfg = ModelConfig()
+    elif isinstance(cfg, dict):
+        cfg = ModelConfig.from_dict(cfg)
+    model = PoseNet(cfg)
+    if backbone_weights is not None:
+        model.load_backbone_weights(backbone_weights)
+    return model

@@ -1,0 +1,103 @@
+"""ONNX export of a pose network and an onnxruntime session that the Predictor can run on.
+
+The exported graph is ``PoseNet.infer``: input ``image`` (B, 3, H, W) float32 RGB in [0, 1]
+(normalisation is inside the model), outputs ``heatmaps`` (B, 19, H/8, W/8) and ``pafs``
+(B, 38, H/8, W/8), with batch, height and width dynamic. It uses the TorchScript-based exporter
+(``dynamo=False``): it handles this plain convolutional graph in a second, with dynamic axes,
+where the dynamo exporter takes far longer for the same graph.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+__all__ = ["export_onnx", "OnnxSession"]
+
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("heatmaps", "pafs")
+OPSET = 17
+
+
+class _InferOnly(torch.nn.Module):
+    """Exposes ``model.infer`` as ``forward`` so the graph holds the last stage only."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor):
+        return self.model.infer(image)
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int, int] = (368, 368),
+                opset: int = OPSET) -> Path:
+    """Export ``model.infer`` to ``path`` with dynamic batch, height and width; returns the path.
+
+    The file is written to a temporary name and moved into place, so an interrupted export
+    never leaves a broken ``.onnx`` behind.
+    """
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    dummy = torch.rand(1, 3, *sample_size)
+    axes = {"0": "batch", "2": "height", "3": "width"}
+    dynamic = {name: {int(k): v for k, v in axes.items()} for name in (INPUT_NAME, *OUTPUT_NAMES)}
+    wrapper = _InferOnly(model.cpu().eval())
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(wrapper, (dummy,), str(tmp), input_names=[INPUT_NAME],
+                              output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
+                              opset_version=opset, dynamo=False, do_constant_folding=True)
+        onnx.checker.check_model(str(tmp))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class OnnxSession:
+    """An onnxruntime session over an exported pose model.
+
+    Args:
+        path: the ``.onnx`` file.
+        device: "cpu" or "cuda[:N]"; CUDA uses onnxruntime's CUDA provider when installed.
+        threads: intra-op threads (default: onnxruntime's choice).
+    """
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: no such ONNX file")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+            index = int(device.split(":")[1]) if ":" in device else 0
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": index}))
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as err:  # onnxruntime raises its own exception types for bad files
+            raise UserError(f"{self.path}: not a loadable ONNX model ({type(err).__name__})") from None
+        names = [o.name for o in self.session.get_outputs()]
+        if [i.name for i in self.session.get_inputs()] != [INPUT_NAME] or names != list(OUTPUT_NAMES):
+            raise UserError(f"{self.path}: not a pafpose export (inputs/outputs "
+                            f"{[i.name for i in self.session.get_inputs()]} -> {names})")
+
+    def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, 19, h, w), pafs (B, 38, h, w)."""
+        heatmaps, pafs = self.session.run(list(OUTPUT_NAMES),
+                                          {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})
+        return heatmaps, pafs

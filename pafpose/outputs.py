@@ -1,0 +1,69 @@
+"""Writing results atomically, and OpenPose's per-image/frame JSON layout.
+
+COCO keypoint results come from :func:`pafpose.evaluate.people_to_coco_results`.
+
+Long jobs write one file per image or frame as they go; each goes to a temporary file in the
+destination folder first and is moved into place with ``os.replace``, so a crash or Ctrl-C never
+leaves a half-written file behind and finished files are never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["atomic_write_bytes", "write_json", "openpose_json"]
+
+#: The "version" field of OpenPose's --write_json output this layout follows.
+OPENPOSE_VERSION = 1.3
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Atomically write ``obj`` as compact JSON."""
+    atomic_write_bytes(path, json.dumps(obj, separators=(",", ":")).encode())
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [round(float(v), 3) for v in values]
+
+
+def openpose_json(people: Sequence) -> dict:
+    """OpenPose ``--write_json`` layout for one image or frame.
+
+    ``pose_keypoints_2d`` is x, y, confidence for the 18 COCO-18 keypoints (OpenPose's COCO
+    model order); a missing keypoint is 0, 0, 0, as OpenPose writes it. The face and hand
+    fields are present and empty so tools expecting OpenPose's keys find them.
+    """
+    return {
+        "version": OPENPOSE_VERSION,
+        "people": [{
+            "person_id": [-1],
+            "pose_keypoints_2d": _round(np.where(p.keypoints[:, 2:] > 0, p.keypoints, 0).reshape(-1)),
+            "face_keypoints_2d": [],
+            "hand_left_keypoints_2d": [],
+            "hand_right_keypoints_2d": [],
+            "pose_keypoints_3d": [],
+            "face_keypoints_3d": [],
+            "hand_left_keypoints_3d": [],
+            "hand_right_keypoints_3d": [],
+        } for p in people],
+    }

@@ -1,0 +1,34 @@
+"""The decoder's result type: one detected person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .skeleton import coco18_to_coco17
+
+__all__ = ["Person"]
+
+
+@dataclass
+class Person:
+    """A person found by :func:`pafpose.decode.decode`.
+
+    Attributes:
+        keypoints: (18, 3) float array in COCO-18 order: x, y in input-image pixels (pixel
+            centres at integer coordinates) and the keypoint's heatmap score; a missing keypoint
+            is all zeros.
+        score: ranking score for COCO evaluation (mean of keypoint and limb scores per part).
+    """
+
+    keypoints: np.ndarray
+    score: float
+
+    @property
+    def num_parts(self) -> int:
+        return int(np.count_nonzero(self.keypoints[:, 2] > 0))
+
+    def to_coco17(self) -> np.ndarray:
+        """(17, 3) keypoints in COCO order (the neck is dropped)."""
+        return coco18_to_coco17(self.keypoints)

@@ -1,0 +1,293 @@
+"""Running a pose network on whole images: resize, pad, multi-scale and flip test, decode.
+
+Geometry. An original image of W0 x H0 pixels is resized by (fx, fy) = (w / W0, h / H0) to the
+network input of w x h pixels (h = input_height * scale, the aspect ratio kept up to rounding of
+w), so with pixel centres at integer coordinates ``x_net = (x_orig + 0.5) * fx - 0.5``. The
+input is padded right and bottom with grey to a multiple of the stride; map cell (i, j) is
+centred on input pixel ``(j*s + s/2 - 0.5, i*s + s/2 - 0.5)`` (see :mod:`pafpose.targets`), and
+only the ``ceil(h/s) x ceil(w/s)`` cells over real pixels are kept.
+
+Multi-scale search runs every scale and resamples each scale's maps onto the map grid of the
+reference scale 1.0, cell centre onto cell centre through original-image coordinates (separable
+linear interpolation), then averages. The flip test mirrors the *padded* input, whose width is a
+multiple of the stride, so reversing map columns is an exact inverse; the mirrored maps are
+un-flipped with the keypoint and limb permutations and negated PAF x (pafpose.targets.flip_*).
+People are decoded on the averaged maps and mapped back with ``x_orig = (x_net + 0.5) / fx - 0.5``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import UserError
+from .images import to_bgr8
+from .targets import flip_heatmaps, flip_pafs
+
+__all__ = ["Predictor", "StageTimes", "PAD_VALUE"]
+
+#: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
+PAD_VALUE = 128
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, accumulated over calls (reset by assigning a new one)."""
+
+    preprocess: float = 0.0
+    network: float = 0.0
+    decode: float = 0.0
+    images: int = 0
+
+
+@dataclass(frozen=True)
+class _Resize:
+    """How one image is fed to the network at one scale."""
+
+    width: int  # resized width w (pixels, before padding)
+    height: int  # resized height h
+    fx: float  # w / W0
+    fy: float  # h / H0
+
+
+class _TorchNetwork:
+    """A PoseNet (anything with ``infer(x) -> (heatmaps, pafs)``) run under inference_mode."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device):
+        self.model = model.to(device).eval()
+        self.device = device
+
+    def __call__(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.inference_mode():
+            heatmaps, pafs = self.model.infer(batch)
+        return heatmaps.float(), pafs.float()
+
+
+class _OnnxNetwork:
+    """An exported model run through onnxruntime; returns torch tensors on ``device``."""
+
+    def __init__(self, session, device: torch.device):
+        self.session = session
+        self.device = device
+
+    def __call__(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heatmaps, pafs = self.session.infer(batch.cpu().numpy())
+        return torch.from_numpy(heatmaps).to(self.device), torch.from_numpy(pafs).to(self.device)
+
+
+class Predictor:
+    """Pose estimation on BGR uint8 images, returning people in original-image pixels.
+
+    Args:
+        weights_or_model: a checkpoint path or bundled weight name (torch backend), an ``.onnx``
+            file (onnx backend), or a model object with ``infer`` (torch backend).
+        device: "cpu", "cuda", "cuda:1", ... (the onnx backend runs on onnxruntime's CPU or
+            CUDA provider accordingly).
+        input_height: network input height at scale 1.0, in pixels.
+        scales: multi-scale search factors of ``input_height`` (the paper used 0.5, 1, 1.5, 2).
+        flip: also run the mirrored image and average (flip test).
+        backend: "torch" or "onnx".
+        decode_params: keyword arguments passed to :func:`pafpose.decode.decode`.
+        max_width: widest network input at scale 1.0; wider (panoramic or huge) images are
+            downscaled further so their width fits, bounding memory and time.
+        batch_size: images per network call in :meth:`predict_batch`.
+        stride: network output stride.
+    """
+
+    def __init__(self, weights_or_model: Any, device: str | torch.device = "cpu",
+                 input_height: int = 368, scales: Sequence[float] = (1.0,), flip: bool = False,
+                 backend: str = "torch", decode_params: dict | None = None,
+                 max_width: int = 2048, batch_size: int = 8, stride: int = 8):
+        if input_height < stride or max_width < stride:
+            raise UserError(f"input_height and max_width must be at least the stride ({stride})")
+        scales = tuple(float(s) for s in scales)
+        if not scales or min(scales) <= 0:
+            raise UserError(f"scales must be positive numbers, got {list(scales)}")
+        self.device = torch.device(device)
+        self.input_height = int(input_height)
+        self.scales = scales
+        self.flip = bool(flip)
+        self.decode_params = dict(decode_params or {})
+        self.max_width = int(max_width)
+        self.batch_size = max(1, int(batch_size))
+        self.stride = int(stride)
+        self.timings = StageTimes()
+        self.network = self._open_network(weights_or_model, backend)
+
+    def _open_network(self, weights_or_model: Any, backend: str):
+        if backend == "onnx":
+            from .onnx_export import OnnxSession
+
+            session = weights_or_model if isinstance(weights_or_model, OnnxSession) else \
+                OnnxSession(weights_or_model, device=str(self.device))
+            return _OnnxNetwork(session, self.device)
+        if backend != "torch":
+            raise UserError(f"unknown backend {backend!r} (choose 'torch' or 'onnx')")
+        if isinstance(weights_or_model, (str, Path)):
+            from .checkpoint import load_model
+
+            model, _ = load_model(weights_or_model, device=str(self.device))
+        elif hasattr(weights_or_model, "infer"):
+            model = weights_or_model
+        else:
+            raise UserError(f"expected a checkpoint path or a model with .infer(), got "
+                            f"{type(weights_or_model).__name__}")
+        return _TorchNetwork(model, self.device)
+
+    # ---------------------------------------------------------------------------------------
+    # public API
+    # ---------------------------------------------------------------------------------------
+
+    def predict(self, image: np.ndarray) -> list:
+        """People in one (H, W, 3) BGR uint8 image (gray/RGBA/16-bit arrays are converted)."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[list]:
+        """People per image; same-size images share network calls."""
+        from .decode import decode
+
+        images = [to_bgr8(np.asarray(im)) for im in images]
+        results = []
+        for heatmaps, pafs, resize in self._maps_batch(images):
+            start = time.perf_counter()
+            people = decode(heatmaps, pafs, stride=self.stride, **self.decode_params)
+            for person in people:
+                _to_original_pixels(person.keypoints, resize)
+            self.timings.decode += time.perf_counter() - start
+            results.append(people)
+        self.timings.images += len(images)
+        return results
+
+    def maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Averaged (19, h, w) heatmaps and (38, h, w) PAFs of one image.
+
+        The maps are those of the network at scale 1.0 with the padding cropped away, so cell
+        (i, j) is centred on original pixel ``((j*s + s/2) / fx - 0.5, (i*s + s/2) / fy - 0.5)``
+        with (fx, fy) from :meth:`resize_factors`.
+        """
+        heatmaps, pafs, _ = self._maps_batch([to_bgr8(np.asarray(image))])[0]
+        return heatmaps.cpu().numpy(), pafs.cpu().numpy()
+
+    def resize_factors(self, image_size: tuple[int, int]) -> tuple[float, float]:
+        """(fx, fy) from original (W0, H0) pixels to the scale-1.0 network input."""
+        r = self._resize(image_size, 1.0)
+        return r.fx, r.fy
+
+    # ---------------------------------------------------------------------------------------
+    # stages
+    # ---------------------------------------------------------------------------------------
+
+    def _resize(self, image_size: tuple[int, int], scale: float) -> _Resize:
+        w0, h0 = image_size
+        factor = scale * min(self.input_height / h0, self.max_width / w0)
+        width = max(1, round(w0 * factor))
+        height = max(1, round(h0 * factor))
+        return _Resize(width, height, width / w0, height / h0)
+
+    def _maps_batch(self, images: list[np.ndarray]):
+        """[(heatmaps, pafs, reference resize)] per image; maps are torch tensors on the device."""
+        refs = [self._resize(im.shape[1::-1], 1.0) for im in images]
+        sums: list[list[torch.Tensor] | None] = [None] * len(images)
+        for scale in self.scales:
+            resizes = [self._resize(im.shape[1::-1], scale) for im in images]
+            for index, heatmaps, pafs in self._run_scale(images, resizes):
+                heatmaps = _resample(heatmaps, resizes[index], refs[index], self.stride)
+                pafs = _resample(pafs, resizes[index], refs[index], self.stride)
+                if sums[index] is None:
+                    sums[index] = [heatmaps, pafs]
+                else:
+                    sums[index][0] += heatmaps
+                    sums[index][1] += pafs
+        n = len(self.scales)
+        return [(hm / n if n > 1 else hm, pf / n if n > 1 else pf, ref)
+                for (hm, pf), ref in zip(sums, refs)]
+
+    def _run_scale(self, images: list[np.ndarray], resizes: list[_Resize]):
+        """Yield (image index, heatmaps (19, h, w), pafs (38, h, w)) cropped to real pixels."""
+        s = self.stride
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, r in enumerate(resizes):
+            groups.setdefault((_ceil_to(r.height, s), _ceil_to(r.width, s)), []).append(index)
+        per_call = max(1, self.batch_size // (2 if self.flip else 1))
+        for indices in groups.values():
+            for start in range(0, len(indices), per_call):
+                chunk = indices[start:start + per_call]
+                t0 = time.perf_counter()
+                batch = self._preprocess([images[i] for i in chunk], [resizes[i] for i in chunk])
+                t1 = time.perf_counter()
+                heatmaps, pafs = self.network(batch)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                t2 = time.perf_counter()
+                if self.flip:
+                    k = len(chunk)
+                    heatmaps = (heatmaps[:k] + flip_heatmaps(heatmaps[k:])) / 2
+                    pafs = (pafs[:k] + flip_pafs(pafs[k:])) / 2
+                for row, index in enumerate(chunk):
+                    rows, cols = -(-resizes[index].height // s), -(-resizes[index].width // s)
+                    yield index, heatmaps[row, :, :rows, :cols], pafs[row, :, :rows, :cols]
+                self.timings.preprocess += t1 - t0
+                self.timings.network += t2 - t1
+
+    def _preprocess(self, images: list[np.ndarray], resizes: list[_Resize]) -> torch.Tensor:
+        """(B[*2], 3, Hp, Wp) float32 RGB in [0, 1]: resized, grey-padded, mirrored copies last."""
+        s = self.stride
+        padded = []
+        for image, r in zip(images, resizes):
+            shrink = r.width < image.shape[1]
+            resized = cv2.resize(image, (r.width, r.height),
+                                 interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+            padded.append(cv2.copyMakeBorder(
+                resized, 0, _ceil_to(r.height, s) - r.height, 0, _ceil_to(r.width, s) - r.width,
+                cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
+        batch = np.stack(padded)
+        if self.flip:
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        tensor = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
+        return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _ceil_to(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _to_original_pixels(keypoints: np.ndarray, resize: _Resize) -> None:
+    """In place: (K, 3) network-input x, y of found keypoints (score > 0) -> original pixels."""
+    found = keypoints[:, 2] > 0
+    keypoints[found, 0] = (keypoints[found, 0] + 0.5) / resize.fx - 0.5
+    keypoints[found, 1] = (keypoints[found, 1] + 0.5) / resize.fy - 0.5
+
+
+def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stride: int,
+                          device: torch.device) -> torch.Tensor:
+    """(n_out, n_in) linear interpolation from one map grid to another along one axis.
+
+    Output cell j is centred on original coordinate ``(j*s + s/2) / f_out - 0.5``, which lies at
+    fractional input cell ``((j*s + s/2) * f_in / f_out - s/2) / s``; clamped to the grid.
+    """
+    centre = (torch.arange(n_out, dtype=torch.float64) * stride + stride / 2) * (f_in / f_out)
+    u = ((centre - stride / 2) / stride).clamp(0, n_in - 1)
+    lo = u.floor().long().clamp(max=n_in - 1)
+    hi = (lo + 1).clamp(max=n_in - 1)
+    frac = u - lo
+    matrix = torch.zeros(n_out, n_in, dtype=torch.float64)
+    rows = torch.arange(n_out)
+    matrix.index_put_((rows, lo), 1 - frac, accumulate=True)
+    matrix.index_put_((rows, hi), frac, accumulate=True)
+    return matrix.to(device=device, dtype=torch.float32)
+
+
+def _resample(maps: torch.Tensor, src: _Resize, dst: _Resize, stride: int) -> torch.Tensor:
+    """(C, h, w) maps on ``src``'s grid -> (C, h', w') on ``dst``'s grid (a copy)."""
+    rows, cols = -(-dst.height // stride), -(-dst.width // stride)
+    if src == dst:
+        return maps.clone()
+    ay = _interpolation_matrix(rows, maps.shape[1], dst.fy, src.fy, stride, maps.device)
+    ax = _interpolation_matrix(cols, maps.shape[2], dst.fx, src.fx, stride, maps.device)
+    return torch.einsum("ri,cij,sj->crs", ay, maps, ax)

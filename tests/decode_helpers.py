@@ -1,0 +1,58 @@
+"""Synthetic multi-person scenes with known poses, for decoder tests and benchmarks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pafpose.skeleton import COCO18
+from pafpose.targets import map_size_for, render_heatmaps, render_pafs
+
+# A standing person in COCO-18 order, in units of its height (x relative to the body centre).
+_TEMPLATE = np.array([
+    (0.00, 0.10), (0.00, 0.20), (-0.12, 0.21), (-0.17, 0.36), (-0.19, 0.50), (0.12, 0.21),
+    (0.17, 0.36), (0.19, 0.50), (-0.07, 0.52), (-0.08, 0.74), (-0.08, 0.96), (0.07, 0.52),
+    (0.08, 0.74), (0.08, 0.96), (-0.03, 0.07), (0.03, 0.07), (-0.07, 0.08), (0.07, 0.08),
+])
+# Keypoints whose removal cannot split a person's limb graph (ends of chains).
+_LEAVES = np.array([4, 7, 10, 13, 16, 17])
+
+_MIN_SHOULDER = 0.1  # of the height
+CELL = (100, 140)  # (W, H) pixels of the grid cell that holds one person
+
+
+def synthetic_people(num_people: int, rng: np.random.Generator, drop_leaves: float = 0.2,
+                     cell: tuple[int, int] = CELL) -> tuple[np.ndarray, tuple[int, int]]:
+    """Random, non-overlapping people on a grid of cells.
+
+    Returns:
+        (P, 18, 3) keypoints (x, y, v=2 or 0) in pixels and the (W, H) image size.
+    """
+    cols = max(1, math.ceil(math.sqrt(num_people)))
+    rows = max(1, math.ceil(num_people / cols))
+    slots = rng.choice(rows * cols, size=num_people, replace=False)
+    keypoints = np.zeros((num_people, 18, 3))
+    for p, slot in enumerate(slots):
+        height = rng.uniform(0.65, 0.9) * cell[1]
+        centre_x = (slot % cols + 0.5) * cell[0] + rng.uniform(-0.1, 0.1) * cell[0]
+        top = (slot // cols) * cell[1] + rng.uniform(0.02, 0.98 - height / cell[1]) * cell[1]
+        pose = _TEMPLATE * height + rng.normal(0.0, 0.015 * height, size=_TEMPLATE.shape)
+        # PAFs cannot carry limbs much shorter than a map cell: keep the shoulders apart, as
+        # a neck-shoulder limb lost would split an arm (with its ear) off as a person.
+        for shoulder in (2, 5):
+            offset = pose[shoulder] - pose[1]
+            pose[shoulder] = pose[1] + offset * max(1.0, _MIN_SHOULDER * height / np.hypot(*offset))
+        keypoints[p, :, 0] = centre_x + pose[:, 0]
+        keypoints[p, :, 1] = top + pose[:, 1]
+        keypoints[p, :, 2] = 2
+        dropped = _LEAVES[rng.random(len(_LEAVES)) < drop_leaves]
+        keypoints[p, dropped] = 0
+    return keypoints, (cols * cell[0], rows * cell[1])
+
+
+def render_maps(keypoints: np.ndarray, image_size: tuple[int, int], stride: int = 8):
+    """Ground-truth (19, H, W) heatmaps and (38, H, W) PAFs of an image of (W, H) pixels."""
+    size = map_size_for(image_size, stride)
+    return (render_heatmaps(keypoints, size, stride),
+            render_pafs(keypoints, COCO18.limbs, size, stride))

@@ -1,0 +1,54 @@
+"""COCO keypoint evaluation wrapper and result conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco
+from pafpose.evaluate import METRIC_NAMES, evaluate_keypoints, people_to_coco_results
+from pafpose.people import Person
+from pafpose.skeleton import coco17_to_coco18
+
+
+def _ground_truth_as_results(coco, shift: float = 0.0) -> list[dict]:
+    results = []
+    for ann in coco.dataset["annotations"]:
+        if ann.get("num_keypoints", 0) == 0:
+            continue
+        kp17 = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3)
+        kp18 = coco17_to_coco18(kp17)
+        kp18[:, :2] += np.where(kp18[:, 2:] > 0, shift, 0.0)
+        kp18[:, 2] = (kp18[:, 2] > 0).astype(float)
+        results += people_to_coco_results([Person(kp18, 1.0)], ann["image_id"])
+    return results
+
+
+def test_perfect_results_score_one_and_shifted_ones_less():
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    perfect = evaluate_keypoints(coco, _ground_truth_as_results(coco))
+    assert set(perfect) == set(METRIC_NAMES)
+    assert perfect["AP"] == pytest.approx(1.0) and perfect["AR"] == pytest.approx(1.0)
+    shifted = evaluate_keypoints(coco, _ground_truth_as_results(coco, shift=6.0))
+    assert 0.0 < shifted["AP"] < 0.95
+
+
+def test_empty_results_give_zeros_and_missing_images_count_as_misses():
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    assert evaluate_keypoints(coco, []) == dict.fromkeys(METRIC_NAMES, 0.0)
+    results = _ground_truth_as_results(coco)
+    first_image = results[0]["image_id"]
+    partial = [r for r in results if r["image_id"] == first_image]
+    assert evaluate_keypoints(coco, partial)["AR"] < 1.0
+    assert evaluate_keypoints(coco, partial, image_ids=[first_image])["AP"] == pytest.approx(1.0)
+
+
+def test_result_layout():
+    kp = np.zeros((18, 3))
+    kp[0] = (10.5, 20.25, 0.9)  # nose
+    kp[1] = (11.0, 30.0, 0.8)  # neck: dropped in COCO-17
+    (result,) = people_to_coco_results([Person(kp, 0.7)], image_id=5)
+    assert result["image_id"] == 5 and result["category_id"] == 1 and result["score"] == 0.7
+    assert len(result["keypoints"]) == 51
+    assert result["keypoints"][:3] == [10.5, 20.25, 1.0]
+    assert result["keypoints"][3:] == [0.0] * 48

@@ -1,0 +1,118 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from pafpose.annotations import load_coco
+from pafpose.cli import main as cli_main
+from pafpose.data import CocoPoseDataset, DataConfig
+from pafpose.data.synth import SceneConfig, generate_dataset, render_scene
+from pafpose.images import read_image
+from pafpose.masks import is_fully_labelled, loss_mask
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    # Every image gets a crowd and (likely) unannotated people, so the checks below have cases.
+    stats = generate_dataset(out, 16, max_people=4, seed=7, image_size=(192, 160),
+                             crowd_prob=1.0, unannotated_prob=0.8)
+    return out, stats
+
+
+def test_output_is_a_valid_coco_keypoint_dataset(synth):
+    out, stats = synth
+    coco = COCO(str(stats.annotation_file))  # plain pycocotools reads it
+    assert load_coco(stats.annotation_file).getImgIds() == coco.getImgIds()
+    assert len(coco.getImgIds()) == stats.images == 16
+    category = coco.loadCats(1)[0]
+    assert category["name"] == "person" and len(category["keypoints"]) == 17
+    assert category["keypoints"][:3] == ["nose", "left_eye", "right_eye"] and len(category["skeleton"]) == 19
+    assert stats.people > 16 and stats.crowd_regions == 16 and stats.unannotated > 0
+    for image_id in coco.getImgIds():
+        info = coco.loadImgs(image_id)[0]
+        assert read_image(out / "images" / info["file_name"]).shape == (160, 192, 3)
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=image_id)):
+            kp = np.asarray(ann["keypoints"], float).reshape(17, 3)
+            assert ann["num_keypoints"] == np.count_nonzero(kp[:, 2] > 0)
+            assert set(kp[:, 2].tolist()) <= {0, 1, 2}
+            seen = kp[kp[:, 2] > 0]
+            assert ((seen[:, 0] >= 0) & (seen[:, 0] <= 191) & (seen[:, 1] >= 0) & (seen[:, 1] <= 159)).all()
+            region = coco.annToMask(ann)
+            assert ann["area"] == region.sum() > 0
+            x, y, w, h = ann["bbox"]
+            rows, cols = np.nonzero(region)
+            assert (x, y, x + w, y + h) == (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+            assert ann["iscrowd"] == 0 or ann["num_keypoints"] == 0
+
+
+def test_visibility_labels_occlusion_and_people_are_drawn(synth):
+    out, stats = synth
+    coco = COCO(str(stats.annotation_file))
+    people = [a for a in coco.loadAnns(coco.getAnnIds()) if a["num_keypoints"] > 0]
+    v = np.concatenate([np.asarray(a["keypoints"]).reshape(17, 3)[:, 2] for a in people])
+    assert (v == 2).mean() > 0.5 and (v == 1).sum() > 10  # mostly visible, some occluded
+    # A figure is not the background: pixels inside a person differ from those just around it.
+    ann = max(people, key=lambda a: a["area"])
+    image = read_image(out / "images" / coco.loadImgs(ann["image_id"])[0]["file_name"]).astype(float)
+    region = coco.annToMask(ann).astype(bool)
+    assert np.abs(image[region].mean(0) - image[~region].mean(0)).max() > 5 or image[region].std() > 20
+
+
+def test_loss_masks_cover_crowds_and_unannotated_people(synth):
+    out, stats = synth
+    coco = COCO(str(stats.annotation_file))
+    checked = {"crowd": 0, "unannotated": 0, "labelled": 0}
+    for image_id in coco.getImgIds():
+        info = coco.loadImgs(image_id)[0]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
+        keep = loss_mask(anns, info["height"], info["width"])
+        for ann in anns:
+            region = coco.annToMask(ann).astype(bool)
+            if ann["iscrowd"] or ann["num_keypoints"] == 0:
+                assert (keep[region] == 0).all()
+                checked["crowd" if ann["iscrowd"] else "unannotated"] += 1
+            elif is_fully_labelled(ann):
+                kp = np.asarray(ann["keypoints"]).reshape(17, 3)
+                checked["labelled"] += 1
+                # Most of a labelled person keeps its loss (others may overlap it).
+                assert keep[region].mean() > 0.3 or kp[:, 2].max() < 2
+    assert min(checked.values()) > 0, checked
+
+
+def test_generation_is_deterministic_for_a_seed(tmp_path):
+    def digest(out):
+        files = sorted((out / "images").iterdir())
+        return [hashlib.sha1(f.read_bytes()).hexdigest() for f in files], (out / "annotations.json").read_text()
+
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        generate_dataset(tmp_path / name, 3, max_people=3, seed=seed, image_size=(96, 96))
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a")[0] != digest(tmp_path / "c")[0]
+    # An image depends only on (seed, index), not on how many are generated.
+    image, anns = render_scene(np.random.default_rng([3, 1]), SceneConfig(image_size=(96, 96), max_people=3))
+    first = json.loads((tmp_path / "a" / "annotations.json").read_text())
+    assert len([a for a in first["annotations"] if a["image_id"] == 2]) == len(anns)
+
+
+def test_synthetic_data_trains_through_the_coco_pipeline(synth):
+    out, stats = synth
+    dataset = CocoPoseDataset(out / "images", stats.annotation_file, DataConfig(crop_size=128))
+    assert len(dataset) > 0
+    item = dataset[0]
+    assert item["heatmaps"][:18].max() > 0.9 and item["pafs"].abs().max() > 0.9
+    assert 0 < item["mask"].mean() <= 1
+
+
+def test_cli_writes_a_dataset_and_rejects_bad_options(tmp_path, capsys):
+    assert cli_main(["synth", "--out", str(tmp_path / "s"), "--num-images", "2", "--size", "64x48"]) == 0
+    data = json.loads((tmp_path / "s" / "annotations.json").read_text())
+    assert [(i["width"], i["height"]) for i in data["images"]] == [(64, 48)] * 2
+    assert "wrote 2 images" in capsys.readouterr().out
+    assert cli_main(["synth", "--out", str(tmp_path / "t"), "--num-images", "0"]) == 2
+    assert "--num-images" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["synth", "--out", str(tmp_path / "t"), "--size", "big"])
+    assert exit_info.value.code == 2
