@@ -2,7 +2,8 @@
 
 A checkpoint is a dict saved with ``torch.save``: "model" (state dict), "model_config" (dict),
 "train_config" (dict), "iteration", and for training checkpoints the optimizer, scheduler,
-scaler and RNG states and the data position. Everything is plain tensors, numbers, strings,
+scaler and RNG states and the data position. Released weights may add "inference" (settings the
+network was tuned for, e.g. ``{"input_height": 192}``) and "description" (what it was trained on). Everything is plain tensors, numbers, strings,
 lists and dicts, so files load with ``weights_only=True`` (no arbitrary pickle code runs).
 """
 
@@ -15,7 +16,8 @@ import torch
 
 from .errors import UserError
 
-__all__ = ["WEIGHTS_DIR", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model"]
+__all__ = ["WEIGHTS_DIR", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
+           "model_from_checkpoint"]
 
 #: Bundled weights: ``load_model("synthetic-small")`` reads ``WEIGHTS_DIR / "synthetic-small.pt"``.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -67,10 +69,14 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def load_model(path_or_name: str | Path, device: str | torch.device = "cpu"):
     """(PoseNet in eval mode on ``device``, ModelConfig) from a checkpoint path or bundled name."""
+    path = resolve_weights(path_or_name)
+    return model_from_checkpoint(load_checkpoint(path), path, device)
+
+
+def model_from_checkpoint(state: dict, path: str | Path, device: str | torch.device = "cpu"):
+    """(PoseNet in eval mode on ``device``, ModelConfig) from a loaded checkpoint dict of ``path``."""
     from .models import ModelConfig, build_model
 
-    path = resolve_weights(path_or_name)
-    state = load_checkpoint(path)
     try:
         cfg = ModelConfig.from_dict(dict(state["model_config"]))
     except (UserError, TypeError) as err:

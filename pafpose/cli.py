@@ -22,6 +22,7 @@ _COMMANDS = (
     "pafpose.commands.convert",
     "pafpose.commands.train",
     "pafpose.commands.model_info",
+    "pafpose.commands.demo",
 )
 
 

@@ -19,7 +19,8 @@ class Person:
         keypoints: (18, 3) float array in COCO-18 order: x, y in input-image pixels (pixel
             centres at integer coordinates) and the keypoint's heatmap score; a missing keypoint
             is all zeros.
-        score: ranking score for COCO evaluation (mean of keypoint and limb scores per part).
+        score: ranking score for COCO evaluation: by default the sum of the person's keypoint and
+            limb scores (see ``person_score`` in :class:`pafpose.decode.DecodeParams`).
     """
 
     keypoints: np.ndarray

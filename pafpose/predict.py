@@ -89,7 +89,8 @@ class Predictor:
             file (onnx backend), or a model object with ``infer`` (torch backend).
         device: "cpu", "cuda", "cuda:1", ... (the onnx backend runs on onnxruntime's CPU or
             CUDA provider accordingly).
-        input_height: network input height at scale 1.0, in pixels.
+        input_height: network input height at scale 1.0, in pixels; None = the checkpoint's
+            recommended height (its "inference" entry), else 368 as in OpenPose.
         scales: multi-scale search factors of ``input_height`` (the paper used 0.5, 1, 1.5, 2).
         flip: also run the mirrored image and average (flip test).
         backend: "torch" or "onnx".
@@ -101,16 +102,15 @@ class Predictor:
     """
 
     def __init__(self, weights_or_model: Any, device: str | torch.device = "cpu",
-                 input_height: int = 368, scales: Sequence[float] = (1.0,), flip: bool = False,
+                 input_height: int | None = None, scales: Sequence[float] = (1.0,), flip: bool = False,
                  backend: str = "torch", decode_params: dict | None = None,
                  max_width: int = 2048, batch_size: int = 8, stride: int = 8):
-        if input_height < stride or max_width < stride:
+        if (input_height is not None and input_height < stride) or max_width < stride:
             raise UserError(f"input_height and max_width must be at least the stride ({stride})")
         scales = tuple(float(s) for s in scales)
         if not scales or min(scales) <= 0:
             raise UserError(f"scales must be positive numbers, got {list(scales)}")
         self.device = torch.device(device)
-        self.input_height = int(input_height)
         self.scales = scales
         self.flip = bool(flip)
         self.decode_params = dict(decode_params or {})
@@ -118,7 +118,9 @@ class Predictor:
         self.batch_size = max(1, int(batch_size))
         self.stride = int(stride)
         self.timings = StageTimes()
+        self.recommended: dict = {}
         self.network = self._open_network(weights_or_model, backend)
+        self.input_height = int(input_height or self.recommended.get("input_height", 368))
 
     def _open_network(self, weights_or_model: Any, backend: str):
         if backend == "onnx":
@@ -130,9 +132,12 @@ class Predictor:
         if backend != "torch":
             raise UserError(f"unknown backend {backend!r} (choose 'torch' or 'onnx')")
         if isinstance(weights_or_model, (str, Path)):
-            from .checkpoint import load_model
+            from .checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
 
-            model, _ = load_model(weights_or_model, device=str(self.device))
+            path = resolve_weights(weights_or_model)
+            state = load_checkpoint(path)
+            model, _ = model_from_checkpoint(state, path, device=str(self.device))
+            self.recommended = dict(state.get("inference") or {})
         elif hasattr(weights_or_model, "infer"):
             model = weights_or_model
         else:

@@ -1,4 +1,4 @@
-"""Drawing people on images, in OpenPose's colours.
+"""Drawing people, heatmaps and PAFs on images, in OpenPose's colours.
 
 Limb l is drawn in OpenPose's colour l as a filled ellipse between its keypoints, keypoints as
 dots in their own colour. Confidence scales each limb's opacity and width, so uncertain limbs
@@ -15,7 +15,7 @@ import numpy as np
 
 from .skeleton import COCO18
 
-__all__ = ["LIMB_COLOURS", "draw_people"]
+__all__ = ["LIMB_COLOURS", "draw_people", "heatmap_overlay", "paf_overlay"]
 
 #: OpenPose's BGR colours for COCO-18 keypoint k and limb l (the same table indexes both).
 LIMB_COLOURS = np.array([
@@ -70,3 +70,23 @@ def draw_people(image: np.ndarray, people: Sequence, min_score: float = 0.05,
             cv2.circle(alpha, centre, radius, 0.6 + 0.4 * conf, -1)
     a = alpha[..., None]
     return (image * (1.0 - a) + colour * a).round().astype(np.uint8)
+
+
+def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """Image (H, W, 3) BGR with the max over keypoint channels of (K, h, w) maps blended on top."""
+    peak = cv2.resize(heatmaps.max(axis=0), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap((np.clip(peak, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    alpha = np.clip(peak, 0, 1)[..., None] * 0.7
+    return (image * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def paf_overlay(image: np.ndarray, pafs: np.ndarray) -> np.ndarray:
+    """Image with the PAFs drawn as colour = direction (hue), opacity = magnitude."""
+    x, y = pafs[0::2].sum(axis=0), pafs[1::2].sum(axis=0)
+    magnitude = np.clip(np.hypot(x, y), 0, 1)
+    hue = ((np.arctan2(y, x) + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
+    hsv = np.stack([hue, np.full_like(hue, 255), np.full_like(hue, 255)], axis=-1)
+    colour = cv2.resize(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), image.shape[1::-1],
+                        interpolation=cv2.INTER_NEAREST)
+    alpha = cv2.resize(magnitude, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None] * 0.8
+    return (image * (1 - alpha) + colour * alpha).astype(np.uint8)

@@ -25,6 +25,7 @@ the optimizer step, leaving the last good checkpoint untouched (:class:`NonFinit
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import math
 import os
@@ -73,8 +74,10 @@ class TrainConfig:
     Data: ``train_annotations`` lists COCO person-keypoint files (several combine, e.g. 2014
     train + val and 2017 train); ``train_images`` is one image folder or one per file (default:
     ``images/`` next to each file if present, else the file's folder).
-    Validation (COCO keypoint AP on the first ``val_max_images`` images) runs every ``val_every``
-    iterations when ``val_annotations`` is set. ``amp``: "auto" (bf16 on CUDA when supported,
+    Validation (COCO keypoint AP on the first ``val_max_images`` images, network input height
+    ``val_input_height``, default the crop size) runs every ``val_every`` iterations when
+    ``val_annotations`` is set. Losses, lr, throughput and validation metrics also go to
+    ``out_dir/metrics.jsonl`` (one JSON object per line) for plotting without TensorBoard. ``amp``: "auto" (bf16 on CUDA when supported,
     else fp16; off on CPU), "off", "bf16" or "fp16". ``channels_last``: None = on CUDA only.
     """
 
@@ -88,6 +91,7 @@ class TrainConfig:
     val_annotations: str | None = None
     val_every: int = 0
     val_max_images: int = 500
+    val_input_height: int | None = None
     backbone_weights: str | None = None
     out_dir: str = "runs/train"
     iterations: int = 200_000
@@ -317,6 +321,7 @@ class _Trainer:
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_iteration = 0
         self.skipped = 0
+        self.started = time.perf_counter()
         if resume is not None:
             self._restore(resume)
         self.net = self.model
@@ -444,7 +449,17 @@ class _Trainer:
 
     # logging --------------------------------------------------------------------------------
 
+    def log_metrics(self, record: dict) -> None:
+        """Append one JSON line to out_dir/metrics.jsonl (main process only)."""
+        if not self.ctx.main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"iteration": self.iteration, **record}) + "\n")
+
     def log_scalars(self, losses: list[float], images_per_s: float) -> None:
+        self.log_metrics({"loss": losses[0], "lr": self.scheduler.get_last_lr()[0],
+                          "images_per_s": images_per_s, "elapsed_s": time.perf_counter() - self.started})
         if self.writer is None:
             return
         n_paf = len(self.model.paf_stages)
@@ -461,7 +476,7 @@ class _Trainer:
     def log_images(self, maps: dict) -> None:
         if self.writer is None:
             return
-        from .commands.targets import heatmap_overlay, paf_overlay
+        from .render import heatmap_overlay, paf_overlay
 
         image = (maps["image"][0].float().permute(1, 2, 0).cpu().numpy()[..., ::-1] * 255).astype(np.uint8)
         def arr(key):
@@ -478,6 +493,7 @@ class _Trainer:
         metrics = None
         if self.ctx.main:
             metrics = validate_coco(self.model, self.cfg, self.ctx.device)
+            self.log_metrics({"val": metrics})
             if self.writer is not None:
                 for name, value in metrics.items():
                     self.writer.add_scalar(f"val/{name}", value, self.iteration)
@@ -498,7 +514,7 @@ def validate_coco(model: PoseNet, cfg: TrainConfig, device: torch.device) -> dic
     image_ids = sorted(coco.getImgIds())[:cfg.val_max_images]
     was_training = model.training
     model.eval()
-    predictor = Predictor(model, device=device)
+    predictor = Predictor(model, device=device, input_height=cfg.val_input_height or cfg.data.crop_size)
     results = []
     for image_id in image_ids:
         image = read_image(root / coco.imgs[image_id]["file_name"])

@@ -17,7 +17,7 @@ from pafpose.masks import is_fully_labelled, loss_mask
 def synth(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     # Every image gets a crowd and (likely) unannotated people, so the checks below have cases.
-    stats = generate_dataset(out, 16, max_people=4, seed=7, image_size=(192, 160),
+    stats = generate_dataset(out, 16, max_people=4, seed=7, image_size=(192, 160), min_height=0.5,
                              crowd_prob=1.0, unannotated_prob=0.8)
     return out, stats
 
@@ -46,6 +46,35 @@ def test_output_is_a_valid_coco_keypoint_dataset(synth):
             rows, cols = np.nonzero(region)
             assert (x, y, x + w, y + h) == (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
             assert ann["iscrowd"] == 0 or ann["num_keypoints"] == 0
+            assert ann["num_keypoints"] == 0 or ann["area"] >= 32 * 32  # COCO: small people unlabelled
+
+
+def _boxes_overlap(a, b) -> float:
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(iw, 0) * max(ih, 0) / min(a[2] * a[3], b[2] * b[3])
+
+
+def test_max_overlap_keeps_annotated_people_apart(tmp_path):
+    free = generate_dataset(tmp_path / "free", 40, max_people=6, seed=3, image_size=(128, 128), min_height=0.5)
+    spaced = generate_dataset(tmp_path / "spaced", 40, max_people=6, seed=3, image_size=(128, 128),
+                              min_height=0.5, max_overlap=0.2)
+
+    def worst_overlaps(stats):
+        coco = COCO(str(stats.annotation_file))
+        worst = []
+        for image_id in coco.getImgIds():
+            people = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=image_id)) if a["num_keypoints"] > 0]
+            worst += [_boxes_overlap(a["bbox"], b["bbox"]) for i, a in enumerate(people) for b in people[i + 1:]]
+        return np.asarray(worst)
+
+    # The generator tests unclipped figure extents; annotation boxes are clipped to the image,
+    # which can shrink the smaller box, so allow a little over 0.2.
+    spaced_worst, free_worst = worst_overlaps(spaced), worst_overlaps(free)
+    assert spaced_worst.max() <= 0.3 and free_worst.max() > 0.6
+    assert spaced_worst.mean() < free_worst.mean() / 2
+    with pytest.raises(ValueError, match="max_overlap"):
+        SceneConfig(max_overlap=1.5)
 
 
 def test_visibility_labels_occlusion_and_people_are_drawn(synth):

@@ -31,8 +31,9 @@ def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint (.pt), bundled weight name, or .onnx file with --backend onnx")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
-    parser.add_argument("--input-height", type=int, default=368,
-                        help="network input height at scale 1 in pixels (default: 368)")
+    parser.add_argument("--input-height", type=int, default=None,
+                        help="network input height at scale 1 in pixels (default: the height the "
+                             "weights recommend, else 368)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="multi-scale search factors, averaged (the paper: 0.5 1 1.5 2)")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
@@ -46,7 +47,7 @@ def build_predictor(args: argparse.Namespace):
 
     from ..predict import Predictor
 
-    if args.batch_size < 1 or args.input_height < 8:
+    if args.batch_size < 1 or (args.input_height is not None and args.input_height < 8):
         raise UserError("--batch-size must be >= 1 and --input-height >= 8")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -11,6 +11,9 @@ EXAMPLES = """\
 examples:
   pafpose synth --out data/synth-train --num-images 2000 --seed 0
   pafpose synth --out data/synth-val --num-images 200 --seed 1 --size 256x256 --max-people 3 --min-height 0.35
+  # the scenes of the bundled synthetic-small model
+  pafpose synth --out data/synth-train --num-images 4000 --seed 100 --size 256x256 --max-people 6 \\
+      --min-height 0.3 --max-height 0.6 --max-overlap 0.3
 """
 
 
@@ -42,6 +45,9 @@ def register(subparsers) -> None:
                         help="smallest annotated person, as a fraction of the image height (default 0.2)")
     parser.add_argument("--max-height", type=float, default=0.95,
                         help="largest annotated person, as a fraction of the image height (default 0.95)")
+    parser.add_argument("--max-overlap", type=float, default=None,
+                        help="largest fraction of a person's bounding box another annotated person "
+                             "may cover (default: no limit)")
     parser.set_defaults(func=run)
 
 
@@ -51,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.num_images <= 0:
         raise UserError(f"--num-images must be positive, got {args.num_images}")
     stats = generate_dataset(args.out, args.num_images, args.max_people, args.seed, args.size, progress=True,
-                             min_height=args.min_height, max_height=args.max_height)
+                             min_height=args.min_height, max_height=args.max_height,
+                             max_overlap=args.max_overlap)
     print(f"wrote {stats.images} images ({stats.people} annotated people, {stats.crowd_regions} crowd "
           f"regions, {stats.unannotated} unannotated people) in {stats.seconds:.1f} s "
           f"({stats.images / max(stats.seconds, 1e-9):.0f} images/s) -> {stats.annotation_file}")

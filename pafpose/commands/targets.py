@@ -12,6 +12,7 @@ from ..annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
 from ..errors import UserError
 from ..images import read_image
 from ..masks import loss_mask, mask_to_map
+from ..render import heatmap_overlay, paf_overlay
 from ..skeleton import COCO18
 from ..targets import map_size_for, render_heatmaps, render_pafs
 
@@ -41,26 +42,6 @@ def register(subparsers) -> None:
     parser.add_argument("--limb-width", type=float, default=1.0, help="PAF half-width in map cells")
     parser.add_argument("--limit", type=int, default=None, help="render at most this many images")
     parser.set_defaults(func=run)
-
-
-def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
-    """Image (H, W, 3) BGR with the max over keypoint channels of (K, h, w) maps blended on top."""
-    peak = cv2.resize(heatmaps.max(axis=0), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    colour = cv2.applyColorMap((np.clip(peak, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    alpha = np.clip(peak, 0, 1)[..., None] * 0.7
-    return (image * (1 - alpha) + colour * alpha).astype(np.uint8)
-
-
-def paf_overlay(image: np.ndarray, pafs: np.ndarray) -> np.ndarray:
-    """Image with the PAFs drawn as colour = direction (hue), opacity = magnitude."""
-    x, y = pafs[0::2].sum(axis=0), pafs[1::2].sum(axis=0)
-    magnitude = np.clip(np.hypot(x, y), 0, 1)
-    hue = ((np.arctan2(y, x) + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
-    hsv = np.stack([hue, np.full_like(hue, 255), np.full_like(hue, 255)], axis=-1)
-    colour = cv2.resize(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), image.shape[1::-1],
-                        interpolation=cv2.INTER_NEAREST)
-    alpha = cv2.resize(magnitude, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None] * 0.8
-    return (image * (1 - alpha) + colour * alpha).astype(np.uint8)
 
 
 def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

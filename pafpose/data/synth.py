@@ -81,7 +81,13 @@ class SceneConfig:
         image_size: (W, H) in pixels.
         max_people: most annotated people per image (uniform in 1..max_people; see empty_prob).
         min_height, max_height: annotated people's body height as a fraction of the image height
-            (log-uniform), so some are small enough to be masked out as under-labelled.
+            (log-uniform).
+        min_keypoint_area: people whose segmentation area (inside the image) is below this get no
+            keypoints (num_keypoints = 0), as in COCO, where small people are not keypoint-labelled;
+            the loss mask then covers them and COCO evaluation ignores them.
+        max_overlap: None, or the largest fraction of an annotated person's bounding box that
+            another annotated person's box may cover; a person is re-placed (up to 20 tries) and
+            left out when no place is free, so busy scenes hold fewer people.
         empty_prob: probability of an image without annotated people.
         crowd_prob: probability of a crowd region (iscrowd=1) in an image.
         unannotated_prob: probability of each of up to two unannotated people.
@@ -92,6 +98,8 @@ class SceneConfig:
     max_people: int = 4
     min_height: float = 0.2
     max_height: float = 0.95
+    min_keypoint_area: float = 32 * 32
+    max_overlap: float | None = None
     empty_prob: float = 0.05
     crowd_prob: float = 0.15
     unannotated_prob: float = 0.15
@@ -105,6 +113,8 @@ class SceneConfig:
             raise UserError(f"max_people must be >= 0, got {self.max_people}")
         if not 0 < self.min_height <= self.max_height:
             raise UserError(f"need 0 < min_height <= max_height, got {self.min_height}, {self.max_height}")
+        if self.max_overlap is not None and not 0 <= self.max_overlap <= 1:
+            raise UserError(f"max_overlap must lie in [0, 1], got {self.max_overlap}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,6 +379,25 @@ def _place(rng: np.random.Generator, w: int, h: int, height: float) -> np.ndarra
     return np.array([rng.uniform(0.05 * w, 0.95 * w), y])
 
 
+_PLACEMENT_TRIES = 20
+
+
+def _extent(figure: _Figure) -> np.ndarray:
+    """(x0, y0, x1, y1) around all of a figure's part polygons."""
+    points = np.concatenate([polygon for _, _, polygon, _ in figure.parts])
+    return np.concatenate([points.min(axis=0), points.max(axis=0)])
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of boxes a and b over the smaller one's area."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / max(smaller, 1e-9))
+
+
 def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> tuple[np.ndarray, list[dict]]:
     """One synthetic scene.
 
@@ -397,10 +426,16 @@ def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> 
         count = 0
     else:
         count = int(rng.integers(1, cfg.max_people + 1))
-    people = []
+    people, boxes = [], []
     for _ in range(count):
         height = float(np.exp(rng.uniform(np.log(cfg.min_height), np.log(cfg.max_height)))) * h
-        people.append((_sample_figure(rng, _place(rng, w, h, height), height), True))
+        for _ in range(1 if cfg.max_overlap is None else _PLACEMENT_TRIES):
+            figure = _sample_figure(rng, _place(rng, w, h, height), height)
+            box = _extent(figure)
+            if cfg.max_overlap is None or all(_overlap(box, other) <= cfg.max_overlap for other in boxes):
+                people.append((figure, True))
+                boxes.append(box)
+                break
     for _ in range(2):
         if rng.random() < cfg.unannotated_prob:
             height = rng.uniform(0.12, 0.4) * h
@@ -418,7 +453,7 @@ def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> 
         if mask_utils.area(rle) == 0:
             continue
         keypoints = np.zeros((17, 3))
-        if annotated:
+        if annotated and mask_utils.area(rle) >= cfg.min_keypoint_area:
             keypoints = _visibility(figure, labels, i + 1, w, h)
         annotations.append(_annotation(keypoints, segmentation, rle, iscrowd=0))
     return image, annotations

@@ -77,6 +77,8 @@ class ModelConfig:
         first_stage_channels, stage_channels: width of every conv in the first / later stages.
         first_head_channels, head_channels: width of the 1x1 conv before the output layer.
         activation: "prelu" or "relu" in the tpami stages (cvpr2017 is ReLU throughout).
+        batch_norm: BatchNorm after every hidden convolution (tpami only; not in the papers'
+            models, off by default; it makes compact networks train from scratch much faster).
         kernel_size: the large kernel of cvpr2017 stages 2+ (7).
 
     Fields left None take the architecture's published values: tpami 5 + 1 stages,
@@ -95,6 +97,7 @@ class ModelConfig:
     first_head_channels: int | None = None
     head_channels: int | None = None
     activation: str = "prelu"
+    batch_norm: bool = False
     kernel_size: int = 7
 
     def __post_init__(self) -> None:
@@ -107,6 +110,8 @@ class ModelConfig:
         if self.arch == "cvpr2017" and self.paf_stages != self.heatmap_stages:
             raise UserError("model config: cvpr2017 needs paf_stages == heatmap_stages "
                             f"(got {self.paf_stages} and {self.heatmap_stages})")
+        if self.arch == "cvpr2017" and self.batch_norm:
+            raise UserError("model config: batch_norm is for arch tpami only (CMU's cvpr2017 layout has none)")
         if self.activation not in ("relu", "prelu"):
             raise UserError(f"model config: unknown activation {self.activation!r} (relu or prelu)")
         positive = ("backbone_width", "paf_stages", "heatmap_stages", "stage_blocks",
@@ -150,14 +155,14 @@ class PoseNet(nn.Module):
         self.cfg = cfg
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.backbone = build_backbone(cfg.backbone_width, cfg.cpm_channels)
+        self.backbone = build_backbone(cfg.backbone_width, cfg.cpm_channels, cfg.batch_norm)
         features, n_paf, n_heat = cfg.cpm_channels[1], cfg.num_pafs, cfg.num_heatmaps
         if cfg.arch == "tpami":
             def stage(in_channels: int, out_channels: int, first: bool) -> TpamiStage:
                 return TpamiStage(in_channels, out_channels,
                                   cfg.first_stage_channels if first else cfg.stage_channels,
                                   cfg.first_head_channels if first else cfg.head_channels,
-                                  cfg.stage_blocks, cfg.activation)
+                                  cfg.stage_blocks, cfg.activation, cfg.batch_norm)
 
             self.paf_stages = nn.ModuleList(
                 stage(features + (n_paf if t else 0), n_paf, t == 0) for t in range(cfg.paf_stages))

@@ -14,6 +14,10 @@ from torch import nn
 __all__ = ["activation", "ConvBlock", "TpamiStage", "cvpr2017_stage"]
 
 
+def _norm(channels: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+
 def activation(kind: str, channels: int) -> nn.Module:
     """"relu" or "prelu" (one slope per channel, as in CMU's TPAMI-era models)."""
     if kind == "relu":
@@ -31,39 +35,45 @@ class ConvBlock(nn.Module):
     shortcut). (B, C_in, h, w) -> (B, 3 * channels, h, w).
     """
 
-    def __init__(self, in_channels: int, channels: int, act: str):
+    def __init__(self, in_channels: int, channels: int, act: str, batch_norm: bool = False):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.norm1 = _norm(channels, batch_norm)
         self.act1 = activation(act, channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = _norm(channels, batch_norm)
         self.act2 = activation(act, channels)
         self.conv3 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm3 = _norm(channels, batch_norm)
         self.act3 = activation(act, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.act1(self.conv1(x))
-        b = self.act2(self.conv2(a))
-        c = self.act3(self.conv3(b))
+        a = self.act1(self.norm1(self.conv1(x)))
+        b = self.act2(self.norm2(self.conv2(a)))
+        c = self.act3(self.norm3(self.conv3(b)))
         return torch.cat((a, b, c), dim=1)
 
 
 class TpamiStage(nn.Module):
-    """``blocks`` ConvBlocks, then 1x1 -> ``head_channels`` (+ activation), then 1x1 -> outputs."""
+    """``blocks`` ConvBlocks, then 1x1 -> ``head_channels`` (+ activation), then 1x1 -> outputs.
+
+    ``batch_norm`` adds a BatchNorm before every activation (never on the output layer)."""
 
     def __init__(self, in_channels: int, out_channels: int, channels: int, head_channels: int,
-                 blocks: int, act: str):
+                 blocks: int, act: str, batch_norm: bool = False):
         super().__init__()
         layers = []
         for _ in range(blocks):
-            layers.append(ConvBlock(in_channels, channels, act))
+            layers.append(ConvBlock(in_channels, channels, act, batch_norm))
             in_channels = 3 * channels
         self.blocks = nn.Sequential(*layers)
         self.conv6 = nn.Conv2d(in_channels, head_channels, 1)
+        self.norm6 = _norm(head_channels, batch_norm)
         self.act6 = activation(act, head_channels)
         self.conv7 = nn.Conv2d(head_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv7(self.act6(self.conv6(self.blocks(x))))
+        return self.conv7(self.act6(self.norm6(self.conv6(self.blocks(x)))))
 
 
 def cvpr2017_stage(in_channels: int, out_channels: int, first: bool, channels: int = 128,
