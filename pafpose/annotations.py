@@ -75,3 +75,9 @@ def person_keypoints(annotations: list[dict]) -> np.ndarray:
 #: Four real COCO val2017 images with their 14 annotated people (see assets/coco/ATTRIBUTION.md).
 SAMPLE_DIR = Path(__file__).parent / "assets" / "coco"
 SAMPLE_ANNOTATIONS = SAMPLE_DIR / "test_coco.json"
+
+
+def default_image_folder(annotation_file: str | Path) -> Path:
+    """``<dir>/images`` next to an annotation file when present (``pafpose synth``'s layout), else ``<dir>``."""
+    folder = Path(annotation_file).parent
+    return folder / "images" if (folder / "images").is_dir() else folder

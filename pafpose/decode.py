@@ -374,37 +374,55 @@ def score_limbs(peaks: Peaks, pafs: np.ndarray, limbs: np.ndarray, stride: float
     n_a, n_b = peaks.count[type_a], peaks.count[type_b]
     pairs = n_a * n_b
     limb = np.repeat(np.arange(len(limbs)), pairs)
-    local = np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs)
-    a = peaks.start[type_a][limb] + local // n_b[limb]
-    b = peaks.start[type_b][limb] + local % n_b[limb]
-    start, delta = peaks.xy[a], peaks.xy[b] - peaks.xy[a]
-    length = np.hypot(delta[:, 0], delta[:, 1])  # cells
-    unit = delta / np.maximum(length, 1e-9)[:, None]
+    row, col = np.divmod(np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs), n_b[limb])
+    a = peaks.start[type_a][limb] + row
+    b = peaks.start[type_b][limb] + col
 
     samples = params.num_samples
     t = np.linspace(0.0, 1.0, samples)
     needed = math.ceil(params.min_inlier_fraction * samples - 1e-9)
     probe = np.unique(np.round(np.linspace(0, samples - 1, samples - needed + 3)[1:-1]).astype(int))
-    if len(probe) == samples - needed + 1 and len(a):
+    pruned = len(probe) == samples - needed + 1 and len(a) > 0
+    if pruned:
         # Exact pruning, before the costly sampling: a pair failing at more than
         # samples - needed points is out, and a sample fails where none of the 4 cells it
         # interpolates has a field stronger than the threshold. Most pairs join different
-        # people and fail at a few interior points.
-        keep = np.flatnonzero(length > 0)
-        strong = _strong_blocks(pafs, params.paf_threshold)
+        # people and fail at a few interior points. This is the only work done on every pair,
+        # so it runs on flat float32 coordinates and the lower-corner cell index alone (exact
+        # but for points within float32 rounding of a cell edge, where the cell left out of the
+        # block has a weight of ~1e-7).
         _, h, w = pafs.shape
-        _, _, x0, y0 = _lower_corner(start[keep], delta[keep], t[probe], w, h)
-        keep = keep[strong[limb[keep, None] * (h * w) + y0 * w + x0].any(axis=1)]
-        # Then the same points, sampled for real.
-        probed = _limb_support(pafs, limb[keep], start[keep], delta[keep], unit[keep], t[probe])
-        keep = keep[(probed > params.paf_threshold).any(axis=1)]
-        limb, a, b, start, delta, length, unit = (v[keep] for v in (limb, a, b, start, delta, length, unit))
-    support = _limb_support(pafs, limb, start, delta, unit, t)
-    inliers = np.count_nonzero(support > params.paf_threshold, axis=1)
+        x, y = peaks.xy[:, 0].astype(np.float32), peaks.xy[:, 1].astype(np.float32)
+        xa, ya = x[a], y[a]
+        dx, dy = x[b] - xa, y[b] - ya
+        tp = t[probe].astype(np.float32)
+        x0 = np.clip(xa[:, None] + tp * dx[:, None], 0.0, max(w - 2, 0)).astype(np.int32)
+        y0 = np.clip(ya[:, None] + tp * dy[:, None], 0.0, max(h - 2, 0)).astype(np.int32)
+        x0 += y0 * w
+        x0 += (limb * (h * w)).astype(np.int32)[:, None]
+        strong = _strong_blocks(pafs, params.paf_threshold)
+        keep = np.flatnonzero(strong[x0].any(axis=1))
+        limb, a, b = limb[keep], a[keep], b[keep]
+    start, delta = peaks.xy[a], peaks.xy[b] - peaks.xy[a]
+    length = np.hypot(delta[:, 0], delta[:, 1])  # cells
+    unit = delta / np.maximum(length, 1e-9)[:, None]
+    # Sampling in rounds, the probe points first: after each round, pairs already failing at
+    # more than samples - needed points are out and are not sampled further.
+    allowed = samples - needed
+    rest = np.setdiff1d(np.arange(samples), probe)
+    rounds = [probe, rest[:allowed + 1], rest[allowed + 1:]] if pruned else [np.arange(samples)]
+    support, fails = np.zeros((len(a), 0)), np.zeros(len(a), dtype=np.int64)
+    for points in (r for r in rounds if len(r)):
+        values = _limb_support(pafs, limb, start, delta, unit, t[points])
+        support = np.concatenate([support, values], axis=1)
+        fails += np.count_nonzero(values <= params.paf_threshold, axis=1)
+        keep = np.flatnonzero(fails <= allowed)
+        limb, a, b, start, delta, length, unit, support, fails = (
+            v[keep] for v in (limb, a, b, start, delta, length, unit, support, fails))
     with np.errstate(divide="ignore"):
         penalty = np.minimum(0.5 * image_height / (length * stride) - 1.0, 0.0)
     score = support.mean(axis=1) + penalty
-    keep = (inliers >= needed) & (score > 0) & (length > 0)
+    keep = (score > 0) & (length > 0)
     return LimbCandidates(limb=limb[keep], a=a[keep], b=b[keep], score=score[keep])
 
 

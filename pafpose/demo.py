@@ -153,14 +153,16 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
     out = Path(out_dir)
     recipe_state = load_checkpoint(resolve_weights(recipe))
     values = dict(recipe_state.get("train_config") or {})
+    height = (recipe_state.get("inference") or {}).get("input_height") or values.get("val_input_height")
     train_stats = _generate(out / "synth-train", *TRAIN_SCENES, progress=progress)
     val_stats = _generate(out / "synth-val", *VAL_SCENES, progress=progress)
     values.update(train_annotations=[str(train_stats.annotation_file)], train_images=[],
                   val_annotations=str(val_stats.annotation_file), val_images=None,
-                  out_dir=str(out / "run"), progress=progress, backbone_weights=None, **overrides)
+                  out_dir=str(out / "run"), progress=progress, backbone_weights=None,
+                  val_input_height=height, **overrides)
     cfg = from_dict(TrainConfig, values, source=str(recipe))
     result = train(cfg)
     metrics = validate_coco(result.model, dataclasses.replace(cfg, val_max_images=VAL_SCENES[1]),
                             result.model.mean.device)
-    release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics)
+    release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics, cfg.val_input_height)
     return release, metrics

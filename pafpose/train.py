@@ -42,6 +42,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from .annotations import default_image_folder
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import from_dict, to_dict
 from .data import DataConfig
@@ -195,12 +196,6 @@ def _worker_init(worker_id: int) -> None:
     # finished its step and saved; it shuts them down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def default_image_folder(annotation_file: str | Path) -> Path:
-    """``<dir>/images`` next to an annotation file when present (``pafpose synth``'s layout), else ``<dir>``."""
-    folder = Path(annotation_file).parent
-    return folder / "images" if (folder / "images").is_dir() else folder
 
 
 def build_train_dataset(cfg: TrainConfig) -> Dataset:

@@ -12,7 +12,7 @@ EXAMPLES = """\
 examples:
   pafpose demo                          # bundled synthetic-small model, 8 new scenes -> demo-out/
   pafpose demo --seed 3 --num-images 16 --out demo-3
-  pafpose demo --train                  # first retrain synthetic-small from scratch (~20 min on 2 CPU cores)
+  pafpose demo --train                  # first retrain synthetic-small from scratch (15 min on 2 CPU cores)
 """
 
 
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
                              "freshly trained one with --train)")
     parser.add_argument("--train", action="store_true",
                         help="first retrain synthetic-small from scratch (regenerates its 4000 "
-                             "training and 200 validation scenes; ~20 minutes on 2 CPU cores)")
+                             "training and 200 validation scenes; 15 minutes on 2 CPU cores)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     parser.set_defaults(func=run)
 

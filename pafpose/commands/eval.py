@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     parser.add_argument("--annotations", type=Path, default=SAMPLE_ANNOTATIONS,
                         help="COCO person-keypoints JSON (default: the bundled samples)")
     parser.add_argument("--images", type=Path, default=None,
-                        help="image folder (default: the annotation file's folder)")
+                        help="image folder (default: images/ beside the annotation file, else its folder)")
     parser.add_argument("--out", type=Path, default=Path("results.json"),
                         help="COCO results JSON to write (default: results.json)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
@@ -68,13 +68,13 @@ def format_table(stats: dict[str, float]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..annotations import load_coco
+    from ..annotations import default_image_folder, load_coco
     from ..evaluate import evaluate_keypoints, people_to_coco_results
     from ..images import read_image
     from ..outputs import write_json
 
     coco = load_coco(args.annotations)
-    image_dir = args.images or args.annotations.parent
+    image_dir = args.images or default_image_folder(args.annotations)
     if not image_dir.is_dir():
         raise UserError(f"{image_dir}: image folder not found")
     image_ids = sorted(coco.getImgIds())[: args.limit]
