@@ -19,7 +19,9 @@ The algorithm of Cao et al. (CVPR 2017, TPAMI 2019), in four vectorised stages:
    exceed ``paf_threshold`` and the mean plus the length penalty
    ``min(0.5 * image_height / length - 1, 0)`` is positive; that sum is the limb score. An exact
    pre-test at a few points (where no cell around a point has a field above the threshold the
-   sample must fail) discards most pairs between different people before the full sampling.
+   sample must fail) discards most pairs between different people before any sampling, and the
+   samples are then taken in rounds that drop a pair once it has failed at too many points, so
+   the cost follows the pairs that could be limbs rather than all pairs.
 3. **Matching.** Per limb a one-to-one assignment: ``"greedy"`` (the original: best pair first;
    computed for all limbs at once as rounds of mutually best pairs, which picks the same pairs)
    or ``"hungarian"`` (maximum total score, ``scipy.optimize.linear_sum_assignment``). Both give
