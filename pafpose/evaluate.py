@@ -44,11 +44,14 @@ def evaluate_keypoints(coco_gt: COCO, results: list[dict],
             results count as misses).
 
     Returns:
-        {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}; all zeros when
-        ``results`` is empty.
+        {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}. A statistic
+        whose area range holds no ground truth (e.g. no person larger than 96x96 pixels) is NaN
+        (COCOeval's -1); otherwise empty ``results`` give zeros.
     """
     if not results:
-        return dict.fromkeys(METRIC_NAMES, 0.0)
+        has_gt = _ground_truth_by_area(coco_gt, image_ids)
+        return {name: 0.0 if has_gt[name[-1] if name[-1] in "ml" else "all"] else float("nan")
+                for name in METRIC_NAMES}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
         coco_dt = coco_gt.loadRes(list(results))
         evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
@@ -56,5 +59,15 @@ def evaluate_keypoints(coco_gt: COCO, results: list[dict],
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    # COCOeval reports -1 where a statistic has no ground truth (e.g. no medium people).
-    return {name: float(max(value, 0.0)) for name, value in zip(METRIC_NAMES, evaluator.stats)}
+    return {name: float(value) if value >= 0 else float("nan")
+            for name, value in zip(METRIC_NAMES, evaluator.stats)}
+
+
+def _ground_truth_by_area(coco_gt: COCO, image_ids: Sequence[int] | None) -> dict[str, bool]:
+    """Whether any evaluated person (not crowd, with keypoints) falls in COCOeval's keypoint
+    area ranges: "all", "m" (32^2..96^2) and "l" (> 96^2)."""
+    ids = coco_gt.getImgIds() if image_ids is None else image_ids
+    areas = np.array([a["area"] for a in coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=ids, iscrowd=False))
+                      if a.get("num_keypoints", 0) > 0], dtype=np.float64)
+    return {"all": bool(len(areas)), "m": bool(((areas >= 32**2) & (areas <= 96**2)).any()),
+            "l": bool((areas > 96**2).any())}

@@ -491,7 +491,8 @@ class _Trainer:
             self.log_metrics({"val": metrics})
             if self.writer is not None:
                 for name, value in metrics.items():
-                    self.writer.add_scalar(f"val/{name}", value, self.iteration)
+                    if math.isfinite(value):  # NaN: no ground truth in that area range
+                        self.writer.add_scalar(f"val/{name}", value, self.iteration)
         if self.ctx.world_size > 1:
             dist.barrier()
         return metrics

@@ -52,3 +52,19 @@ def test_result_layout():
     assert len(result["keypoints"]) == 51
     assert result["keypoints"][:3] == [10.5, 20.25, 1.0]
     assert result["keypoints"][3:] == [0.0] * 48
+
+
+def test_area_ranges_without_ground_truth_are_nan_not_zero():
+    """Image 785 holds one large person only: its medium-range statistics are undefined, and a
+    0.0 there would read as a failure."""
+    from pafpose.commands.eval import format_table
+
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    ours = [r for r in _ground_truth_as_results(coco) if r["image_id"] == 785]
+    perfect = evaluate_keypoints(coco, ours, image_ids=[785])
+    assert perfect["AP"] == pytest.approx(1.0) and perfect["APl"] == pytest.approx(1.0)
+    assert np.isnan(perfect["APm"]) and np.isnan(perfect["ARm"])
+    empty = evaluate_keypoints(coco, [], image_ids=[785])
+    assert empty["AP"] == 0.0 and empty["APl"] == 0.0 and np.isnan(empty["APm"])
+    table = format_table(perfect)
+    assert "area=medium | maxDets= 20 ] = n/a" in table and "= 1.000" in table

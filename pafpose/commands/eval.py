@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -55,13 +56,17 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _value(value: float) -> str:
+    return f"{value:.3f}" if math.isfinite(value) else "n/a (no ground truth in this range)"
+
+
 def format_table(stats: dict[str, float]) -> str:
     """The metrics in pycocotools' summary layout (maxDets is 20 for keypoints)."""
     lines = []
     for key, title, iou, area in _ROWS:
         short = "(AP)" if title.startswith("Average Precision") else "(AR)"
         lines.append(f" {title:<18} {short} @[ IoU={iou:<9} | area={area:>6} | maxDets= 20 ] "
-                     f"= {stats[key]:.3f}")
+                     f"= {_value(stats[key])}")
     return "\n".join(lines)
 
 
