@@ -3,8 +3,9 @@
 A checkpoint is a dict saved with ``torch.save``: "model" (state dict), "model_config" (dict),
 "train_config" (dict), "iteration", and for training checkpoints the optimizer, scheduler,
 scaler and RNG states and the data position. Released weights may add "inference" (settings the
-network was tuned for, e.g. ``{"input_height": 192}``) and "description" (what it was trained on). Everything is plain tensors, numbers, strings,
-lists and dicts, so files load with ``weights_only=True`` (no arbitrary pickle code runs).
+network was tuned for, e.g. ``{"input_height": 320}``) and "description" (what it was trained
+on). Everything is plain tensors, numbers, strings, lists and dicts, so files load with
+``weights_only=True`` (no arbitrary pickle code runs).
 """
 
 from __future__ import annotations

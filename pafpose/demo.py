@@ -13,12 +13,10 @@ figures (and, as in COCO, no keypoints on people smaller than 32x32 pixels in ar
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .checkpoint import load_checkpoint, resolve_weights, save_checkpoint
@@ -82,7 +80,7 @@ def run_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7, 
     from .annotations import load_coco
     from .evaluate import evaluate_keypoints, people_to_coco_results
     from .images import read_image
-    from .outputs import atomic_write_bytes, openpose_json, write_json
+    from .outputs import openpose_json, write_image, write_json
     from .predict import Predictor
     from .render import draw_people
 
@@ -100,9 +98,8 @@ def run_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7, 
         found += len(people)
         results += people_to_coco_results(people, image_id)
         picture = draw_people(image, people)
-        ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 92])
         rendered_path = out / f"{path.stem}_rendered.jpg"
-        atomic_write_bytes(rendered_path, jpeg.tobytes())
+        write_image(rendered_path, picture)
         json_path = out / f"{path.stem}_keypoints.json"
         write_json(json_path, openpose_json(people))
         images.append(path)
@@ -112,8 +109,7 @@ def run_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7, 
     seconds = (time.perf_counter() - start) / max(len(images), 1)
     sheet_path = out / "demo.jpg"
     if tiles:
-        ok, jpeg = cv2.imencode(".jpg", contact_sheet(tiles), [cv2.IMWRITE_JPEG_QUALITY, 92])
-        atomic_write_bytes(sheet_path, jpeg.tobytes())
+        write_image(sheet_path, contact_sheet(tiles))
     metrics = evaluate_keypoints(coco, results)
     return DemoResult(out, images, rendered, json_files, sheet_path, metrics, found, stats.people, seconds)
 
@@ -159,10 +155,9 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
     values.update(train_annotations=[str(train_stats.annotation_file)], train_images=[],
                   val_annotations=str(val_stats.annotation_file), val_images=None,
                   out_dir=str(out / "run"), progress=progress, backbone_weights=None,
-                  val_input_height=height, **overrides)
+                  val_input_height=height, val_max_images=VAL_SCENES[1], **overrides)
     cfg = from_dict(TrainConfig, values, source=str(recipe))
     result = train(cfg)
-    metrics = validate_coco(result.model, dataclasses.replace(cfg, val_max_images=VAL_SCENES[1]),
-                            result.model.mean.device)
+    metrics = result.final_val_metrics or validate_coco(result.model, cfg, result.model.mean.device)
     release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics, cfg.val_input_height)
     return release, metrics

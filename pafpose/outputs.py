@@ -17,7 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "write_json", "openpose_json"]
+from .errors import UserError
+
+__all__ = ["atomic_write_bytes", "write_json", "write_image", "openpose_json"]
 
 #: The "version" field of OpenPose's --write_json output this layout follows.
 OPENPOSE_VERSION = 1.3
@@ -40,6 +42,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def write_json(path: str | Path, obj) -> None:
     """Atomically write ``obj`` as compact JSON."""
     atomic_write_bytes(path, json.dumps(obj, separators=(",", ":")).encode())
+
+
+def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 92) -> None:
+    """Atomically write a BGR uint8 image, encoded by the file suffix (.jpg, .png, ...)."""
+    import cv2
+
+    path = Path(path)
+    ok, data = cv2.imencode(path.suffix, image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    if not ok:
+        raise UserError(f"{path}: could not encode the image")
+    atomic_write_bytes(path, data.tobytes())
 
 
 def _round(values: np.ndarray) -> list[float]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .skeleton import COCO18
 
-__all__ = ["LIMB_COLOURS", "draw_people", "heatmap_overlay", "paf_overlay"]
+__all__ = ["LIMB_COLOURS", "draw_people", "heatmap_overlay", "paf_overlay", "mask_overlay"]
 
 #: OpenPose's BGR colours for COCO-18 keypoint k and limb l (the same table indexes both).
 LIMB_COLOURS = np.array([
@@ -90,3 +90,10 @@ def paf_overlay(image: np.ndarray, pafs: np.ndarray) -> np.ndarray:
                         interpolation=cv2.INTER_NEAREST)
     alpha = cv2.resize(magnitude, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None] * 0.8
     return (image * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Image darkened and tinted red where the (h, w) map mask is 0."""
+    keep = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None]
+    tinted = (image * 0.35 + np.array([0, 0, 160]) * 0.65).astype(np.uint8)
+    return np.where(keep > 0, image, tinted).astype(np.uint8)

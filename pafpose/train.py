@@ -122,8 +122,9 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """Where a run ended: its iteration, last checkpoint, whether a signal stopped it, the last
-    (rank-averaged) loss, the trained model (unwrapped from DDP, on the training device) and how
-    many broken samples this run's data loading skipped (over all ranks)."""
+    (rank-averaged) loss, the trained model (unwrapped from DDP, on the training device), how
+    many broken samples this run's data loading skipped (over all ranks) and the validation
+    metrics of the final iteration (None unless it was validated, and on ranks other than 0)."""
 
     iteration: int
     checkpoint: Path | None
@@ -131,6 +132,7 @@ class TrainResult:
     last_loss: float
     model: PoseNet
     skipped_samples: int
+    final_val_metrics: dict[str, float] | None = None
 
 
 class NonFiniteLoss(RuntimeError):
@@ -547,6 +549,7 @@ def _run(trainer: _Trainer) -> TrainResult:
                    dynamic_ncols=True)
     losses = [float("nan")]
     interrupted = False
+    metrics = None
     window_start, window_images = time.perf_counter(), 0
     images_per_step = cfg.batch_size * ctx.world_size
     try:
@@ -554,6 +557,7 @@ def _run(trainer: _Trainer) -> TrainResult:
             batches = trainer.batches()
             while trainer.iteration < cfg.iterations:
                 losses, stop, maps = trainer.step(next(batches), signals["stop"])
+                metrics = None
                 it = trainer.iteration
                 window_images += images_per_step
                 if bar is not None:
@@ -586,4 +590,4 @@ def _run(trainer: _Trainer) -> TrainResult:
         if trainer.writer is not None:
             trainer.writer.close()
     return TrainResult(trainer.iteration, trainer.last_checkpoint, interrupted, losses[0], trainer.model,
-                       trainer.skipped)
+                       trainer.skipped, metrics)

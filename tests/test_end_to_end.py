@@ -77,15 +77,17 @@ def test_short_training_from_scratch_learns_to_find_people(tmp_path):
     cfg = load_config(TrainConfig, ROOT / "configs" / "synthetic-small.yaml")
     cfg = dataclasses.replace(cfg, train_annotations=[str(train_set.annotation_file)],
                               val_annotations=str(val_set.annotation_file), out_dir=str(tmp_path / "run"),
-                              iterations=300, val_every=0, workers=0, checkpoint_every=300,
+                              iterations=300, val_every=300, workers=0, checkpoint_every=300,
                               tensorboard=False, progress=False, log_every=10)
     untrained = validate_coco(train(dataclasses.replace(cfg, iterations=1, out_dir=str(tmp_path / "r0"))).model,
                               cfg, torch.device("cpu"))
     result = train(cfg)
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if "loss" in r]
     assert all(math.isfinite(v) for v in losses)
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert first / last >= SHORT_RUN_LOSS_DROP, losses
-    metrics = validate_coco(result.model, cfg, torch.device("cpu"))
+    metrics = result.final_val_metrics  # validated at the last iteration, inside the run
+    assert metrics is not None and records[-1]["iteration"] == 300 and records[-1]["val"]["AP"] == metrics["AP"]
     assert metrics["AP50"] >= SHORT_RUN_AP50_FLOOR > untrained["AP50"], (metrics, untrained)
     assert metrics["AP"] >= SHORT_RUN_AP_FLOOR, metrics

@@ -152,10 +152,8 @@ class _Job:
         self.coco_saved = time.monotonic()
 
     def image(self, item) -> None:
-        import cv2
-
         from ..images import read_image
-        from ..outputs import atomic_write_bytes
+        from ..outputs import write_image
         from ..render import draw_people
 
         if self.images_bar is None:
@@ -168,10 +166,7 @@ class _Job:
             people = self.predictor.predict(image)
             self._record(item.name, people)
             if self.args.render:
-                ok, data = cv2.imencode(".jpg", draw_people(image, people))
-                if not ok:
-                    raise UserError(f"{item.path}: could not encode the rendered image")
-                atomic_write_bytes(self.args.out / f"{item.name}_rendered.jpg", data.tobytes())
+                write_image(self.args.out / f"{item.name}_rendered.jpg", draw_people(image, people))
         finally:
             self.images_bar.update(1)
 

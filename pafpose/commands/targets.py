@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from ..annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
 from ..errors import UserError
 from ..images import read_image
 from ..masks import loss_mask, mask_to_map
-from ..render import heatmap_overlay, paf_overlay
+from ..outputs import write_image
+from ..render import heatmap_overlay, mask_overlay, paf_overlay
 from ..skeleton import COCO18
 from ..targets import map_size_for, render_heatmaps, render_pafs
 
@@ -44,13 +42,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Image darkened and tinted red where the (h, w) map mask is 0."""
-    keep = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None]
-    tinted = (image * 0.35 + np.array([0, 0, 160]) * 0.65).astype(np.uint8)
-    return np.where(keep > 0, image, tinted).astype(np.uint8)
-
-
 def run(args: argparse.Namespace) -> int:
     coco = load_coco(args.annotations)
     image_dir = args.images or args.annotations.parent
@@ -72,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
         for kind, picture in (("heatmaps", heatmap_overlay(image, heatmaps)),
                               ("pafs", paf_overlay(image, pafs)),
                               ("mask", mask_overlay(image, mask))):
-            path = args.out / f"{stem}_{kind}.png"
-            if not cv2.imwrite(str(path), picture):
-                raise UserError(f"{path}: could not write")
+            write_image(args.out / f"{stem}_{kind}.png", picture)
         print(f"{info['file_name']}: {len(keypoints)} people -> {args.out}/{stem}_{{heatmaps,pafs,mask}}.png")
     print(f"wrote {3 * len(image_ids)} PNG files to {args.out.resolve()}")
     return 0
