@@ -49,7 +49,8 @@ def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 92) -> 
     import cv2
 
     path = Path(path)
-    ok, data = cv2.imencode(path.suffix, image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    ok, data = cv2.imencode(path.suffix, image, params)
     if not ok:
         raise UserError(f"{path}: could not encode the image")
     atomic_write_bytes(path, data.tobytes())
