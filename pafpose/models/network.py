@@ -45,7 +45,8 @@ from torch import nn
 
 from ..errors import UserError
 from ..skeleton import get_skeleton
-from .backbone import build_backbone, load_vgg19_weights, scaled_width
+from .backbone import build_backbone, load_vgg19_weights
+from .mobilenet_thin import MobileNetThin
 from .stages import TpamiStage, cvpr2017_stage
 
 __all__ = ["ModelConfig", "PoseNet", "build_model"]
@@ -55,39 +56,50 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 STRIDE = 8
 
 _ARCH_DEFAULTS = {
-    "tpami": dict(paf_stages=5, heatmap_stages=1, first_stage_channels=96, stage_channels=128,
-                  first_head_channels=256, head_channels=512),
-    "cvpr2017": dict(paf_stages=6, heatmap_stages=6, first_stage_channels=128, stage_channels=128,
-                     first_head_channels=512, head_channels=128),
+    "tpami": dict(backbone_width=1.0, paf_stages=5, heatmap_stages=1, first_stage_channels=96,
+                  stage_channels=128, first_head_channels=256, head_channels=512),
+    "cvpr2017": dict(backbone_width=1.0, paf_stages=6, heatmap_stages=6, first_stage_channels=128,
+                     stage_channels=128, first_head_channels=512, head_channels=128),
+    # tf-pose-estimation's mobilenet_thin: MobileNet-v1 x 0.75, stages at half CMU's widths.
+    "mobilenet-thin": dict(backbone_width=0.75, paf_stages=6, heatmap_stages=6,
+                           first_stage_channels=64, stage_channels=64, first_head_channels=256,
+                           head_channels=64),
 }
+#: Architectures whose every stage has both branches (so PAF and heatmap stage counts are equal).
+_TWO_BRANCH = ("cvpr2017", "mobilenet-thin")
 
 
 @dataclass
 class ModelConfig:
-    """Architecture of a PoseNet. Defaults: the TPAMI-2019 network (5 PAF + 1 heatmap stages).
+    """Architecture of a pose network. Defaults: the TPAMI-2019 network (5 PAF + 1 heatmap stages).
 
     Attributes:
-        arch: "tpami" or "cvpr2017".
+        arch: "tpami", "cvpr2017" or "mobilenet-thin" (tf-pose-estimation's network,
+            :mod:`pafpose.models.mobilenet_thin`).
         skeleton: keypoint layout; sets the outputs (K + 1 heatmaps, 2 x limbs PAF channels).
-        backbone_width: multiplier on VGG-19's 64/128/256/512 channels (1.0 = ImageNet VGG-19).
-        cpm_channels: outputs of conv4_3_CPM and conv4_4_CPM; the second is F's depth.
-        paf_stages, heatmap_stages: T_P and T_C (tpami); cvpr2017 has both branches in every
-            stage and requires them equal.
+        backbone_width: multiplier on VGG-19's 64/128/256/512 channels (1.0 = ImageNet VGG-19),
+            or on MobileNet-v1's 32..512 channels for mobilenet-thin (0.75).
+        cpm_channels: outputs of conv4_3_CPM and conv4_4_CPM; the second is F's depth (VGG
+            networks only).
+        paf_stages, heatmap_stages: T_P and T_C (tpami); cvpr2017 and mobilenet-thin have both
+            branches in every stage and require them equal.
         stage_blocks: three-conv blocks per tpami stage.
         first_stage_channels, stage_channels: width of every conv in the first / later stages.
         first_head_channels, head_channels: width of the 1x1 conv before the output layer.
-        activation: "prelu" or "relu" in the tpami stages (cvpr2017 is ReLU throughout).
-        batch_norm: BatchNorm after every hidden convolution (tpami only; not in the papers'
-            models, off by default; it makes compact networks train from scratch much faster).
+        activation: "prelu" or "relu" in the tpami stages (the others are ReLU throughout).
+        batch_norm: BatchNorm after every hidden convolution (tpami and mobilenet-thin; not in
+            the papers' models, off by default; it makes compact networks train from scratch much
+            faster).
         kernel_size: the large kernel of cvpr2017 stages 2+ (7).
 
-    Fields left None take the architecture's published values: tpami 5 + 1 stages,
-    96 / 128 channels, 256 / 512 head; cvpr2017 6 + 6 stages, 128 / 128 channels, 512 / 128 head.
+    Fields left None take the architecture's published values: tpami VGG x 1.0, 5 + 1 stages,
+    96 / 128 channels, 256 / 512 head; cvpr2017 VGG x 1.0, 6 + 6 stages, 128 / 128 channels,
+    512 / 128 head; mobilenet-thin MobileNet x 0.75, 6 + 6 stages, 64 / 64 channels, 256 / 64 head.
     """
 
     arch: str = "tpami"
     skeleton: str = "coco18"
-    backbone_width: float = 1.0
+    backbone_width: float | None = None
     cpm_channels: tuple[int, int] = (256, 128)
     paf_stages: int | None = None
     heatmap_stages: int | None = None
@@ -103,15 +115,16 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.cpm_channels = tuple(int(c) for c in self.cpm_channels)
         if self.arch not in _ARCH_DEFAULTS:
-            raise UserError(f"model config: unknown arch {self.arch!r} (choose 'tpami' or 'cvpr2017')")
+            raise UserError(f"model config: unknown arch {self.arch!r} "
+                            f"(choose {', '.join(repr(a) for a in _ARCH_DEFAULTS)})")
         for name, value in _ARCH_DEFAULTS[self.arch].items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
-        if self.arch == "cvpr2017" and self.paf_stages != self.heatmap_stages:
-            raise UserError("model config: cvpr2017 needs paf_stages == heatmap_stages "
+        if self.arch in _TWO_BRANCH and self.paf_stages != self.heatmap_stages:
+            raise UserError(f"model config: {self.arch} needs paf_stages == heatmap_stages "
                             f"(got {self.paf_stages} and {self.heatmap_stages})")
         if self.arch == "cvpr2017" and self.batch_norm:
-            raise UserError("model config: batch_norm is for arch tpami only (CMU's cvpr2017 layout has none)")
+            raise UserError("model config: batch_norm is not available for cvpr2017 (CMU's layout has none)")
         if self.activation not in ("relu", "prelu"):
             raise UserError(f"model config: unknown activation {self.activation!r} (relu or prelu)")
         positive = ("backbone_width", "paf_stages", "heatmap_stages", "stage_blocks",
@@ -224,12 +237,18 @@ class PoseNet(nn.Module):
         return heatmaps[-1], pafs[-1]
 
 
-def build_model(cfg: ModelConfig | dict | None = None, backbone_weights=None) -> PoseNet:
-    """A randomly initialised PoseNet; ``backbone_weights``: optional torchvision VGG-19 file."""
+def build_model(cfg: ModelConfig | dict | None = None, backbone_weights=None) -> nn.Module:
+    """A randomly initialised network of ``cfg.arch`` (a PoseNet, or a MobileNetThin);
+    ``backbone_weights``: optional torchvision VGG-19 file (VGG networks only)."""
     if cfg is None:
         cfg = ModelConfig()
     elif isinstance(cfg, dict):
         cfg = ModelConfig.from_dict(cfg)
+    if cfg.arch == "mobilenet-thin":
+        if backbone_weights is not None:
+            raise UserError("backbone weights are torchvision VGG-19 files; mobilenet-thin starts "
+                            "from converted weights instead (--init-weights mobilenet-thin-coco)")
+        return MobileNetThin(cfg)
     model = PoseNet(cfg)
     if backbone_weights is not None:
         model.load_backbone_weights(backbone_weights)
