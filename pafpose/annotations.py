@@ -2,6 +2,10 @@
 
 pycocotools reads the files; this module only checks them first, so a malformed file fails with
 one line naming it instead of an assertion deep inside pycocotools.
+
+A malformed annotation does not spoil the file: it is left out, and the reason — file,
+annotation id, image and field — is kept in ``coco.skipped_annotations`` for the caller to
+report and count. Only a file with annotations of which none is usable is an error.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from pycocotools.coco import COCO
 from .errors import UserError
 from .skeleton import coco17_to_coco18
 
-_REQUIRED_ANNOTATION_KEYS = ("image_id", "category_id")
 
 
 def load_coco(path: str | Path) -> COCO:
@@ -33,33 +36,79 @@ def load_coco(path: str | Path) -> COCO:
     return coco_from_dict(data, name=str(path))
 
 
+def _numbers(value, count: int) -> np.ndarray | None:
+    """``value`` as ``count`` finite floats, or None."""
+    if not isinstance(value, list) or len(value) != count:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if np.isfinite(array).all() else None
+
+
+def _annotation_problem(ann, image_ids: dict) -> str | None:
+    """Why an annotation cannot be used (naming the field), or None."""
+    if not isinstance(ann, dict):
+        return f"not an object but {type(ann).__name__}"
+    if "image_id" not in ann:
+        return "no 'image_id'"
+    if ann["image_id"] not in image_ids:
+        return f"'image_id' {ann['image_id']!r} is not in 'images'"
+    if "category_id" not in ann:
+        return "no 'category_id'"
+    if "keypoints" not in ann:
+        return "no 'keypoints'"
+    if _numbers(ann["keypoints"], 51) is None:
+        length = len(ann["keypoints"]) if isinstance(ann["keypoints"], list) else "not a list"
+        return f"'keypoints' must be 17 x (x, y, v) = 51 finite numbers (got {length})"
+    if "bbox" not in ann:
+        return "no 'bbox'"
+    box = _numbers(ann["bbox"], 4)
+    if box is None:
+        return f"'bbox' must be 4 finite numbers [x, y, width, height], got {ann['bbox']!r}"
+    if box[2] <= 0 or box[3] <= 0:
+        return f"'bbox' {ann['bbox']!r} has a width or height <= 0"
+    return None
+
+
 def coco_from_dict(data: dict, name: str = "annotations") -> COCO:
-    """Validate an in-memory COCO dictionary and index it with pycocotools."""
+    """Validate an in-memory COCO dictionary and index it with pycocotools.
+
+    Malformed annotations are dropped; ``coco.skipped_annotations`` lists one line per
+    annotation saying why (file, annotation id, image, field).
+    """
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise UserError(f"{name}: not a COCO annotation file (no 'images' list)")
     annotations = data.setdefault("annotations", [])
     if not isinstance(annotations, list):
         raise UserError(f"{name}: 'annotations' must be a list")
-    image_ids = set()
+    image_files = {}
     for i, image in enumerate(data["images"]):
         if not isinstance(image, dict) or "id" not in image or "file_name" not in image:
             raise UserError(f"{name}: images[{i}] needs 'id' and 'file_name'")
-        image_ids.add(image["id"])
+        image_files[image["id"]] = image["file_name"]
+    kept, skipped = [], []
     for i, ann in enumerate(annotations):
-        if not isinstance(ann, dict) or any(k not in ann for k in _REQUIRED_ANNOTATION_KEYS):
-            raise UserError(f"{name}: annotations[{i}] needs 'image_id' and 'category_id'")
-        if ann["image_id"] not in image_ids:
-            raise UserError(f"{name}: annotations[{i}] refers to unknown image_id {ann['image_id']}")
-        kps = ann.get("keypoints")
-        if kps is not None and (not isinstance(kps, list) or len(kps) != 51):
-            raise UserError(f"{name}: annotations[{i}] 'keypoints' must be 17 x (x, y, v) = 51 numbers")
+        problem = _annotation_problem(ann, image_files)
+        if problem is not None:
+            label = f"id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"annotations[{i}]"
+            image = image_files.get(ann.get("image_id")) if isinstance(ann, dict) else None
+            skipped.append(f"{name}: annotation {label}{f' (image {image})' if image else ''}: {problem}")
+            continue
+        kps = ann["keypoints"]
         ann.setdefault("iscrowd", 0)
         ann.setdefault("id", i + 1)
-        ann.setdefault("num_keypoints", int(np.count_nonzero(np.asarray(kps[2::3]) > 0)) if kps else 0)
+        ann.setdefault("num_keypoints", int(np.count_nonzero(np.asarray(kps[2::3]) > 0)))
+        kept.append(ann)
+    if annotations and not kept:
+        raise UserError(f"none of the {len(annotations)} annotations is usable; the first: {skipped[0]}")
+    data["annotations"] = kept
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
         coco.createIndex()
+    coco.skipped_annotations = skipped
     return coco
 
 

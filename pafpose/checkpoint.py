@@ -11,17 +11,18 @@ on). Everything is plain tensors, numbers, strings, lists and dicts, so files lo
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 
 import torch
 
+from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from .errors import UserError
 
-__all__ = ["WEIGHTS_DIR", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
-           "model_from_checkpoint"]
+__all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
+           "model_from_checkpoint", "load_tensor_file", "mismatch_summary", "remove_stale_temporaries"]
 
-#: Bundled weights: ``load_model("synthetic-small")`` reads ``WEIGHTS_DIR / "synthetic-small.pt"``.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
@@ -38,6 +39,71 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files of :func:`save_checkpoint` whose writing process has died.
+
+    A run killed mid-save leaves ``.<name>.<pid>.tmp`` (hundreds of MB for COCO models) that
+    nothing else would ever remove; those of processes still running are being written.
+    """
+    removed = []
+    for path in Path(folder).glob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match and not _running(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def load_tensor_file(path: Path, what: str = "checkpoint"):
+    """``torch.load(path, weights_only=True)``; UserError in one line saying what the file is not.
+
+    torch's own message for a foreign file is several lines of advice to disable the safe
+    loader, which is the wrong advice for a file that is simply not a checkpoint.
+    """
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head != b"PK" and head[:1] != b"\x80":  # torch.save's zip archive, or a legacy pickle
+        hint = " (an ONNX file: use the onnx backend)" if path.suffix.lower() == ".onnx" else ""
+        raise UserError(f"{path}: not a PyTorch {what} file{hint}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(f"{path}: not a plain PyTorch {what}: it holds pickled Python objects (a whole "
+                        "model object?), which pafpose does not execute; save a state_dict instead") from None
+    except Exception as err:  # truncated zip and the like
+        raise UserError(f"{path}: not a readable PyTorch {what} (truncated or corrupt: "
+                        f"{type(err).__name__})") from None
+
+
+def mismatch_summary(expected: dict, given: dict, shown: int = 3) -> str:
+    """What differs between two state dicts, as counts and the first few keys of each kind."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    reshaped = [k for k in expected if k in given
+                and tuple(expected[k].shape) != tuple(getattr(given[k], "shape", ()))]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)):
+        if keys:
+            more = f", and {len(keys) - shown} more" if len(keys) > shown else ""
+            parts.append(f"{len(keys)} {label}: {', '.join(keys[:shown])}{more}")
+    return "; ".join(parts)
 
 
 def resolve_weights(path_or_name: str | Path) -> Path:
@@ -58,11 +124,7 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, pickle errors, foreign formats: one line each
-        raise UserError(f"{path}: not a readable pafpose checkpoint ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    state = load_tensor_file(path)
     if not isinstance(state, dict) or "model" not in state or "model_config" not in state:
         raise UserError(f"{path}: not a pafpose checkpoint (needs 'model' and 'model_config' entries)")
     return state
@@ -86,8 +148,11 @@ def model_from_checkpoint(state: dict, path: str | Path, device: str | torch.dev
     weights = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
     try:
         model.load_state_dict(weights)
-    except RuntimeError as err:
-        detail = " ".join(str(err).split())
+    except RuntimeError:
         raise UserError(f"{path}: weights do not match the {cfg.arch} architecture in its model_config "
-                        f"({detail[:300]})") from None
+                        f"({mismatch_summary(model.state_dict(), weights)})") from None
+    broken = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:  # checked once here, not as NaN maps for every image later
+        raise UserError(f"{path}: the weights contain NaN or infinite values ({len(broken)} tensors, "
+                        f"e.g. {broken[0]}; from a diverged training run?)")
     return model.to(device).eval(), cfg

@@ -4,11 +4,19 @@
 file, applies ``dotted.key=value`` overrides (values parsed as YAML), and builds the dataclass
 tree; a key that is not a field raises UserError naming the key and the file. Sections missing
 from the file keep their defaults.
+
+YAML is read with the 1.2 core schema's plain scalars, not PyYAML's YAML 1.1: ``1e-3`` is a
+number (1.1 needs a dot, ``1.0e-3``, and gives the string "1e-3" otherwise) and only
+true/false are booleans (1.1 also turns on/off/yes/no into booleans, so ``amp: off`` arrived as
+False). Every value is then coerced to its field's type — "2e-4" to a float, 3.0 to an int,
+"off" to False for a flag — and a value that does not fit is an error naming the key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import types
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,7 +25,91 @@ import yaml
 
 from .errors import UserError
 
-__all__ = ["from_dict", "to_dict", "load_config", "apply_overrides"]
+__all__ = ["from_dict", "to_dict", "load_config", "apply_overrides", "yaml_value"]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema booleans and floats (see the module docstring)."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_FLOAT = "tag:yaml.org,2002:float"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    _FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+
+
+def yaml_value(text: str):
+    """Parse YAML text with the schema described in the module docstring."""
+    return yaml.load(text, Loader=_Loader)
+
+
+_TRUE = {"true", "on", "yes", "y", "1"}
+_FALSE = {"false", "off", "no", "n", "0"}
+
+
+def _coerce(value, hint, key: str, source: str):
+    """``value`` as type ``hint`` (float, int, bool, str, X | None, list[X], tuple[X, ...])."""
+    def bad(expected: str):
+        return UserError(f"{source}: {key}: expected {expected}, got {value!r}")
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for option in options:
+            try:
+                return _coerce(value, option, key, source)
+            except UserError:
+                continue
+        raise bad(" or ".join(getattr(o, "__name__", str(o)) for o in options))
+    if origin in (list, tuple):
+        items = [value] if isinstance(value, str) and origin is list else value
+        if not isinstance(items, (list, tuple)):
+            raise bad("a list")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(items) != len(args):
+                raise bad(f"{len(args)} values")
+            return tuple(_coerce(v, a, key, source) for v, a in zip(items, args))
+        item_type = args[0] if args else Any
+        return origin(_coerce(v, item_type, key, source) for v in items)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in _TRUE | _FALSE:
+            return str(value).lower() in _TRUE
+        raise bad("true or false")
+    if hint is float:
+        if isinstance(value, bool):
+            raise bad("a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad("a number") from None
+    if hint is int:
+        if isinstance(value, bool):
+            raise bad("an integer")
+        if isinstance(value, int):
+            return value
+        try:
+            number = float(value)  # "2e5", 3.0
+        except (TypeError, ValueError):
+            raise bad("an integer") from None
+        if not number.is_integer():
+            raise bad("an integer")
+        return int(number)
+    if hint is str:
+        if isinstance(value, bool):  # a YAML 1.1 reader upstream (e.g. a checkpoint's dict)
+            return "on" if value else "off"
+        if isinstance(value, (int, float, str)):
+            return str(value)
+        raise bad("a string")
+    return value
 
 
 def from_dict(cls: type, values: dict, source: str = "config", prefix: str = ""):
@@ -33,8 +125,8 @@ def from_dict(cls: type, values: dict, source: str = "config", prefix: str = "")
         hint = hints[key]
         if dataclasses.is_dataclass(hint) and isinstance(hint, type):
             value = from_dict(hint, value or {}, source, f"{prefix}{key}.")
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            value = tuple(value)
+        else:
+            value = _coerce(value, hint, f"{prefix}{key}", source)
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -72,7 +164,7 @@ def apply_overrides(values: dict, overrides: Sequence[str], source: str = "--set
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise UserError(f"{source}: {key}: '{part}' is not a section")
-        node[leaf] = yaml.safe_load(raw)
+        node[leaf] = yaml_value(raw)
     return values
 
 
@@ -86,7 +178,7 @@ def load_config(cls: type, path: str | Path | None = None, overrides: Sequence[s
         if not path.is_file():
             raise UserError(f"{path}: no such config file")
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = yaml_value(path.read_text())
         except yaml.YAMLError as err:
             raise UserError(f"{path}: invalid YAML ({' '.join(str(err).split())})") from None
         if loaded is not None and not isinstance(loaded, dict):

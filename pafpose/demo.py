@@ -1,9 +1,13 @@
-"""The end-to-end demo: fresh synthetic scenes -> the bundled model -> rendered people, JSON, AP.
+"""The end-to-end demos: photos or synthetic scenes -> a bundled model -> rendered people, JSON, AP.
 
-``run_demo`` is what ``pafpose demo`` does without ``--train``; ``train_from_scratch`` is its
-``--train``: it regenerates the training and validation scenes the bundled ``synthetic-small``
-weights were made from and reruns that recipe (the training config stored in the checkpoint,
-which is ``configs/synthetic-small.yaml``), then writes a release checkpoint.
+``run_demo`` is what ``pafpose demo`` does: the bundled COCO-trained network
+(``mobilenet-thin-coco``) on the bundled real COCO val2017 photos (or any COCO-format keypoint
+annotation file and its images), scored against their annotations. ``run_synthetic_demo`` is
+``pafpose demo --synthetic``: fresh synthetic scenes through the bundled ``synthetic-small``
+model. ``train_from_scratch`` is ``--train``: it regenerates the training and validation scenes
+the bundled ``synthetic-small`` weights were made from and reruns that recipe (the training config
+stored in the checkpoint, which is ``configs/synthetic-small.yaml``), then writes a release
+checkpoint.
 
 Scene settings are fixed here so that training, validation and demo scenes come from one
 distribution: 256x256 images with 0..6 people between 0.3 and 0.6 of the image height whose
@@ -19,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .bundled import DEFAULT_WEIGHTS
 from .checkpoint import load_checkpoint, resolve_weights, save_checkpoint
 
 __all__ = ["SCENES", "TRAIN_SCENES", "VAL_SCENES", "BUNDLED", "DemoResult", "run_demo",
-           "train_from_scratch", "release_checkpoint", "contact_sheet"]
+           "run_synthetic_demo", "train_from_scratch", "release_checkpoint", "contact_sheet"]
 
 #: Scene options shared by every synthetic split (``pafpose.data.synth.generate_dataset`` kwargs).
 SCENES = {"image_size": (256, 256), "max_people": 6, "min_height": 0.3, "max_height": 0.6,
@@ -30,12 +35,14 @@ SCENES = {"image_size": (256, 256), "max_people": 6, "min_height": 0.3, "max_hei
 #: (seed, number of images) of the training and held-out validation splits.
 TRAIN_SCENES = (100, 4000)
 VAL_SCENES = (200, 200)
-#: The bundled weights this demo runs by default.
+#: The bundled weights the synthetic demo runs by default.
 BUNDLED = "synthetic-small"
 DESCRIPTION = ("pafpose synthetic-small: configs/synthetic-small.yaml trained from scratch on 4000 "
                "synthetic 256x256 scenes of drawn figures (pafpose synth), no real images. It has "
                "never seen a photograph and is not meant for real people; it demonstrates the "
                "pipeline end to end.")
+#: Height of each picture in the tiled demo.jpg of photos of different sizes.
+SHEET_TILE_HEIGHT = 360
 
 
 @dataclass
@@ -59,40 +66,43 @@ def _generate(out_dir: Path, seed: int, num_images: int, progress: bool = False)
     return generate_dataset(out_dir, num_images, seed=seed, progress=progress, **SCENES)
 
 
-def contact_sheet(images: list[np.ndarray], columns: int = 4) -> np.ndarray:
-    """Tile equally sized (H, W, 3) images into one picture, row by row, padding with black."""
-    h, w = images[0].shape[:2]
-    rows = -(-len(images) // columns)
-    sheet = np.zeros((rows * h, min(columns, len(images)) * w, 3), np.uint8)
-    for i, image in enumerate(images):
+def contact_sheet(images: list[np.ndarray], columns: int = 4, tile_height: int | None = None) -> np.ndarray:
+    """Tile (H, W, 3) images into one picture, row by row, padding with black.
+
+    Images of different sizes are scaled to ``tile_height`` (default: the first image's height)
+    and centred in cells as wide as the widest of them.
+    """
+    import cv2
+
+    height = tile_height or images[0].shape[0]
+    tiles = [im if im.shape[0] == height else
+             cv2.resize(im, (max(1, round(im.shape[1] * height / im.shape[0])), height),
+                        interpolation=cv2.INTER_AREA) for im in images]
+    w = max(t.shape[1] for t in tiles)
+    rows = -(-len(tiles) // columns)
+    sheet = np.zeros((rows * height, min(columns, len(tiles)) * w, 3), np.uint8)
+    for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = image
+        left = c * w + (w - tile.shape[1]) // 2
+        sheet[r * height:(r + 1) * height, left:left + tile.shape[1]] = tile
     return sheet
 
 
-def run_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7, num_images: int = 8,
-             progress: bool = False) -> DemoResult:
-    """Draw ``num_images`` new scenes (seeded), detect people, write pictures + JSON, score AP.
-
-    Writes ``out/scenes/`` (images + COCO annotations), ``out/<name>_rendered.jpg``,
-    ``out/<name>_keypoints.json`` (OpenPose layout) and ``out/demo.jpg`` (all renders tiled).
-    """
+def _run_on_coco(predictor, annotation_file: Path, image_dir: Path, out: Path,
+                 people_annotated: int | None = None, tile_height: int | None = None) -> DemoResult:
+    """Every image of a COCO keypoint file through ``predictor``: renders, JSON, sheet, AP."""
     from .annotations import load_coco
     from .evaluate import evaluate_keypoints, people_to_coco_results
     from .images import read_image
     from .outputs import openpose_json, write_image, write_json
-    from .predict import Predictor
     from .render import draw_people
 
-    out = Path(out_dir)
-    predictor = Predictor(weights)  # fails early, before drawing scenes, on bad weights
-    stats = _generate(out / "scenes", seed, num_images)
-    coco = load_coco(stats.annotation_file)
+    coco = load_coco(annotation_file)
     images, rendered, json_files, tiles, results = [], [], [], [], []
     found = 0
     start = time.perf_counter()
     for image_id in sorted(coco.getImgIds()):
-        path = out / "scenes" / "images" / coco.imgs[image_id]["file_name"]
+        path = image_dir / coco.imgs[image_id]["file_name"]
         image = read_image(path)
         people = predictor.predict(image)
         found += len(people)
@@ -109,9 +119,46 @@ def run_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7, 
     seconds = (time.perf_counter() - start) / max(len(images), 1)
     sheet_path = out / "demo.jpg"
     if tiles:
-        write_image(sheet_path, contact_sheet(tiles))
+        write_image(sheet_path, contact_sheet(tiles, tile_height=tile_height))
     metrics = evaluate_keypoints(coco, results)
-    return DemoResult(out, images, rendered, json_files, sheet_path, metrics, found, stats.people, seconds)
+    if people_annotated is None:
+        people_annotated = sum(1 for a in coco.dataset["annotations"]
+                               if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0))
+    return DemoResult(out, images, rendered, json_files, sheet_path, metrics, found, people_annotated, seconds)
+
+
+def run_demo(out_dir: str | Path, weights: str | Path = DEFAULT_WEIGHTS, annotations: str | Path | None = None,
+             images: str | Path | None = None, **predictor_options) -> DemoResult:
+    """Detect the people of real photos with a COCO-trained model; write pictures + JSON; score AP.
+
+    Defaults: the bundled ``mobilenet-thin-coco`` weights on the 4 bundled COCO val2017 images.
+    ``annotations``: any COCO keypoint file; ``images``: its image folder (default: ``images/``
+    beside it, else its own folder). Writes ``out/<name>_rendered.jpg``,
+    ``out/<name>_keypoints.json`` (OpenPose layout) and ``out/demo.jpg`` (all renders tiled).
+    ``predictor_options`` go to :class:`pafpose.Predictor` (``input_height``, ``device``, ...).
+    """
+    from .annotations import SAMPLE_ANNOTATIONS, default_image_folder
+    from .predict import Predictor
+
+    annotation_file = Path(annotations) if annotations is not None else SAMPLE_ANNOTATIONS
+    image_dir = Path(images) if images is not None else default_image_folder(annotation_file)
+    predictor = Predictor(weights, **predictor_options)
+    return _run_on_coco(predictor, annotation_file, image_dir, Path(out_dir), tile_height=SHEET_TILE_HEIGHT)
+
+
+def run_synthetic_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7,
+                       num_images: int = 8) -> DemoResult:
+    """Draw ``num_images`` new scenes (seeded), detect people, write pictures + JSON, score AP.
+
+    Writes ``out/scenes/`` (images + COCO annotations), ``out/<name>_rendered.jpg``,
+    ``out/<name>_keypoints.json`` (OpenPose layout) and ``out/demo.jpg`` (all renders tiled).
+    """
+    from .predict import Predictor
+
+    out = Path(out_dir)
+    predictor = Predictor(weights)  # fails early, before drawing scenes, on bad weights
+    stats = _generate(out / "scenes", seed, num_images)
+    return _run_on_coco(predictor, stats.annotation_file, out / "scenes" / "images", out, stats.people)
 
 
 def release_checkpoint(training_checkpoint: str | Path, out_path: str | Path, val_metrics: dict | None = None,
@@ -158,6 +205,6 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
                   val_input_height=height, val_max_images=VAL_SCENES[1], **overrides)
     cfg = from_dict(TrainConfig, values, source=str(recipe))
     result = train(cfg)
-    metrics = result.final_val_metrics or validate_coco(result.model, cfg, result.model.mean.device)
+    metrics = result.final_val_metrics or validate_coco(result.model, cfg, next(result.model.parameters()).device)
     release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics, cfg.val_input_height)
     return release, metrics

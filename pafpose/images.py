@@ -16,13 +16,17 @@ def read_image(path: str | Path) -> np.ndarray:
     """Load an image as (H, W, 3) BGR uint8, whatever its depth or channel count.
 
     Grayscale is replicated to three channels, alpha is dropped, 16-bit and float images are
-    rescaled to 8 bits. Raises UserError naming the file when it is missing or not an image.
+    rescaled to 8 bits, and an EXIF orientation tag is applied (phone photos are stored sideways
+    with a "rotate" tag; keypoints must be found in the picture as it is meant to be seen).
+    Raises UserError naming the file when it is missing or not an image.
     """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # Not IMREAD_UNCHANGED: that flag also skips the EXIF orientation. ANYDEPTH keeps 16-bit
+    # and float samples for to_bgr8 to rescale; ANYCOLOR keeps gray as gray and drops alpha.
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if image is None:
         raise UserError(f"{path}: not a readable image (corrupt or unsupported format)")
     return to_bgr8(image, name=str(path))

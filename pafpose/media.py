@@ -1,8 +1,12 @@
-"""Inputs and outputs of ``pafpose infer``: finding images and videos, reading and writing frames."""
+"""Inputs and outputs of ``pafpose infer``: finding images, videos and streams, reading and writing frames."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,32 +18,61 @@ import numpy as np
 from .errors import UserError
 from .images import IMAGE_SUFFIXES
 
-__all__ = ["VIDEO_SUFFIXES", "MediaInput", "discover_inputs", "read_video", "VideoWriter"]
+__all__ = ["VIDEO_SUFFIXES", "MediaInput", "discover_inputs", "VideoReader", "VideoWriter",
+           "open_render_writer", "is_stream"]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+
+# rtsp://, http(s)://, rtmp://, udp://, ...: handed to OpenCV as they are (a Path would fold "//").
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
 class MediaInput:
-    """One thing to run on: an image or a video file, and the name its outputs are keyed by."""
+    """One thing to run on, and the name its outputs are keyed by (unique within a run).
 
-    path: Path
-    kind: str  # "image" | "video"
-    name: str  # relative path without suffix, unique within a run (used for output names)
+    ``kind`` is "image", "video" (a file) or "stream" (a camera index such as "0", or a URL);
+    ``path`` is a Path for files and the string the user gave for streams.
+    """
+
+    path: Path | str
+    kind: str  # "image" | "video" | "stream"
+    name: str  # relative path without suffix (used for output names)
 
 
-def discover_inputs(paths: list[str | Path]) -> tuple[list[MediaInput], list[str]]:
-    """Expand files and folders (recursively) into images and videos.
+def is_stream(text: str) -> bool:
+    """A camera index ("0", "1", ...) or a URL rather than a file (an existing file wins)."""
+    return bool(_URL.match(text)) or (text.isdigit() and not Path(text).exists())
 
-    Returns the inputs found and one error line per path that does not exist, is an unsupported
-    file, or is a folder without images or videos; the caller decides whether to go on.
+
+def _stream_name(text: str) -> str:
+    if text.isdigit():
+        return f"camera{text}"
+    rest = _URL.sub("", text).split("?")[0].rstrip("/")
+    return "stream-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", rest.rsplit("/", 1)[-1]) or "url")
+
+
+def discover_inputs(paths: list[str | Path], exclude: Path | None = None
+                    ) -> tuple[list[MediaInput], list[str]]:
+    """Expand files and folders (recursively) into images and videos; camera indices and URLs
+    become streams.
+
+    Files under ``exclude`` (the output folder, which may sit inside an input folder) are left
+    out, so a second run does not read the first one's renderings back as inputs. Returns the
+    inputs found and one error line per path that does not exist, is an unsupported file, or is
+    a folder without images or videos; the caller decides whether to go on.
     """
     found: list[MediaInput] = []
     errors: list[str] = []
+    skip = exclude.resolve() if exclude is not None else None
     for raw in paths:
+        if is_stream(str(raw)):
+            found.append(MediaInput(str(raw), "stream", _stream_name(str(raw))))
+            continue
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
+            files = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p)
+                           and not (skip is not None and p.resolve().is_relative_to(skip)))
             if not files:
                 errors.append(f"{path}: folder contains no images or videos")
             found += [MediaInput(p, _kind(p), str(p.relative_to(path).with_suffix(""))) for p in files]
@@ -79,13 +112,19 @@ class VideoInfo:
 
 
 def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """Open a video, raising UserError naming it when it cannot be decoded or has no frames."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise UserError(f"{path}: cannot open video (corrupt or unsupported codec)")
+    """Open a video file, camera index or stream URL; UserError naming it when it cannot be read."""
+    if isinstance(path, str) and is_stream(path):
+        capture = cv2.VideoCapture(int(path) if path.isdigit() else path)
+        if not capture.isOpened():
+            what = "camera" if path.isdigit() else "stream"
+            raise UserError(f"{path}: cannot open {what} (not connected, unreachable or unsupported)")
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            raise UserError(f"{path}: cannot open video (corrupt or unsupported codec)")
     fps = capture.get(cv2.CAP_PROP_FPS)
     info = VideoInfo(fps=fps if fps and np.isfinite(fps) and fps > 0 else 30.0,
                      frame_count=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)),
@@ -94,44 +133,70 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     return capture, info
 
 
-def read_video(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) BGR uint8 frames.
+class VideoReader:
+    """Frames number start, start + step, ... below ``end`` of a video file, camera or stream.
 
-    Raises UserError naming the file when no frame at all can be read (empty or broken video),
-    or when the stream ends well before the frame count in its header (truncated file) — after
-    the frames that could be read were yielded, so the caller keeps that work.
+    Opening happens here, so a file that cannot be read fails before any output is made;
+    ``info`` has its frame rate and size. Iterating yields (H, W, 3) BGR uint8 frames, counted
+    from 0 in decoding order: skipped ones are only grabbed, not converted, and counted exactly
+    (seeking is approximate in many codecs). Iteration raises UserError naming the file when no
+    frame at all can be read (empty or broken video), or when the stream ends well before the
+    frame count in its header (truncated file) — after the frames that could be read were
+    yielded, so the caller keeps that work.
     """
-    capture, info = open_video(path)
-    read = 0
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                break
-            read += 1
-            yield frame
-    finally:
-        capture.release()
-    if read == 0:
-        raise UserError(f"{path}: video has no readable frames (empty or corrupt)")
-    # Containers round their frame counts a little; a real truncation loses far more.
-    if info.frame_count and read < info.frame_count - max(2, info.frame_count // 100):
-        raise UserError(f"{path}: video truncated: read {read} of {info.frame_count} frames")
+
+    def __init__(self, path: str | Path, start: int = 0, end: int | None = None, step: int = 1):
+        if start < 0 or step < 1 or (end is not None and end <= start):
+            raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start}, "
+                            f"end {end}, step {step}")
+        self.path, self.start, self.end, self.step = path, start, end, step
+        self.capture, self.info = open_video(path)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        index = read = 0
+        try:
+            while self.end is None or index < self.end:
+                wanted = index >= self.start and (index - self.start) % self.step == 0
+                ok = self.capture.grab()
+                frame = self.capture.retrieve()[1] if ok and wanted else None
+                if not ok or (wanted and frame is None):
+                    break
+                index += 1
+                if wanted:
+                    read += 1
+                    yield frame
+        finally:
+            self.capture.release()
+        if index == 0:
+            raise UserError(f"{self.path}: video has no readable frames (empty or corrupt)")
+        # Containers round their frame counts a little; a real truncation loses far more.
+        total = self.info.frame_count
+        if total and index < min(total, self.end or total) - max(2, total // 100):
+            raise UserError(f"{self.path}: video truncated: read {index} of {total} frames")
+        if read == 0:
+            raise UserError(f"{self.path}: no frames in the requested range (the video has {index})")
 
 
 class VideoWriter:
-    """Write BGR frames to a video atomically: frames go to a temporary file renamed on close."""
+    """Write BGR frames to a video atomically: frames go to a temporary file renamed on close.
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
+    ``fourcc`` defaults to mp4v for .mp4/.m4v/.mov and MJPG otherwise; ``api`` picks an OpenCV
+    backend (e.g. ``cv2.CAP_OPENCV_MJPEG``). Leaving a ``with`` block through an exception
+    (Ctrl-C included) discards the file: a partial video must not sit under the final name.
+    """
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], fourcc: str | None = None,
+                 api: int = cv2.CAP_ANY):
+        from .outputs import make_temp_file
+
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix,
-                                   dir=self.path.parent)
+        fd, tmp = make_temp_file(self.path, suffix=self.path.suffix)
         os.close(fd)
         self._tmp = Path(tmp)
-        fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in {".mp4", ".m4v", ".mov"}
-                                          else "MJPG"))
-        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, fps, size)
+        fourcc = fourcc or ("mp4v" if self.path.suffix.lower() in {".mp4", ".m4v", ".mov"} else "MJPG")
+        self.fourcc = fourcc
+        self._writer = cv2.VideoWriter(str(self._tmp), api, cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if not self._writer.isOpened():
             self._tmp.unlink(missing_ok=True)
             raise UserError(f"{self.path}: cannot write video (no encoder for {self.path.suffix!r})")
@@ -152,4 +217,46 @@ class VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(keep=True)
+        self.close(keep=exc_type is None)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C-level stderr: FFmpeg prints several lines when an encoder cannot be opened."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@functools.cache
+def h264_available() -> bool:
+    """Whether this OpenCV build can write H.264 ('avc1') into .mp4 (pip wheels usually cannot)."""
+    with tempfile.TemporaryDirectory() as folder, _quiet_stderr():
+        writer = cv2.VideoWriter(str(Path(folder) / "probe.mp4"), cv2.VideoWriter_fourcc(*"avc1"),
+                                 10.0, (64, 64))
+        ok = writer.isOpened()
+        writer.release()
+    return ok
+
+
+def open_render_writer(stem: Path, fps: float, size: tuple[int, int]) -> tuple[VideoWriter, str | None]:
+    """A writer for a rendered video ``<stem>.mp4`` (or ``.avi``), and a note on the choice, if any.
+
+    H.264 where the OpenCV build has an encoder, else MPEG-4 Part 2 (mp4v), which every player
+    reads but at larger files. Both need even frame sizes (OpenCV's FFmpeg writer cuts odd ones),
+    so odd-sized frames go to Motion-JPEG .avi through OpenCV's own writer, which keeps them.
+    """
+    width, height = size
+    if width % 2 or height % 2:
+        return (VideoWriter(stem.with_name(stem.name + ".avi"), fps, size, "MJPG", cv2.CAP_OPENCV_MJPEG),
+                f"odd frame size {width}x{height}: written as Motion-JPEG .avi to keep every pixel")
+    if h264_available():
+        return VideoWriter(stem.with_name(stem.name + ".mp4"), fps, size, "avc1"), None
+    return (VideoWriter(stem.with_name(stem.name + ".mp4"), fps, size, "mp4v"),
+            "this OpenCV build has no H.264 encoder: rendered videos are MPEG-4 Part 2 (mp4v)")

@@ -5,10 +5,15 @@ The exported graph is ``PoseNet.infer``: input ``image`` (B, 3, H, W) float32 RG
 (B, 38, H/8, W/8), with batch, height and width dynamic. It uses the TorchScript-based exporter
 (``dynamo=False``): it handles this plain convolutional graph in a second, with dynamic axes,
 where the dynamo exporter takes far longer for the same graph.
+
+The checkpoint's "inference" settings (e.g. the input height it was tuned for) travel in the
+file's metadata (key ``pafpose.inference``, JSON), so the onnx backend uses the same defaults as
+the checkpoint it came from.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -16,12 +21,14 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .extras import require
 
 __all__ = ["export_onnx", "OnnxSession"]
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("heatmaps", "pafs")
 OPSET = 17
+METADATA_KEY = "pafpose.inference"
 
 
 class _InferOnly(torch.nn.Module):
@@ -36,13 +43,15 @@ class _InferOnly(torch.nn.Module):
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int, int] = (368, 368),
-                opset: int = OPSET) -> Path:
+                opset: int = OPSET, inference: dict | None = None) -> Path:
     """Export ``model.infer`` to ``path`` with dynamic batch, height and width; returns the path.
 
-    The file is written to a temporary name and moved into place, so an interrupted export
-    never leaves a broken ``.onnx`` behind.
+    ``inference``: the checkpoint's recommended settings, stored in the file's metadata. The
+    model is traced in eval mode (BatchNorm with its running statistics) and handed back in the
+    mode and on the device it came in. The file is written to a temporary name and moved into
+    place, so an interrupted export never leaves a broken ``.onnx`` behind.
     """
-    import onnx
+    onnx = require("onnx", "onnx", "ONNX export")
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,17 +59,26 @@ def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int
     dummy = torch.rand(1, 3, *sample_size)
     axes = {"0": "batch", "2": "height", "3": "width"}
     dynamic = {name: {int(k): v for k, v in axes.items()} for name in (INPUT_NAME, *OUTPUT_NAMES)}
-    wrapper = _InferOnly(model.cpu().eval())
+    was_training = model.training
+    device = next(model.parameters()).device
+    # The wrapper must be in eval mode too: torch.onnx.export restores the mode of the module it
+    # is given, and a fresh wrapper is in train mode, which would leave the model training.
+    wrapper = _InferOnly(model.cpu()).eval()
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(wrapper, (dummy,), str(tmp), input_names=[INPUT_NAME],
                               output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                               opset_version=opset, dynamo=False, do_constant_folding=True)
+        if inference:
+            graph = onnx.load(str(tmp))
+            onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(inference)})
+            onnx.save(graph, str(tmp))
         onnx.checker.check_model(str(tmp))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+        model.to(device).train(was_training)
     return path
 
 
@@ -74,7 +92,7 @@ class OnnxSession:
     """
 
     def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None):
-        import onnxruntime as ort
+        ort = require("onnxruntime", "onnx", "the onnx backend")
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -95,6 +113,12 @@ class OnnxSession:
         if [i.name for i in self.session.get_inputs()] != [INPUT_NAME] or names != list(OUTPUT_NAMES):
             raise UserError(f"{self.path}: not a pafpose export (inputs/outputs "
                             f"{[i.name for i in self.session.get_inputs()]} -> {names})")
+        stored = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        try:
+            #: The exporting checkpoint's recommended settings, e.g. {"input_height": 320}.
+            self.recommended: dict = dict(json.loads(stored)) if stored else {}
+        except (ValueError, TypeError):
+            raise UserError(f"{self.path}: malformed '{METADATA_KEY}' metadata") from None
 
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, 19, h, w), pafs (B, 38, h, w)."""

@@ -9,27 +9,74 @@ leaves a half-written file behind and finished files are never lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from .errors import UserError
 
-__all__ = ["atomic_write_bytes", "write_json", "write_image", "openpose_json"]
+__all__ = ["atomic_write_bytes", "write_json", "write_image", "openpose_json", "make_temp_file",
+           "lock_folder", "LOCK_NAME"]
+
+#: The lock file ``pafpose infer`` holds in its output folder while it writes there.
+LOCK_NAME = ".pafpose-infer.lock"
 
 #: The "version" field of OpenPose's --write_json output this layout follows.
 OPENPOSE_VERSION = 1.3
+
+
+def make_temp_file(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """``mkstemp`` beside ``path``, but with the permissions ``open`` would give the final file.
+
+    mkstemp creates 0600 files; renamed into place they would stay unreadable to the group and
+    others whatever the umask says, unlike every other file the user creates.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
+@contextlib.contextmanager
+def lock_folder(folder: Path, what: str = "pafpose infer") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` for a writer, or raise UserError if another holds it.
+
+    Two runs writing the same results.json would each overwrite the other's images. The lock is
+    an flock on a file inside the folder: the kernel releases it when its process dies, so a
+    killed run never leaves the folder locked.
+    """
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise UserError(f"{folder}: {holder} is writing there; wait for it to finish or "
+                            "choose another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{what} (pid {os.getpid()})")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.truncate(0)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = make_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

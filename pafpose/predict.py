@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 import torch
 
+from .bundled import DEFAULT_WEIGHTS
+from .device import check_device
 from .errors import UserError
 from .images import to_bgr8
 from .targets import flip_heatmaps, flip_pafs
@@ -85,7 +87,8 @@ class Predictor:
     """Pose estimation on BGR uint8 images, returning people in original-image pixels.
 
     Args:
-        weights_or_model: a checkpoint path or bundled weight name (torch backend), an ``.onnx``
+        weights_or_model: a checkpoint path or bundled weight name (default: the bundled
+            COCO-trained ``mobilenet-thin-coco``), an ``.onnx``
             file (onnx backend), or a model object with ``infer`` (torch backend).
         device: "cpu", "cuda", "cuda:1", ... (the onnx backend runs on onnxruntime's CPU or
             CUDA provider accordingly).
@@ -93,24 +96,30 @@ class Predictor:
             recommended height (its "inference" entry), else 368 as in OpenPose.
         scales: multi-scale search factors of ``input_height`` (the paper used 0.5, 1, 1.5, 2).
         flip: also run the mirrored image and average (flip test).
-        backend: "torch" or "onnx".
-        decode_params: keyword arguments passed to :func:`pafpose.decode.decode`.
+        backend: "torch", "onnx", or "auto": onnx for an ``.onnx`` path or OnnxSession, else torch.
+        decode_params: keyword arguments passed to :func:`pafpose.decode.decode`, on top of
+            the decoder settings the checkpoint recommends (its "inference" entry's "decode").
+        max_people: keep at most this many people per image, the highest scored (None: all).
         max_width: widest network input at scale 1.0; wider (panoramic or huge) images are
             downscaled further so their width fits, bounding memory and time.
         batch_size: images per network call in :meth:`predict_batch`.
         stride: network output stride.
     """
 
-    def __init__(self, weights_or_model: Any, device: str | torch.device = "cpu",
+    def __init__(self, weights_or_model: Any = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
                  input_height: int | None = None, scales: Sequence[float] = (1.0,), flip: bool = False,
-                 backend: str = "torch", decode_params: dict | None = None,
-                 max_width: int = 2048, batch_size: int = 8, stride: int = 8):
+                 backend: str = "auto", decode_params: dict | None = None,
+                 max_width: int = 2048, batch_size: int = 8, stride: int = 8,
+                 max_people: int | None = None):
         if (input_height is not None and input_height < stride) or max_width < stride:
             raise UserError(f"input_height and max_width must be at least the stride ({stride})")
         scales = tuple(float(s) for s in scales)
         if not scales or min(scales) <= 0:
             raise UserError(f"scales must be positive numbers, got {list(scales)}")
-        self.device = torch.device(device)
+        if max_people is not None and max_people < 1:
+            raise UserError(f"max_people must be at least 1, got {max_people}")
+        self.device = check_device(device)
+        self.max_people = max_people
         self.scales = scales
         self.flip = bool(flip)
         self.decode_params = dict(decode_params or {})
@@ -121,16 +130,24 @@ class Predictor:
         self.recommended: dict = {}
         self.network = self._open_network(weights_or_model, backend)
         self.input_height = int(input_height or self.recommended.get("input_height", 368))
+        # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
+        self.decode_params = {**dict(self.recommended.get("decode") or {}), **self.decode_params}
 
     def _open_network(self, weights_or_model: Any, backend: str):
-        if backend == "onnx":
-            from .onnx_export import OnnxSession
+        from .onnx_export import OnnxSession  # imports onnxruntime only when a session opens
 
+        is_onnx_file = isinstance(weights_or_model, (str, Path)) and Path(weights_or_model).suffix.lower() == ".onnx"
+        if backend == "auto":
+            backend = "onnx" if is_onnx_file or isinstance(weights_or_model, OnnxSession) else "torch"
+        elif backend == "torch" and is_onnx_file:
+            raise UserError(f"{weights_or_model}: an ONNX file; use the onnx backend (--backend onnx or auto)")
+        if backend == "onnx":
             session = weights_or_model if isinstance(weights_or_model, OnnxSession) else \
                 OnnxSession(weights_or_model, device=str(self.device))
+            self.recommended = dict(session.recommended)
             return _OnnxNetwork(session, self.device)
         if backend != "torch":
-            raise UserError(f"unknown backend {backend!r} (choose 'torch' or 'onnx')")
+            raise UserError(f"unknown backend {backend!r} (choose 'auto', 'torch' or 'onnx')")
         if isinstance(weights_or_model, (str, Path)):
             from .checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
 
@@ -154,14 +171,22 @@ class Predictor:
         return self.predict_batch([image])[0]
 
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[list]:
-        """People per image; same-size images share network calls."""
+        """People per image; same-size images share network calls.
+
+        ``images`` is a list of images, or one (N, H, W, C) array of N images.
+        """
         from .decode import decode
 
-        images = [to_bgr8(np.asarray(im)) for im in images]
+        if isinstance(images, np.ndarray) and images.ndim != 4:
+            # Iterating one (H, W, 3) image would treat each row as an image.
+            raise UserError(f"predict_batch takes a list of images (or an (N, H, W, C) array); got "
+                            f"one array of shape {images.shape}: use predict() for a single image")
+        images = [_as_image(im, f"image {i}") for i, im in enumerate(images)]
         results = []
         for heatmaps, pafs, resize in self._maps_batch(images):
             start = time.perf_counter()
             people = decode(heatmaps, pafs, stride=self.stride, **self.decode_params)
+            people = people[:self.max_people]
             for person in people:
                 _to_original_pixels(person.keypoints, resize)
             self.timings.decode += time.perf_counter() - start
@@ -176,7 +201,7 @@ class Predictor:
         (i, j) is centred on original pixel ``((j*s + s/2) / fx - 0.5, (i*s + s/2) / fy - 0.5)``
         with (fx, fy) from :meth:`resize_factors`.
         """
-        heatmaps, pafs, _ = self._maps_batch([to_bgr8(np.asarray(image))])[0]
+        heatmaps, pafs, _ = self._maps_batch([_as_image(image, "image")])[0]
         return heatmaps.cpu().numpy(), pafs.cpu().numpy()
 
     def resize_factors(self, image_size: tuple[int, int]) -> tuple[float, float]:
@@ -256,6 +281,13 @@ class Predictor:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
         tensor = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
         return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _as_image(image: Any, name: str) -> np.ndarray:
+    if image is None:
+        raise UserError(f"{name} is None: no image was given (cv2.imread returns None for a "
+                        "missing or unreadable file; pafpose.images.read_image names the problem)")
+    return to_bgr8(np.asarray(image), name=name)
 
 
 def _ceil_to(value: int, multiple: int) -> int:

@@ -43,10 +43,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .annotations import default_image_folder
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, mismatch_summary, remove_stale_temporaries, save_checkpoint
 from .config import from_dict, to_dict
 from .data import DataConfig
+from .device import check_device
 from .errors import UserError
+from .extras import require
 from .loss import LossConfig, pose_loss
 from .models import ModelConfig, PoseNet, build_model
 
@@ -80,6 +82,9 @@ class TrainConfig:
     ``val_annotations`` is set. Losses, lr, throughput and validation metrics also go to
     ``out_dir/metrics.jsonl`` (one JSON object per line) for plotting without TensorBoard. ``amp``: "auto" (bf16 on CUDA when supported,
     else fp16; off on CPU), "off", "bf16" or "fp16". ``channels_last``: None = on CUDA only.
+    Initialisation: ``backbone_weights`` (a torchvision VGG-19 file, VGG networks) or
+    ``init_weights`` (a pafpose checkpoint or bundled name such as ``mobilenet-thin-coco``, whose
+    network must match ``model``: its weights are loaded, not its optimizer state or schedule).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -94,6 +99,7 @@ class TrainConfig:
     val_max_images: int = 500
     val_input_height: int | None = None
     backbone_weights: str | None = None
+    init_weights: str | None = None
     out_dir: str = "runs/train"
     iterations: int = 200_000
     batch_size: int = 10
@@ -123,8 +129,9 @@ class TrainConfig:
 class TrainResult:
     """Where a run ended: its iteration, last checkpoint, whether a signal stopped it, the last
     (rank-averaged) loss, the trained model (unwrapped from DDP, on the training device), how
-    many broken samples this run's data loading skipped (over all ranks) and the validation
-    metrics of the final iteration (None unless it was validated, and on ranks other than 0)."""
+    many broken samples this run's data loading skipped (over all ranks), the validation
+    metrics of the final iteration (None unless it was validated, and on ranks other than 0) and
+    why each malformed annotation was left out of the dataset."""
 
     iteration: int
     checkpoint: Path | None
@@ -133,6 +140,7 @@ class TrainResult:
     model: PoseNet
     skipped_samples: int
     final_val_metrics: dict[str, float] | None = None
+    skipped_annotations: list[str] = field(default_factory=list)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -231,12 +239,10 @@ def _setup(cfg: TrainConfig) -> _Dist:
     if cfg.device == "auto":
         device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     else:
-        device = torch.device(cfg.device)
+        device = check_device(cfg.device)
         if device.type == "cuda" and device.index is None:
             device = torch.device(f"cuda:{local_rank}")
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"device {cfg.device!r} requested but CUDA is not available")
         torch.cuda.set_device(device)
     if world_size > 1 and not dist.is_initialized():
         # Long validation passes on rank 0 must not trip the collective timeout of the others.
@@ -292,6 +298,21 @@ def _stop_on_signals():
             signal.signal(s, h)
 
 
+def _load_init_weights(model: torch.nn.Module, weights: str) -> None:
+    """Start from a checkpoint's (or bundled weights') network: weights only, no optimizer state."""
+    from .checkpoint import resolve_weights
+
+    path = resolve_weights(weights)
+    state = load_checkpoint(path)
+    source = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+    try:
+        model.load_state_dict(source)
+    except RuntimeError:
+        arch = (state.get("model_config") or {}).get("arch", "?")
+        raise UserError(f"{path}: init weights ({arch}) do not fit the configured {model.cfg.arch} model "
+                        f"({mismatch_summary(model.state_dict(), source)})") from None
+
+
 # --------------------------------------------------------------------------------------------
 # the loop
 # --------------------------------------------------------------------------------------------
@@ -305,6 +326,8 @@ class _Trainer:
         np.random.seed((cfg.seed + ctx.rank) % 2**32)
         random.seed(cfg.seed + ctx.rank)
         self.model: PoseNet = build_model(cfg.model, cfg.backbone_weights if resume is None else None)
+        if cfg.init_weights and resume is None:
+            _load_init_weights(self.model, cfg.init_weights)
         self.channels_last = device.type == "cuda" if cfg.channels_last is None else cfg.channels_last
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(device=device, memory_format=memory_format)
@@ -321,6 +344,10 @@ class _Trainer:
         self.started = time.perf_counter()
         if resume is not None:
             self._restore(resume)
+        if ctx.main:
+            remove_stale_temporaries(self.out_dir)
+            if resume is not None:
+                self._truncate_metrics()
         self.net = self.model
         if ctx.world_size > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -337,8 +364,13 @@ class _Trainer:
                                  # RNG, which the loss's random negative mining uses.
                                  generator=torch.Generator().manual_seed(cfg.seed),
                                  prefetch_factor=4 if cfg.workers else None)
+        self.skipped_annotations: list[str] = list(getattr(dataset, "skipped_annotations", []))
+        if self.skipped_annotations and resume is None:  # a resumed run's log has them already
+            self.log_metrics({"skipped_annotations": len(self.skipped_annotations),
+                              "skipped_annotation_reasons": self.skipped_annotations[:100]})
         self.writer = None
         if ctx.main and cfg.tensorboard:
+            require("tensorboard", "train", "TensorBoard logging (set tensorboard: false to do without)")
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
@@ -349,9 +381,9 @@ class _Trainer:
         state = load_checkpoint(path)
         try:
             self.model.load_state_dict(state["model"])
-        except RuntimeError as err:
+        except RuntimeError:
             raise UserError(f"{path}: weights do not match the configured model "
-                            f"({' '.join(str(err).split())[:300]})") from None
+                            f"({mismatch_summary(self.model.state_dict(), state['model'])})") from None
         for key in ("optimizer", "scheduler", "scaler", "rng", "iteration"):
             if key not in state:
                 raise UserError(f"{path}: not a training checkpoint (no '{key}'); use it as backbone "
@@ -446,6 +478,22 @@ class _Trainer:
 
     # logging --------------------------------------------------------------------------------
 
+    def _truncate_metrics(self) -> None:
+        """Drop log lines past the resumed checkpoint: the resumed run logs those iterations again."""
+        from .outputs import atomic_write_bytes
+
+        path = self.out_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["iteration"] <= self.iteration:
+                    kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError):  # a line cut short by the crash
+                continue
+        atomic_write_bytes(path, "".join(kept).encode())
+
     def log_metrics(self, record: dict) -> None:
         """Append one JSON line to out_dir/metrics.jsonl (main process only)."""
         if not self.ctx.main:
@@ -456,7 +504,8 @@ class _Trainer:
 
     def log_scalars(self, losses: list[float], images_per_s: float) -> None:
         self.log_metrics({"loss": losses[0], "lr": self.scheduler.get_last_lr()[0],
-                          "images_per_s": images_per_s, "elapsed_s": time.perf_counter() - self.started})
+                          "images_per_s": images_per_s, "elapsed_s": time.perf_counter() - self.started,
+                          "skipped_samples": self.skipped})
         if self.writer is None:
             return
         n_paf = len(self.model.paf_stages)
@@ -590,4 +639,4 @@ def _run(trainer: _Trainer) -> TrainResult:
         if trainer.writer is not None:
             trainer.writer.close()
     return TrainResult(trainer.iteration, trainer.last_checkpoint, interrupted, losses[0], trainer.model,
-                       trainer.skipped, metrics)
+                       trainer.skipped, metrics, trainer.skipped_annotations)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv/ at the repository root and installs pafpose with everything it needs.
+# Creates .venv/ at the repository root and installs pafpose with every optional extra.
 # Torch is pinned to 2.13.0 here because that CPU wheel is on this machine's local disk; the
 # package itself only asks for torch>=2.2. Re-running is cheap: a stamp skips a finished install.
 set -euo pipefail
@@ -13,6 +13,6 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,train,onnx]"  # every extra: the tests use them all
 echo "$want" > "$stamp"
 echo "pafpose installed into $root/.venv" >&2

@@ -12,11 +12,19 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
+import sys
 
+import numpy as np
+
+from pafpose.errors import UserError
+from pafpose.extras import require
+
+try:
+    matplotlib = require("matplotlib", "train", "plotting the learning curve")
+except UserError as err:
+    sys.exit(f"plot_learning_curve.py: {err}")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 
 def read_metrics(path: Path) -> tuple[dict[int, dict], dict[int, dict]]:
@@ -25,7 +33,10 @@ def read_metrics(path: Path) -> tuple[dict[int, dict], dict[int, dict]]:
     for line in path.read_text().splitlines():
         if line.strip():
             record = json.loads(line)
-            (val if "val" in record else train)[record["iteration"]] = record
+            if "val" in record:
+                val[record["iteration"]] = record
+            elif "loss" in record:  # not the one-off records such as skipped annotations
+                train[record["iteration"]] = record
     return train, val
 
 

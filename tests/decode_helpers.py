@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from pafpose.skeleton import COCO18
@@ -56,3 +57,46 @@ def render_maps(keypoints: np.ndarray, image_size: tuple[int, int], stride: int 
     size = map_size_for(image_size, stride)
     return (render_heatmaps(keypoints, size, stride),
             render_pafs(keypoints, COCO18.limbs, size, stride))
+
+
+#: Degradation levels of issue 12: (fraction of peaks dropped, blur sigma in cells, gain,
+#: spurious blobs per 80x60 cells, noise sigma).
+LEVELS = {
+    "clean": (0.0, 0.0, 1.0, 0, 0.0),
+    "mild": (0.02, 0.5, 0.8, 5, 0.01),
+    "moderate": (0.05, 1.0, 0.6, 10, 0.02),
+    "severe": (0.10, 1.5, 0.5, 20, 0.04),
+}
+
+
+def degraded_maps(keypoints: np.ndarray, image_size: tuple[int, int], level: str, seed: int,
+                  stride: int = 8):
+    """(19, H, W) heatmaps and (38, H, W) PAFs of (P, 18, 3) ``keypoints`` at a degradation level.
+
+    In this order: a fraction of the (person, part) peaks left out of the heatmaps while their
+    PAFs stay; both maps blurred (Gaussian, sigma in cells) and attenuated; spurious Gaussian
+    blobs (sigma 0.7-1.5 cells, height 0.1-0.5, random part channel, Poisson count) added to
+    the heatmaps; Gaussian noise on every channel.
+    """
+    drop, blur, gain, blobs, noise = LEVELS[level]
+    rng = np.random.default_rng(seed)
+    size = map_size_for(image_size, stride)
+    shown = keypoints.copy()
+    shown[(rng.random(keypoints.shape[:2]) < drop) & (keypoints[:, :, 2] > 0)] = 0
+    out = []
+    for maps in (render_heatmaps(shown, size, stride), render_pafs(keypoints, COCO18.limbs, size, stride)):
+        if blur:
+            maps = cv2.GaussianBlur(np.ascontiguousarray(maps.transpose(1, 2, 0)), (0, 0), blur)
+            maps = maps.reshape(size[1], size[0], -1).transpose(2, 0, 1)
+        out.append(maps * gain)
+    heatmaps, pafs = out
+    h, w = heatmaps.shape[1:]
+    yy, xx = np.mgrid[:h, :w]
+    for _ in range(rng.poisson(blobs * h * w / (80 * 60)) if blobs else 0):
+        channel, cx, cy = rng.integers(18), rng.uniform(0, w), rng.uniform(0, h)
+        sigma, height = rng.uniform(0.7, 1.5), rng.uniform(0.1, 0.5)
+        heatmaps[channel] += height * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma ** 2))
+    if noise:
+        heatmaps = heatmaps + rng.normal(0, noise, heatmaps.shape)
+        pafs = pafs + rng.normal(0, noise, pafs.shape)
+    return heatmaps.astype(np.float32), pafs.astype(np.float32)

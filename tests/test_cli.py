@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ def test_infer_openpose_json_and_render(weights, media, tmp_path):
     frames = sorted(f for f in files if f.startswith("clip/"))
     assert frames == [f"clip/clip_{i:012d}_keypoints.json" for i in range(5)]
     for name in files:
-        if name.endswith(".json"):
+        if name.endswith("_keypoints.json"):
             doc = json.loads((out / name).read_text())
             assert doc["version"] == 1.3 and isinstance(doc["people"], list)
             for person in doc["people"]:
@@ -79,6 +80,10 @@ def test_infer_openpose_json_and_render(weights, media, tmp_path):
     assert count == 5
     assert not [f for f in files if ".tmp" in f]
     assert "frame" in err and "img" in err  # progress bars for the video and the images
+    manifest = {e["input"]: e for e in json.loads((out / "manifest.json").read_text())["inputs"]}
+    assert manifest[str(media / "clip.avi")]["outputs"] == ["clip_rendered.mp4", "clip/"]
+    assert manifest[str(media / "photos" / "more" / f"{stems[1]}.jpg")]["outputs"] == [
+        f"more/{stems[1]}_keypoints.json", f"more/{stems[1]}_rendered.jpg"]
 
 
 def test_infer_coco_format_loads_in_pycocotools(weights, tmp_path):
@@ -127,9 +132,11 @@ def test_batch_carries_on_past_bad_inputs(weights, media, tmp_path):
     summary = err[err.index("3 input(s) failed"):]
     for name in ("corrupt.jpg", "empty.mp4", "missing.png"):
         assert name in summary
-    written = {p.name for p in out.rglob("*.json")}
+    written = {p.name for p in out.rglob("*_keypoints.json")}
     assert {"gray_keypoints.json", "deep_keypoints.json"} <= written
     assert len(written) == 4  # the two good photos too
+    failed = [e for e in json.loads((out / "manifest.json").read_text())["inputs"] if "error" in e]
+    assert sorted(Path(e["input"]).name for e in failed) == ["corrupt.jpg", "empty.mp4"]
 
 
 def test_eval_prints_the_coco_table(weights, tmp_path):

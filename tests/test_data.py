@@ -204,30 +204,59 @@ def test_corrupt_image_and_broken_annotation_are_skipped_logged_and_counted(tmp_
     root, annotations = copy_samples(tmp_path)
     (root / "000000000785.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
     data = json.loads(annotations.read_text())
-    broken = next(a for a in data["annotations"] if a["image_id"] == 196141 and a["num_keypoints"] >= 5)
-    broken["keypoints"][0] = float("nan")  # json writes NaN; rendering rejects it
-    broken["keypoints"][2] = 2
-    bad_box = next(a for a in data["annotations"] if a["image_id"] == 40083 and a["num_keypoints"] >= 5)
+    people = [a for a in data["annotations"] if a["num_keypoints"] >= 5]
+    broken = next(a for a in people if a["image_id"] == 196141)
+    broken["keypoints"][0] = float("nan")  # json writes NaN
+    bad_box = next(a for a in people if a["image_id"] == 40083)
     bad_box["bbox"] = [10, 20]
+    zero_box = next(a for a in people if a["image_id"] == 197388)
+    zero_box["bbox"][2] = 0  # a zero-width box would become a huge zoom on nothing
+    short = next(a for a in people if a["image_id"] == 197388 and a is not zero_box)
+    short["keypoints"] = short["keypoints"][:50]
+    no_image = next(a for a in people if a["image_id"] == 40083 and a is not bad_box)
+    del no_image["image_id"]
     annotations.write_text(json.dumps(data))
 
     cfg = DataConfig(crop_size=64)
-    dataset = CocoPoseDataset(root, annotations, cfg)
-    bad = {i for i, (r, _) in enumerate(dataset.samples)
-           if dataset.records[r].path.name in ("000000000785.jpg", "000000196141.jpg")
-           or dataset.samples[i][1] == (10, 20)}
+    with caplog.at_level(logging.WARNING, logger="pafpose.data.coco"):
+        dataset = CocoPoseDataset(root, annotations, cfg)
+    # Malformed annotations: left out when read, each named with file, id, image and field.
+    reasons = dataset.skipped_annotations
+    assert len(reasons) == 5
+    assert all(r.startswith(str(annotations)) for r in reasons)
+    assert any(f"annotation id {broken['id']} (image 000000196141.jpg): 'keypoints'" in r for r in reasons)
+    assert any(f"annotation id {bad_box['id']} (image 000000040083.jpg): 'bbox' must be 4" in r for r in reasons)
+    assert any(f"annotation id {zero_box['id']} (image 000000197388.jpg): 'bbox'" in r and "<= 0" in r
+               for r in reasons)
+    assert any(f"annotation id {short['id']}" in r and "(got 50)" in r for r in reasons)
+    assert any(f"annotation id {no_image['id']}: no 'image_id'" in r for r in reasons)
+    kept = {a["id"] for r in dataset.records for a in r.annotations}
+    assert not kept & {broken["id"], bad_box["id"], zero_box["id"], short["id"], no_image["id"]}
+    assert len([m for m in caplog.messages if m.startswith("skipping ")]) == 5
+
+    # A corrupt image: its samples are replaced at load time, logged once, counted.
+    bad = {i for i, (r, _) in enumerate(dataset.samples) if dataset.records[r].path.name == "000000000785.jpg"}
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="pafpose.data.coco"):
         items = [dataset[i] for i in range(len(dataset))]
     assert sum(item["skipped"] for item in items) == dataset.skipped >= len(bad) > 0
     assert all(item["index"] not in bad for item in items)  # replaced by good samples
-    warned = [r.getMessage() for r in caplog.records]
-    assert len([m for m in warned if "000000000785.jpg" in m]) == 1  # one warning per file
-    assert any("000000196141.jpg" in m for m in warned) and any("000000040083.jpg" in m for m in warned)
+    assert len([m for m in caplog.messages if "000000000785.jpg" in m]) == 1  # one warning per file
 
     # Through worker processes, the count arrives with the batches.
     loader = make_loader(CocoPoseDataset(root, annotations, cfg), batch_size=4, workers=2, seed=0,
                          shuffle=False, drop_last=False)
     assert sum(int(batch["skipped"].sum()) for batch in loader) >= len(bad)
+
+
+def test_nothing_usable_left_is_one_clear_error(tmp_path):
+    root, annotations = copy_samples(tmp_path)
+    data = json.loads(annotations.read_text())
+    for ann in data["annotations"]:
+        ann["bbox"] = [0, 0, 0, 0]
+    annotations.write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"none of the \d+ annotations is usable; the first: .*'bbox'"):
+        CocoPoseDataset(root, annotations, DataConfig(crop_size=64))
 
 
 def test_all_broken_gives_one_clear_error(tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from decode_helpers import render_maps, synthetic_people
+from decode_helpers import degraded_maps, render_maps, synthetic_people
 from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
-from pafpose.decode import decode
+from pafpose.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
 from pafpose.evaluate import evaluate_keypoints, people_to_coco_results
 from pafpose.people import Person
 from pafpose.skeleton import COCO18, flip_keypoints
@@ -167,9 +167,15 @@ def test_a_keypoint_type_without_candidates_only_loses_that_keypoint():
     keypoints, size = synthetic_people(4, np.random.default_rng(1), drop_leaves=0.0)
     heatmaps, pafs = render_maps(keypoints, size, STRIDE)
     heatmaps[4] = 0  # no right wrists anywhere
-    people = decode(heatmaps, pafs, STRIDE)
+    people = decode(heatmaps, pafs, STRIDE, recover=False)
     assert len(people) == 4
     assert all(p.keypoints[4, 2] == 0 and p.num_parts == 17 for p in people)
+    # The elbow-wrist fields still end at the wrists: recovery puts them back, about where drawn.
+    people = decode(heatmaps, pafs, STRIDE)
+    assert len(people) == 4 and all(p.num_parts == 18 for p in people)
+    wrists = np.array([p.keypoints[4, :2] for p in people])
+    error = np.hypot(*(wrists[:, None] - keypoints[None, :, 4, :2]).transpose(2, 0, 1)).min(axis=1)
+    assert error.max() < STRIDE  # pixels: the end of a field band, not a refined peak
 
 
 def test_hundreds_of_spurious_peaks_are_capped_and_people_survive():
@@ -211,3 +217,100 @@ def test_length_penalty_uses_the_given_image_height():
     assert len(decode(heatmaps, pafs, STRIDE)) == 1  # limbs shorter than half the image: no penalty
     # In a 1-pixel-high image every limb is far too long.
     assert decode(heatmaps, pafs, STRIDE, image_height=1) == []
+
+
+# ------------------------------------------------------------------------------------------
+# weak maps and people without a neck (issue 12)
+# ------------------------------------------------------------------------------------------
+
+
+def _without_a_shoulder(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The people with both shoulders, each with one of them (alternately right, left) and so
+    the neck removed; (P, 18, 3) keypoints and the (P,) indices of those people."""
+    both = np.flatnonzero((keypoints[:, 2, 2] > 0) & (keypoints[:, 5, 2] > 0))
+    reduced = keypoints.copy()
+    reduced[both, 1] = 0
+    reduced[both, np.where(np.arange(len(both)) % 2, 5, 2)] = 0
+    return reduced, both
+
+
+def _whole(people, truth: np.ndarray) -> float:
+    """Largest fraction of ``truth``'s (18, 3) labelled keypoints that one decoded person holds
+    within 2 pixels."""
+    labelled = truth[:, 2] > 0
+    best = 0.0
+    for person in people:
+        near = (person.keypoints[:, 2] > 0) & (np.abs(person.keypoints[:, :2] - truth[:, :2]).max(axis=1) < 2.0)
+        best = max(best, np.count_nonzero(near & labelled) / np.count_nonzero(labelled))
+    return best
+
+
+@pytest.mark.parametrize("recover", [True, False])
+def test_people_without_a_neck_come_back_whole(sample, recover):
+    # One shoulder hidden: no peak for it nor for the neck, while the network still sees the
+    # torso and arm, so their PAFs stay (as in a real network's maps).
+    _, images = sample
+    fractions = []
+    for image_id, heatmaps, pafs, keypoints in images:
+        reduced, both = _without_a_shoulder(keypoints)
+        if not len(both):
+            continue
+        hidden = render_heatmaps(reduced, heatmaps.shape[:0:-1], STRIDE)
+        people = decode(hidden, pafs, STRIDE, recover=recover)
+        fractions += [_whole(people, reduced[p]) for p in both]
+    assert len(fractions) >= 8
+    if recover:
+        assert min(fractions) >= 0.9
+    else:  # without the neck the COCO-18 tree falls apart into head, arm and leg fragments
+        assert np.mean(np.array(fractions) >= 0.9) < 0.5
+
+
+def test_fragments_joined_by_a_scored_pair_merge_unless_they_share_a_type():
+    # Matching is one-to-one per limb, so a pair it left out can still join two fragments:
+    # A = neck, r-shoulder, r-elbow; B = r-hip, r-knee; C = another neck, l-shoulder, l-elbow.
+    kind = np.array([1, 2, 3, 8, 9, 1, 5, 6])
+    xy = np.arange(16, dtype=np.float64).reshape(8, 2)
+    order = np.argsort(kind, kind="stable")
+    peaks = Peaks(xy=xy[order], score=np.ones(8), kind=kind[order],
+                  start=np.searchsorted(kind[order], np.arange(18)),
+                  count=np.bincount(kind, minlength=18))
+    index = {node: int(np.flatnonzero(order == node)[0]) for node in range(8)}
+    limbs = {(1, 2): 0, (2, 3): 2, (8, 9): 7, (1, 5): 1, (5, 6): 4, (1, 8): 6}
+
+    def pairs(*nodes):
+        return LimbCandidates(limb=np.array([limbs[(kind[a], kind[b])] for a, b in nodes]),
+                              a=np.array([index[a] for a, _ in nodes]),
+                              b=np.array([index[b] for _, b in nodes]), score=np.full(len(nodes), 0.9))
+
+    chosen = pairs((0, 1), (1, 2), (3, 4), (5, 6), (6, 7))
+    scored = pairs((0, 1), (1, 2), (3, 4), (5, 6), (6, 7), (0, 3), (5, 3))
+    params = DecodeParams()
+    apart = assemble(peaks, chosen, 18, 8, params)
+    assert sorted(p.num_parts for p in apart) == [3, 3]  # B (2 parts) is too small alone
+    merged = assemble(peaks, chosen, 18, 8, params, scored)
+    assert sorted(p.num_parts for p in merged) == [3, 5]  # A + B; C shares the neck type with A+B
+    assert max(p.score for p in merged) == pytest.approx(5 + 4 * 0.9)  # the bridge counts as a limb
+
+
+@pytest.mark.parametrize("level, min_ap", [("moderate", 0.75), ("severe", 0.3)])
+def test_weak_blurred_maps_still_decode(sample, level, min_ap):
+    coco, images = sample
+    results, before = [], []
+    for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
+        size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
+        h, p = degraded_maps(keypoints, size, level, seed=n, stride=STRIDE)
+        results += people_to_coco_results(decode(h, p, STRIDE), image_id)
+        before += people_to_coco_results(decode(h, p, STRIDE, peak_threshold=0.1, recover=False),
+                                         image_id)
+    after = evaluate_keypoints(coco, results)["AP"]
+    assert after >= min_ap
+    assert evaluate_keypoints(coco, before)["AP"] < after - 0.05  # the old threshold, no recovery
+
+
+def test_checkpoint_decode_params_are_validated():
+    params = DecodeParams.from_kwargs({"peak_threshold": 0.05, "recover_radius": 2.0, "min_score": 0.3})
+    assert params.peak_threshold == 0.05 and params.recover
+    with pytest.raises(ValueError, match="recover_radius"):
+        DecodeParams.from_kwargs({"recover_radius": 0})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        DecodeParams.from_kwargs({"input_height": 368})

@@ -1,4 +1,4 @@
-"""End to end: the bundled synthetic-small model, the demo, and a short training run from scratch."""
+"""End to end: the bundled synthetic-small model, the synthetic demo, and a short training run from scratch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from pafpose.checkpoint import WEIGHTS_DIR, load_checkpoint
 from pafpose.cli import main
 from pafpose.config import load_config, to_dict
-from pafpose.demo import BUNDLED, SCENES, run_demo
+from pafpose.demo import BUNDLED, SCENES, run_synthetic_demo
 from pafpose.predict import Predictor
 from pafpose.train import TrainConfig, train, validate_coco
 
@@ -46,7 +46,7 @@ def test_bundled_weights_are_small_labelled_and_match_the_shipped_config():
 
 
 def test_demo_writes_pictures_json_and_scores_the_bundled_model(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--num-images", "8"]) == 0
+    assert main(["demo", "--synthetic", "--out", str(tmp_path / "demo"), "--num-images", "8"]) == 0
     out = capsys.readouterr().out
     assert "COCO keypoint AP" in out and str(tmp_path / "demo") in out
     rendered = sorted((tmp_path / "demo").glob("*_rendered.jpg"))
@@ -55,7 +55,7 @@ def test_demo_writes_pictures_json_and_scores_the_bundled_model(tmp_path, capsys
     assert (tmp_path / "demo" / "demo.jpg").stat().st_size > 0
     people = [p for f in keypoint_files for p in json.loads(f.read_text())["people"]]
     assert people and all(len(p["pose_keypoints_2d"]) == 54 for p in people)
-    result = run_demo(tmp_path / "again", num_images=8)
+    result = run_synthetic_demo(tmp_path / "again", num_images=8)
     assert result.metrics["AP"] >= BUNDLED_DEMO_AP_FLOOR, result.metrics
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco
 from pafpose.errors import UserError
-from pafpose.media import VideoWriter, discover_inputs, read_video
+from pafpose.media import VideoReader, VideoWriter, discover_inputs
 from pafpose.evaluate import people_to_coco_results as coco_results
 from pafpose.outputs import openpose_json, write_json
 from pafpose.people import Person
@@ -119,21 +119,21 @@ def test_discover_inputs_recursive_and_errors(tmp_path):
 
 def test_video_round_trip_and_bad_videos(tmp_path):
     _write_video(tmp_path / "ok.avi", frames=6)
-    frames = list(read_video(tmp_path / "ok.avi"))
+    frames = list(VideoReader(tmp_path / "ok.avi"))
     assert len(frames) == 6 and frames[0].shape == (48, 64, 3)
     assert [f.mean() for f in frames] == pytest.approx([20 * i for i in range(6)], abs=3)
 
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(UserError, match="empty.mp4"):
-        list(read_video(tmp_path / "empty.mp4"))
+        list(VideoReader(tmp_path / "empty.mp4"))
     (tmp_path / "junk.mp4").write_bytes(b"\x00not a video" * 100)
     with pytest.raises(UserError, match="junk.mp4"):
-        list(read_video(tmp_path / "junk.mp4"))
+        list(VideoReader(tmp_path / "junk.mp4"))
     _write_video(tmp_path / "long.avi", frames=60)
     data = (tmp_path / "long.avi").read_bytes()
     (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
     got = []
     with pytest.raises(UserError, match="cut.avi.*truncated"):
-        for frame in read_video(tmp_path / "cut.avi"):
+        for frame in VideoReader(tmp_path / "cut.avi"):
             got.append(frame)
     assert 0 < len(got) < 60  # the frames before the cut were delivered

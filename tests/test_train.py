@@ -45,7 +45,9 @@ def test_small_model_overfits_one_batch():
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     start = time.perf_counter()
     losses = []
-    while time.perf_counter() - start < 60:
+    # A step budget, not a wall clock: the run is seeded and single-threaded, so it takes the same
+    # steps on a loaded CI machine (140 today) as on an idle one.
+    for _ in range(400):
         pafs, heatmaps = model(batch["image"])
         loss = pose_loss(pafs, heatmaps, batch["pafs"], batch["heatmaps"], batch["mask"]).total
         optimizer.zero_grad()
@@ -56,7 +58,7 @@ def test_small_model_overfits_one_batch():
             break
     print(f"overfit: {losses[0]:.2f} -> {losses[-1]:.3f} in {len(losses)} steps, "
           f"{time.perf_counter() - start:.1f} s")
-    assert losses[-1] <= losses[0] / 10, f"loss only fell {losses[0]:.3f} -> {min(losses):.3f} in 60 s"
+    assert losses[-1] <= losses[0] / 10, f"loss only fell {losses[0]:.3f} -> {min(losses):.3f} in 400 steps"
     # Not just the background: the keypoint and PAF maps are fitted too.
     with torch.no_grad():
         heat, paf = model.infer(batch["image"])

@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs import write_json
 
     coco = load_coco(args.annotations)
+    if coco.skipped_annotations:
+        print(f"pafpose eval: left out {len(coco.skipped_annotations)} malformed annotation(s), e.g. "
+              f"{coco.skipped_annotations[0]}", file=sys.stderr)
     image_dir = args.images or default_image_folder(args.annotations)
     if not image_dir.is_dir():
         raise UserError(f"{image_dir}: image folder not found")

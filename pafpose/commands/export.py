@@ -10,10 +10,11 @@ from ..errors import UserError
 EXAMPLES = """\
 examples:
   pafpose export --weights model.pt --onnx model.onnx
-  pafpose infer photos/ --weights model.onnx --backend onnx --out out/
+  pafpose infer photos/ --weights model.onnx --out out/     # .onnx: the onnx backend
 
 The graph takes "image" (B, 3, H, W) float32 RGB in [0, 1] (H, W multiples of 8; the model
 normalises internally) and returns "heatmaps" (B, 19, H/8, W/8) and "pafs" (B, 38, H/8, W/8).
+The checkpoint's recommended input height goes into the file's metadata. Needs pafpose[onnx].
 """
 
 
@@ -28,7 +29,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) or bundled weight name")
     parser.add_argument("--onnx", type=Path, required=True, help="ONNX file to write")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--opset", type=int, default=17,
+                        help="ONNX operator set version (default 17; lower it for older runtimes)")
     parser.set_defaults(func=run)
 
 
@@ -36,13 +38,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ..checkpoint import load_model
+    from ..checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
     from ..onnx_export import OnnxSession, export_onnx
 
     if args.onnx.suffix.lower() != ".onnx":
         raise UserError(f"{args.onnx}: the output file should end in .onnx")
-    model, _ = load_model(args.weights, device="cpu")
-    export_onnx(model, args.onnx, opset=args.opset)
+    path = resolve_weights(args.weights)
+    state = load_checkpoint(path)
+    model, _ = model_from_checkpoint(state, path, device="cpu")
+    export_onnx(model, args.onnx, opset=args.opset, inference=state.get("inference"))
     # A size other than the export sample checks that height and width really are dynamic.
     probe = torch.rand(2, 3, 96, 136)
     with torch.inference_mode():

@@ -10,6 +10,7 @@ examples:
   pafpose model-info                              # the default TPAMI network
   pafpose model-info --config configs/small.yaml  # a training config's model section
   pafpose model-info --arch cvpr2017              # the CVPR-2017 two-branch, 6-stage network
+  pafpose model-info --weights mobilenet-thin-coco  # the bundled COCO-trained network
   pafpose model-info --weights runs/coco/last.pt --size 480 640
 """
 
@@ -26,7 +27,8 @@ def register(subparsers) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help="training YAML whose model section to use")
     source.add_argument("--weights", help="checkpoint or bundled weight name")
-    source.add_argument("--arch", choices=("tpami", "cvpr2017"), help="a default network of this kind")
+    source.add_argument("--arch", choices=("tpami", "cvpr2017", "mobilenet-thin"),
+                        help="a default network of this kind")
     parser.add_argument("--size", type=int, nargs="+", default=[368], metavar="PX",
                         help="input side, or height and width (default 368)")
     parser.set_defaults(func=run)
@@ -52,10 +54,8 @@ def run(args: argparse.Namespace) -> int:
             from ..train import TrainConfig
 
             cfg = load_config(TrainConfig, args.config).model
-        elif args.arch == "cvpr2017":
-            cfg = ModelConfig(arch="cvpr2017")
         else:
-            cfg = ModelConfig()
+            cfg = ModelConfig(arch=args.arch or "tpami")
         model = build_model(cfg).eval()
     params = sum(p.numel() for p in model.parameters())
     backbone = sum(p.numel() for p in model.backbone.parameters())

@@ -36,10 +36,15 @@ def register(subparsers) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--num-images", type=int, default=1000)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder (refused if it already holds a dataset, unless --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the dataset already in --out (its images/*.jpg and annotations.json)")
+    parser.add_argument("--num-images", type=int, default=1000, help="scenes to draw (default 1000)")
     parser.add_argument("--max-people", type=int, default=4, help="most annotated people per image")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed; image i is drawn from (seed, i), so equal seeds give equal "
+                             "datasets (default 0)")
     parser.add_argument("--size", type=image_size, default=(368, 368), help="image size WxH (default 368x368)")
     parser.add_argument("--min-height", type=float, default=0.2,
                         help="smallest annotated person, as a fraction of the image height (default 0.2)")
@@ -56,6 +61,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.num_images <= 0:
         raise UserError(f"--num-images must be positive, got {args.num_images}")
+    images = args.out / "images"
+    old = sorted(images.glob("*.jpg")) if images.is_dir() else []
+    annotations = args.out / "annotations.json"
+    if (old or annotations.exists()) and not args.overwrite:
+        # Stale images beyond the new count would sit beside the new dataset, unannotated.
+        raise UserError(f"{args.out}: already holds a dataset ({len(old)} images); pass --overwrite "
+                        "to replace it, or choose another --out")
+    for path in old:
+        path.unlink()
+    annotations.unlink(missing_ok=True)
     stats = generate_dataset(args.out, args.num_images, args.max_people, args.seed, args.size, progress=True,
                              min_height=args.min_height, max_height=args.max_height,
                              max_overlap=args.max_overlap)

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     parser.add_argument("--images", type=Path, default=None,
                         help="image folder (default: the annotation file's folder)")
     parser.add_argument("--out", type=Path, default=Path("outputs/targets"), help="output folder")
-    parser.add_argument("--stride", type=int, default=8)
+    parser.add_argument("--stride", type=int, default=8,
+                        help="input pixels per map cell, the network's output stride (default 8)")
     parser.add_argument("--sigma", type=float, default=7.0, help="Gaussian sigma in input pixels")
     parser.add_argument("--limb-width", type=float, default=1.0, help="PAF half-width in map cells")
     parser.add_argument("--limit", type=int, default=None, help="render at most this many images")

@@ -9,6 +9,10 @@ from pathlib import Path
 
 from ..errors import UserError
 
+#: Exit status of a run stopped by SIGINT/SIGTERM after saving its checkpoint (EX_TEMPFAIL):
+#: not a failure and not finished, so a requeue loop knows to run --resume again.
+EXIT_INTERRUPTED = 75
+
 EXAMPLES = """\
 examples:
   # one GPU, the paper's schedule (200k iterations), ImageNet VGG-19 initialisation
@@ -23,6 +27,9 @@ examples:
   # a quick CPU smoke run on synthetic scenes
   pafpose synth --out data/synth && pafpose train --config configs/tiny.yaml \\
       --annotations data/synth/annotations.json --images data/synth/images --out runs/tiny
+
+exit status: 0 finished, 75 interrupted by Ctrl-C/SIGTERM with a checkpoint saved (resume with
+--resume), 1 stopped by a non-finite loss, 2 bad input (config, files, options)
 """
 
 
@@ -32,7 +39,8 @@ def register(subparsers) -> None:
         help="train a pose network (Adam, deep supervision, AMP, DDP via torchrun, exact resume)",
         description="Train an OpenPose network on COCO-format person keypoints. Checkpoints "
                     "(OUT/last.pt, written atomically) hold everything needed to resume exactly; "
-                    "Ctrl-C or SIGTERM saves one and exits. TensorBoard logs go to OUT/tensorboard.",
+                    "Ctrl-C or SIGTERM saves one and exits with status 75. TensorBoard logs go to "
+                    "OUT/tensorboard (needs pafpose[train]).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -44,10 +52,15 @@ def register(subparsers) -> None:
     parser.add_argument("--val-images", help="validation image folder")
     parser.add_argument("--out", help="output folder for checkpoints and TensorBoard logs")
     parser.add_argument("--backbone-weights", help="torchvision VGG-19 ImageNet state dict (.pth)")
+    parser.add_argument("--init-weights", metavar="CHECKPOINT",
+                        help="start from this checkpoint or bundled network (e.g. "
+                             "mobilenet-thin-coco with configs/mobilenet-thin.yaml): weights only, "
+                             "a fresh optimizer and schedule")
     parser.add_argument("--resume", nargs="?", const="last", metavar="CHECKPOINT",
                         help="resume from CHECKPOINT (default OUT/last.pt); without --config the "
                              "checkpoint's own config is used")
-    parser.add_argument("--iterations", type=int, help="total iterations (default 200000)")
+    parser.add_argument("--iterations", type=int,
+                        help="total iterations (default: the config's 'iterations')")
     parser.add_argument("--batch-size", type=int, help="images per process per iteration")
     parser.add_argument("--workers", type=int, help="data-loader processes per training process")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
@@ -64,6 +77,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
     pairs = {"train_annotations": args.annotations, "train_images": args.images,
              "val_annotations": args.val_annotations, "val_images": args.val_images,
              "out_dir": args.out, "backbone_weights": args.backbone_weights,
+             "init_weights": args.init_weights,
              "iterations": args.iterations, "batch_size": args.batch_size, "workers": args.workers,
              "device": args.device, "amp": args.amp}
     out = [f"{key}={json.dumps(value)}" for key, value in pairs.items() if value is not None]
@@ -107,4 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         state = "interrupted" if result.interrupted else "finished"
         print(f"{state} at iteration {result.iteration}; checkpoint: {result.checkpoint}")
-    return 0
+        if result.skipped_annotations or result.skipped_samples:
+            print(f"skipped {len(result.skipped_annotations)} malformed annotation(s) and "
+                  f"{result.skipped_samples} broken sample(s) (reasons in the log and metrics.jsonl)")
+    return EXIT_INTERRUPTED if result.interrupted else 0

@@ -11,8 +11,11 @@ Several annotation files combine (COCO 2014 train + val and 2017 train): images 
 by file name, ignoring the ``COCO_<split><year>_`` prefix of 2014 names, so each photo is used
 once whichever release listed it first.
 
-Broken data never stops a run: an image or annotation that fails to load or render is logged once
-(naming the file), counted in ``dataset.skipped``, and replaced by another random sample. DataLoader
+Broken data never stops a run. A malformed annotation (wrong-length keypoints, a missing
+image_id, a box of zero width, ...) is left out when the files are read, logged with its file, id
+and field, and listed in ``dataset.skipped_annotations``; only a dataset with no usable sample
+left is an error. An image that fails to load or render is logged once (naming the file), counted
+in ``dataset.skipped``, and replaced by another random sample. DataLoader
 workers are separate processes, so each item also carries ``"skipped"``: how many broken samples
 were replaced to produce it; summing that over batches gives the run's total.
 """
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 # What a broken image or annotation raises on its way through decoding, masks and targets.
 _DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError, cv2.error)
 _MAX_REPLACEMENTS = 20
+_REASONS_LOGGED = 20  # malformed annotations named one by one; beyond that, only counted
 _COCO2014_PREFIX = re.compile(r"^COCO_[a-z]+\d{4}_")
 
 
@@ -74,12 +78,15 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, (str, Path)) else list(value)
 
 
-def _read_records(image_roots: list[Path], annotation_files: list[Path]) -> list[ImageRecord]:
+def _read_records(image_roots: list[Path], annotation_files: list[Path]
+                  ) -> tuple[list[ImageRecord], list[str]]:
     records: dict[str, ImageRecord] = {}
+    skipped: list[str] = []
     for root, annotation_file in zip(image_roots, annotation_files):
         if not root.is_dir():
             raise UserError(f"{root}: image folder not found")
         coco = load_coco(annotation_file)
+        skipped += coco.skipped_annotations
         person_ids = set(coco.getCatIds(catNms=["person"])) or {1}
         for image_id in sorted(coco.getImgIds()):
             info = coco.imgs[image_id]
@@ -88,7 +95,7 @@ def _read_records(image_roots: list[Path], annotation_files: list[Path]) -> list
                 continue
             anns = [a for a in coco.imgToAnns.get(image_id, []) if a["category_id"] in person_ids]
             records[key] = ImageRecord(root / info["file_name"], image_id, json.dumps(anns).encode())
-    return list(records.values())
+    return list(records.values()), skipped
 
 
 class CocoPoseDataset(Dataset):
@@ -122,7 +129,12 @@ class CocoPoseDataset(Dataset):
         if len(roots) != len(files):
             raise UserError(f"{len(roots)} image folders for {len(files)} annotation files; "
                             "give one folder, or one per file")
-        self.records = _read_records(roots, files)
+        self.records, self.skipped_annotations = _read_records(roots, files)
+        for reason in self.skipped_annotations[:_REASONS_LOGGED]:
+            log.warning("skipping %s", reason)
+        if len(self.skipped_annotations) > _REASONS_LOGGED:
+            log.warning("skipping %d more malformed annotations",
+                        len(self.skipped_annotations) - _REASONS_LOGGED)
         if train:
             # (image index, main person's bbox): the bbox centres and scales the crop.
             self.samples = [(i, tuple(ann.get("bbox") or ())) for i, record in enumerate(self.records)
@@ -130,6 +142,10 @@ class CocoPoseDataset(Dataset):
                             if is_fully_labelled(ann, self.cfg.min_keypoints, self.cfg.min_area)]
         else:
             self.samples = [(i, None) for i in range(len(self.records))]
+        if not self.samples:
+            raise UserError(f"{', '.join(map(str, files))}: no usable sample (no person with at least "
+                            f"{self.cfg.min_keypoints} keypoints and {self.cfg.min_area:g} pixels of area"
+                            f"{f'; {len(self.skipped_annotations)} annotations skipped' if self.skipped_annotations else ''})")
         self.skipped = 0
         self._warned: set[Path] = set()
         self._rng = np.random.default_rng(seed)
@@ -142,8 +158,6 @@ class CocoPoseDataset(Dataset):
         self._rng = np.random.default_rng(seed)
 
     def __getitem__(self, index: int) -> dict:
-        if not self.samples:
-            raise IndexError("the dataset has no samples")
         sample = index
         for replaced in range(_MAX_REPLACEMENTS + 1):
             try:

@@ -23,7 +23,9 @@ convolution would be exact only in the interior).
 Padding is TensorFlow's "SAME": for the stride-2 layers TF pads ``max((ceil(n/2) - 1) * 2 + k - n,
 0)`` cells, the odd one at the bottom/right, which no symmetric PyTorch ``padding=`` reproduces;
 :class:`SamePad` computes it from the input size. The 2x2 stride-2 max pool of TF SAME equals
-PyTorch's ``ceil_mode=True``.
+PyTorch's ``ceil_mode=True``. An ONNX export traces the padding as constants; they are right for
+every input whose sides are multiples of 8 (the stride-2 layers then all see even sides), which
+is what the export's dynamic axes promise and what the Predictor feeds.
 """
 
 from __future__ import annotations

@@ -1,0 +1,74 @@
+"""The bundled COCO-trained network: the default of Predictor, infer, eval and demo, on real photos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
+from pafpose.evaluate import evaluate_keypoints, people_to_coco_results
+from pafpose.images import read_image
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    from pafpose import Predictor
+
+    return Predictor()  # no weights: the bundled mobilenet-thin-coco
+
+
+def test_default_predictor_sees_the_people_in_real_photos(predictor):
+    assert predictor.network.model.cfg.arch == "mobilenet-thin"
+    assert predictor.input_height == 368  # the checkpoint's recommendation
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    results = []
+    for image_id in sorted(coco.getImgIds()):
+        people = predictor.predict(read_image(SAMPLE_DIR / coco.imgs[image_id]["file_name"]))
+        results += people_to_coco_results(people, image_id)
+    metrics = evaluate_keypoints(coco, results)
+    # 12 annotated people with keypoints in 4 photos; the network finds every one at OKS 0.5.
+    assert metrics["AP50"] >= 0.9 and metrics["AP"] >= 0.55, metrics
+
+
+def test_infer_cli_needs_no_weights(tmp_path, capsys):
+    from pafpose.cli import main
+
+    image = SAMPLE_DIR / "000000000785.jpg"
+    assert main(["infer", str(image), "--out", str(tmp_path)]) == 0
+    people = json.loads((tmp_path / "000000000785_keypoints.json").read_text())["people"]
+    assert len(people) >= 1
+    xs = np.array(people[0]["pose_keypoints_2d"]).reshape(18, 3)
+    found = xs[:, 2] > 0
+    assert found.sum() >= 10 and (xs[found, 0] > 0).all() and (xs[found, 0] < 640).all()
+
+
+def test_demo_runs_the_real_model_on_the_bundled_photos(tmp_path, capsys):
+    from pafpose.cli import main
+
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "4 photos" in out and "mobilenet-thin-coco" in out and "COCO keypoint AP 0." in out
+    ap = float(out.split("COCO keypoint AP ")[1].split()[0])
+    assert ap >= 0.55
+    assert len(list(tmp_path.glob("*_rendered.jpg"))) == 4 and (tmp_path / "demo.jpg").is_file()
+    assert len(list(tmp_path.glob("*_keypoints.json"))) == 4
+
+
+def test_mobilenet_thin_exports_to_onnx_and_matches_torch(tmp_path):
+    from pafpose.checkpoint import load_model
+    from pafpose.onnx_export import OnnxSession, export_onnx
+
+    model, _ = load_model("mobilenet-thin-coco")
+    path = export_onnx(model, tmp_path / "mobilenet.onnx", sample_size=(96, 128))
+    x = torch.rand(2, 3, 120, 88, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = [m.numpy() for m in model.infer(x)]
+    got = OnnxSession(path).infer(x.numpy())
+    for e, g in zip(expected, got):
+        assert e.shape == g.shape
+        np.testing.assert_allclose(g, e, atol=1e-4, rtol=0)
