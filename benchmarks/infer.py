@@ -176,15 +176,41 @@ def main() -> None:
                 ratio = results[base, f"torch {threads}"].network / results[arch, f"torch {threads}"].network
                 print(f"torch, {threads} thread(s): {arch} network {ratio:.1f}x faster than {base}")
     if args.tf_python and "mobilenet-thin" in args.archs:
-        height = 368
-        width = -(-round(images[0].shape[1] * height / images[0].shape[0]) // 8) * 8
-        for threads in (1, 2):
-            version, seconds = tensorflow_network_seconds(args.tf_python, args.tf_graph, (height, width),
-                                                          threads, max(3, 2 * args.repeats))
-            ours = results["mobilenet-thin", f"torch {threads}"].network
-            print(f"TensorFlow {version}, {threads} thread(s), {height}x{width}: network "
-                  f"{1e3 * seconds:.1f} ms; pafpose torch / TensorFlow time = {ours / seconds:.2f}")
+        compare_with_tensorflow(args, images)
 
+
+def torch_network_seconds(model: torch.nn.Module, size: tuple[int, int], threads: int, repeats: int) -> float:
+    """Median seconds of ``model.infer`` on one (1, 3, H, W) input, as the Predictor calls it."""
+    torch.set_num_threads(threads)
+    x = torch.rand(1, 3, *size)
+    with torch.inference_mode():
+        model.infer(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.infer(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare_with_tensorflow(args, images) -> None:
+    """pafpose's torch network against TensorFlow's run of the original graph, same input size
+    and threads, in alternating rounds (this machine's speed drifts by tens of percent)."""
+    model, _ = network("mobilenet-thin")
+    height = 368
+    width = -(-round(images[0].shape[1] * height / images[0].shape[0]) // 8) * 8
+    repeats = max(5, 2 * args.repeats)
+    for threads in (1, 2):
+        ours, theirs = [], []
+        for _ in range(3):
+            version, seconds = tensorflow_network_seconds(args.tf_python, args.tf_graph, (height, width),
+                                                          threads, repeats)
+            theirs.append(seconds)
+            ours.append(torch_network_seconds(model, (height, width), threads, repeats))
+        ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+        print(f"{height}x{width}, {threads} thread(s): TensorFlow {version} {1e3 * theirs_s:.1f} ms, "
+              f"pafpose torch {1e3 * ours_s:.1f} ms (median of 3 alternating rounds of {repeats}); "
+              f"pafpose / TensorFlow time = {ours_s / theirs_s:.2f}")
 
 if __name__ == "__main__":
     main()

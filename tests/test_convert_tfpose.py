@@ -122,3 +122,18 @@ def test_bundled_weights_are_the_converted_graph_and_match_tensorflow_through_th
         ref_heatmaps, ref_pafs = _reference(reference[name])
         np.testing.assert_allclose(heatmaps, ref_heatmaps, atol=1e-4, rtol=0, err_msg=name)
         np.testing.assert_allclose(pafs, ref_pafs, atol=1e-4, rtol=0, err_msg=name)
+
+
+def test_inference_fast_paths_compute_the_training_graph():
+    # Under inference the stages reuse one input buffer and 1x1 convolutions run as GEMMs; with
+    # autograd on they concatenate and convolve. Both must give the same maps.
+    torch.manual_seed(1)
+    model = build_model(ModelConfig(**TINY)).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.rand(2, 3, 72, 88)
+    with torch.inference_mode():
+        fast = model.infer(x)
+    slow = model.infer(x.requires_grad_())
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b.detach(), atol=1e-5, rtol=1e-5)
