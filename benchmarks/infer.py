@@ -173,8 +173,8 @@ def main() -> None:
         base = args.archs[0]
         for arch in args.archs[1:]:
             for threads in (1, 2):
-                ratio = results[base, f"torch {threads}"].network / results[arch, f"torch {threads}"].network
-                print(f"torch, {threads} thread(s): {arch} network {ratio:.1f}x faster than {base}")
+                ratio = results[arch, f"torch {threads}"].network / results[base, f"torch {threads}"].network
+                print(f"torch, {threads} thread(s): network time {arch} / {base} = {ratio:.2f}")
     if args.tf_python and "mobilenet-thin" in args.archs:
         compare_with_tensorflow(args, images)
 
