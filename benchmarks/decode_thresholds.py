@@ -26,7 +26,7 @@ from pafpose.decode import DecodeParams, decode  # noqa: E402
 from pafpose.demo import BUNDLED, SCENES, VAL_SCENES  # noqa: E402
 from pafpose.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 from pafpose.images import read_image  # noqa: E402
-from pafpose.predict import Predictor  # noqa: E402
+from pafpose.predict import Predictor, to_original_pixels  # noqa: E402
 
 
 def main() -> None:
@@ -50,11 +50,8 @@ def main() -> None:
         results = []
         for image_id, (heatmaps, pafs), (fx, fy) in zip(ids, maps, factors):
             people = decode(heatmaps, pafs, stride=8, **params)
-            for person in people:  # network pixels -> original pixels, as Predictor does
-                kp = person.keypoints
-                found = kp[:, 2] > 0
-                kp[found, 0] = (kp[found, 0] + 0.5) / fx - 0.5
-                kp[found, 1] = (kp[found, 1] + 0.5) / fy - 0.5
+            for person in people:
+                to_original_pixels(person.keypoints, fx, fy)
             results += people_to_coco_results(people, image_id)
         return evaluate_keypoints(coco, results, ids)
 

@@ -18,33 +18,13 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.decode import DecodeParams
-from pafpose.evaluate import evaluate_keypoints, people_to_coco_results
+from pafpose.evaluate import annotated_people, evaluate_keypoints, people_found, people_to_coco_results
 from pafpose.images import read_image
 from pafpose.predict import Predictor
-
-
-def matched_people(coco, results: list[dict]) -> int:
-    """Annotated people (with keypoints) that some detection matches at OKS >= 0.5."""
-    from pycocotools.cocoeval import COCOeval
-
-    if not results:
-        return 0
-    evaluator = COCOeval(coco, coco.loadRes(results), "keypoints")
-    evaluator.params.imgIds = sorted(coco.getImgIds())
-    evaluator.evaluate()
-    found = 0
-    for entry in evaluator.evalImgs:
-        if entry is None or entry["aRng"] != evaluator.params.areaRng[0]:
-            continue
-        matches = np.asarray(entry["gtMatches"])[0]  # at OKS 0.5
-        ignore = np.asarray(entry["gtIgnore"]).astype(bool)
-        found += int(((matches > 0) & ~ignore).sum())
-    return found
 
 
 def main() -> None:
@@ -59,7 +39,7 @@ def main() -> None:
     coco = load_coco(SAMPLE_ANNOTATIONS)
     ids = sorted(coco.getImgIds())
     images = [read_image(SAMPLE_DIR / coco.imgs[i]["file_name"]) for i in ids]
-    annotated = sum(1 for a in coco.dataset["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"])
+    annotated = annotated_people(coco)
     settings = {"checkpoint's": {}} | {f"peak {t}": {"peak_threshold": t} for t in args.peak_thresholds}
     default = DecodeParams()
     print(f"decoder defaults: peak_threshold {default.peak_threshold}, paf_threshold "
@@ -79,7 +59,7 @@ def main() -> None:
                 results += people_to_coco_results(predictor.predict(image), image_id)
             network = (predictor.timings.network - start) / len(images)
             ap = evaluate_keypoints(coco, results)["AP"] if results else 0.0
-            cells.append(f"{ap:.3f} ({matched_people(coco, results)}/{annotated}, {len(results)})")
+            cells.append(f"{ap:.3f} ({people_found(coco, results)}/{annotated}, {len(results)})")
         print(f"| {height} | " + " | ".join(cells) + f" | {1e3 * network:.0f} |", flush=True)
 
 

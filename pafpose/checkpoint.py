@@ -21,7 +21,8 @@ from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from .errors import UserError
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
-           "model_from_checkpoint", "load_tensor_file", "mismatch_summary", "remove_stale_temporaries"]
+           "model_from_checkpoint", "build_with_weights", "load_tensor_file", "mismatch_summary",
+           "remove_stale_temporaries"]
 
 
 
@@ -138,21 +139,32 @@ def load_model(path_or_name: str | Path, device: str | torch.device = "cpu"):
 
 def model_from_checkpoint(state: dict, path: str | Path, device: str | torch.device = "cpu"):
     """(PoseNet in eval mode on ``device``, ModelConfig) from a loaded checkpoint dict of ``path``."""
-    from .models import ModelConfig, build_model
-
-    try:
-        cfg = ModelConfig.from_dict(dict(state["model_config"]))
-    except (UserError, TypeError) as err:
-        raise UserError(f"{path}: bad model_config ({err})") from None
-    model = build_model(cfg)
     weights = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError:
-        raise UserError(f"{path}: weights do not match the {cfg.arch} architecture in its model_config "
-                        f"({mismatch_summary(model.state_dict(), weights)})") from None
+    model, cfg = build_with_weights(state["model_config"], weights, path)
     broken = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:  # checked once here, not as NaN maps for every image later
         raise UserError(f"{path}: the weights contain NaN or infinite values ({len(broken)} tensors, "
                         f"e.g. {broken[0]}; from a diverged training run?)")
     return model.to(device).eval(), cfg
+
+
+def build_with_weights(model_config: dict, weights: dict, source: str | Path):
+    """(model, ModelConfig): a network of ``model_config`` holding exactly ``weights``.
+
+    Raises UserError naming ``source`` when the config is invalid or the weights do not fit it
+    (with counts and the first few keys that differ), so a converter or a checkpoint whose
+    layout disagrees with its architecture fails where it is read, not when it is used.
+    """
+    from .models import ModelConfig, build_model
+
+    try:
+        cfg = ModelConfig.from_dict(dict(model_config))
+    except (UserError, TypeError) as err:
+        raise UserError(f"{source}: bad model_config ({err})") from None
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError:
+        raise UserError(f"{source}: weights do not match the {cfg.arch} architecture of its model_config "
+                        f"({mismatch_summary(model.state_dict(), weights)})") from None
+    return model, cfg

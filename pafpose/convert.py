@@ -235,13 +235,9 @@ def convert_cmu(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     The result is checked by loading it into a freshly built model (strict), so a mismatch
     between the layouts fails here rather than when the checkpoint is used.
     """
-    from .models import build_model
+    from .checkpoint import build_with_weights
 
     config = cmu_model_config()
     state = cmu_to_pafpose(read_cmu_weights(path))
-    try:
-        build_model(config).load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise UserError(f"{path}: weights do not fit the cvpr2017 layout "
-                        f"({' '.join(str(err).split())[:300]})") from None
+    build_with_weights(config, state, path)
     return config, state

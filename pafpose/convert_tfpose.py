@@ -162,16 +162,12 @@ def convert_tfpose(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
     The result is loaded into a freshly built model (strict) so a layout mismatch fails here.
     """
-    from .models import build_model
+    from .checkpoint import build_with_weights
 
     raw = tfpose_weights(path)
     config = tfpose_model_config(raw)
     state = tfpose_to_pafpose(raw)
-    try:
-        build_model(config).load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise UserError(f"{path}: weights do not fit the mobilenet-thin layout "
-                        f"({' '.join(str(err).split())[:300]})") from None
+    build_with_weights(config, state, path)
     return config, state
 
 

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -67,6 +68,9 @@ from scipy.sparse.csgraph import connected_components
 from .errors import UserError
 from .people import Person
 from .skeleton import Skeleton, get_skeleton
+
+if TYPE_CHECKING:  # for annotations only: decoding itself runs on numpy
+    import torch
 
 __all__ = ["DecodeParams", "Peaks", "LimbCandidates", "decode", "find_peaks", "score_limbs", "match_limbs",
            "recover_keypoints", "assemble"]
@@ -798,20 +802,23 @@ def assemble(peaks: Peaks, connections: LimbCandidates, num_types: int, stride: 
 # --------------------------------------------------------------------------------------------
 
 
-def decode(heatmaps, pafs, stride: float = 8, skeleton: str | Skeleton = "coco18",
-           **params) -> list[Person]:
+def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor, stride: float = 8,
+           skeleton: str | Skeleton = "coco18", **params) -> list[Person]:
     """People in one image from its network maps.
 
     Args:
-        heatmaps: (K or K+1, H, W) numpy array or torch tensor; a trailing background channel is
+        heatmaps (np.ndarray | torch.Tensor): (K or K+1, H, W); a trailing background channel is
             ignored. K = 18 for COCO-18.
-        pafs: (2L, H, W); channel 2l = x and 2l+1 = y of the skeleton's limb l.
-        stride: input pixels per map cell.
-        skeleton: "coco18" or a :class:`~pafpose.skeleton.Skeleton` with PAF limbs.
+        pafs (np.ndarray | torch.Tensor): (2L, H, W); channel 2l = x and 2l+1 = y of the
+            skeleton's limb l (L = 19 for COCO-18).
+        stride (float): input pixels per map cell.
+        skeleton (str | Skeleton): "coco18" or a :class:`~pafpose.skeleton.Skeleton` with PAF
+            limbs.
         **params: fields of :class:`DecodeParams`.
 
     Returns:
-        People sorted by score (best first), keypoints in input-image pixels.
+        list[Person]: people sorted by score (best first), each with (K, 3) keypoints x, y in
+        input-image pixels and confidence (0 = missing).
 
     Raises:
         UserError (a ValueError): wrong shapes or channel counts, NaN/inf, stride <= 0, unknown

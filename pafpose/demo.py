@@ -92,7 +92,7 @@ def _run_on_coco(predictor, annotation_file: Path, image_dir: Path, out: Path,
                  people_annotated: int | None = None, tile_height: int | None = None) -> DemoResult:
     """Every image of a COCO keypoint file through ``predictor``: renders, JSON, sheet, AP."""
     from .annotations import load_coco
-    from .evaluate import evaluate_keypoints, people_to_coco_results
+    from .evaluate import annotated_people, evaluate_keypoints, people_to_coco_results
     from .images import read_image
     from .outputs import openpose_json, write_image, write_json
     from .render import draw_people
@@ -122,8 +122,7 @@ def _run_on_coco(predictor, annotation_file: Path, image_dir: Path, out: Path,
         write_image(sheet_path, contact_sheet(tiles, tile_height=tile_height))
     metrics = evaluate_keypoints(coco, results)
     if people_annotated is None:
-        people_annotated = sum(1 for a in coco.dataset["annotations"]
-                               if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0))
+        people_annotated = annotated_people(coco)
     return DemoResult(out, images, rendered, json_files, sheet_path, metrics, found, people_annotated, seconds)
 
 

@@ -12,7 +12,8 @@ from pycocotools.cocoeval import COCOeval
 
 from .people import Person
 
-__all__ = ["METRIC_NAMES", "evaluate_keypoints", "people_to_coco_results"]
+__all__ = ["METRIC_NAMES", "evaluate_keypoints", "people_to_coco_results", "people_found",
+           "annotated_people"]
 
 #: The names of COCOeval's ten keypoint statistics, in its order.
 METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -61,6 +62,33 @@ def evaluate_keypoints(coco_gt: COCO, results: list[dict],
         evaluator.summarize()
     return {name: float(value) if value >= 0 else float("nan")
             for name, value in zip(METRIC_NAMES, evaluator.stats)}
+
+
+def people_found(coco_gt: COCO, results: list[dict], oks: float = 0.5) -> int:
+    """Annotated people (with keypoints, not crowds) that a detection matches at OKS >= ``oks``.
+
+    COCOeval's own greedy matching (detections best first, at most 20 per image), so the count
+    agrees with the recall behind AP50; it tells "missed" apart from "found but imprecise".
+    """
+    if not results:
+        return 0
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator = COCOeval(coco_gt, coco_gt.loadRes(list(results)), iouType="keypoints")
+        evaluator.params.imgIds = sorted(coco_gt.getImgIds())
+        evaluator.evaluate()
+    threshold = int(np.argmin(np.abs(evaluator.params.iouThrs - oks)))
+    everything = evaluator.params.areaRng[0]
+    found = 0
+    for entry in evaluator.evalImgs:
+        if entry is not None and entry["aRng"] == everything:
+            matched = np.asarray(entry["gtMatches"])[threshold] > 0
+            found += int((matched & ~np.asarray(entry["gtIgnore"], dtype=bool)).sum())
+    return found
+
+
+def annotated_people(coco_gt: COCO) -> int:
+    """People COCO evaluation counts: annotations with keypoints that are not crowds."""
+    return sum(1 for a in coco_gt.dataset["annotations"] if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0))
 
 
 def _ground_truth_by_area(coco_gt: COCO, image_ids: Sequence[int] | None) -> dict[str, bool]:

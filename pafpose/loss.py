@@ -112,9 +112,20 @@ def pose_loss(pafs_per_stage: list[torch.Tensor], heatmaps_per_stage: list[torch
     """Deep-supervision loss of a PoseNet's outputs against targets of one batch.
 
     Args:
-        pafs_per_stage: per PAF stage (B, 2L, h, w).
-        heatmaps_per_stage: per heatmap stage (B, K+1, h, w), background channel last.
-        paf_target (B, 2L, h, w), heatmap_target (B, K+1, h, w), mask (B, 1, h, w) in [0, 1].
+        pafs_per_stage (list[torch.Tensor]): per PAF stage, (B, 2L, h, w) predicted PAFs.
+        heatmaps_per_stage (list[torch.Tensor]): per heatmap stage, (B, K+1, h, w) predicted
+            heatmaps, background channel last.
+        paf_target (torch.Tensor): (B, 2L, h, w) ground-truth PAFs.
+        heatmap_target (torch.Tensor): (B, K+1, h, w) ground-truth heatmaps, background last.
+        mask (torch.Tensor): (B, 1, h, w) loss mask W(p) in [0, 1], broadcast over channels.
+        cfg (LossConfig | None): reduction and hard negative mining; default ``LossConfig()``.
+
+    Returns:
+        LossResult: ``total`` (scalar, differentiable) and the detached per-stage terms.
+
+    Raises:
+        UserError: a mask that is not (B, 1, h, w), or predictions, targets and mask whose shapes
+        disagree.
     """
     cfg = cfg or LossConfig()
     if mask.dim() != 4 or mask.shape[1] != 1:

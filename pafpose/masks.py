@@ -26,7 +26,13 @@ __all__ = ["loss_mask", "mask_to_map", "is_fully_labelled"]
 
 
 def is_fully_labelled(annotation: dict, min_keypoints: int = 5, min_area: float = 32 * 32) -> bool:
-    """Whether a person annotation is labelled well enough to train on (and to leave unmasked)."""
+    """Whether a person annotation is labelled well enough to train on (and to leave unmasked).
+
+    Args:
+        annotation (dict): one COCO person annotation (``iscrowd``, ``num_keypoints``, ``area``).
+        min_keypoints (int): fewest labelled keypoints.
+        min_area (float): smallest segmentation area, in pixels.
+    """
     return (
         not annotation.get("iscrowd", 0)
         and annotation.get("num_keypoints", 0) >= min_keypoints
@@ -67,11 +73,13 @@ def loss_mask(annotations: list[dict], height: int, width: int, min_keypoints: i
     """W(p) at input resolution.
 
     Args:
-        annotations: COCO person annotations of one image (crowd ones included).
-        height, width: image size in pixels.
+        annotations (list[dict]): COCO person annotations of one image (crowd ones included).
+        height (int), width (int): image size H, W in pixels.
+        min_keypoints (int), min_area (float): see :func:`is_fully_labelled`.
 
     Returns:
-        (H, W) uint8: 1 where the loss counts, 0 over crowd regions and under-labelled people.
+        np.ndarray: (H, W) uint8, 1 where the loss counts, 0 over crowd regions and
+        under-labelled people.
     """
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got height={height}, width={width}")
@@ -83,9 +91,16 @@ def loss_mask(annotations: list[dict], height: int, width: int, min_keypoints: i
 
 
 def mask_to_map(mask: np.ndarray, stride: int) -> np.ndarray:
-    """(H, W) input-resolution mask (1 = keep) -> (ceil(H/s), ceil(W/s)) float32 map mask.
+    """Input-resolution mask -> map-resolution mask.
 
     A cell is 0 when more than half of its stride x stride footprint is masked (see module doc).
+
+    Args:
+        mask (np.ndarray): (H, W) input-resolution mask, 1 (nonzero) = keep.
+        stride (int): input pixels per map cell, s.
+
+    Returns:
+        np.ndarray: (ceil(H/s), ceil(W/s)) float32, 1 = keep, 0 = masked.
     """
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")

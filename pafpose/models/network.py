@@ -47,7 +47,7 @@ from ..errors import UserError
 from ..skeleton import get_skeleton
 from .backbone import build_backbone, load_vgg19_weights
 from .mobilenet_thin import MobileNetThin
-from .stages import TpamiStage, cvpr2017_stage
+from .stages import TpamiStage, cvpr2017_stage, init_weights
 
 __all__ = ["ModelConfig", "PoseNet", "build_model"]
 
@@ -193,15 +193,8 @@ class PoseNet(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # He initialisation keeps activations' scale through the deep ReLU stacks when training
-        # from scratch; the output layers start small so initial maps (and losses) are near zero.
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
-        for stage in (*self.paf_stages, *self.heatmap_stages):
-            output = [m for m in stage.modules() if isinstance(m, nn.Conv2d)][-1]
-            nn.init.normal_(output.weight, std=0.01)
+        init_weights(self, [[m for m in stage.modules() if isinstance(m, nn.Conv2d)][-1]
+                            for stage in (*self.paf_stages, *self.heatmap_stages)])
 
     def load_backbone_weights(self, path) -> int:
         """Initialise conv1_1 .. conv4_2 from a torchvision VGG-19 state dict file."""

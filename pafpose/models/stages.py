@@ -11,7 +11,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["activation", "ConvBlock", "TpamiStage", "cvpr2017_stage"]
+__all__ = ["activation", "ConvBlock", "TpamiStage", "cvpr2017_stage", "init_weights"]
 
 
 def _norm(channels: int, batch_norm: bool) -> nn.Module:
@@ -96,3 +96,18 @@ def cvpr2017_stage(in_channels: int, out_channels: int, first: bool, channels: i
             layers[f"relu{i}"] = nn.ReLU(inplace=True)
         in_channels = out
     return nn.Sequential(layers)
+
+
+def init_weights(model: nn.Module, output_layers: list[nn.Conv2d]) -> None:
+    """He initialisation of every convolution, zero biases, and small output layers.
+
+    He initialisation keeps activations' scale through the deep ReLU stacks when training from
+    scratch; the output layers start small so the initial maps (and losses) are near zero.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    for layer in output_layers:
+        nn.init.normal_(layer.weight, std=0.01)
