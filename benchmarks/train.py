@@ -101,14 +101,14 @@ def data_wait_fraction(device: torch.device, cfg: TrainConfig, steps: int, amp, 
     """(fraction of step time blocked on the loader, images/s) training on synthetic COCO scenes."""
     from pafpose.data import CocoPoseDataset
     from pafpose.data.synth import generate_dataset
-    from pafpose.train import ResumableSampler, SeededSamples, _worker_init
+    from pafpose.train import ResumableSampler, SeededSamples, seed_loader_worker
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_dataset(tmp, num_images=64, max_people=5, seed=0, image_size=(640, 480))
         dataset = CocoPoseDataset(Path(tmp) / "images", Path(tmp) / "annotations.json", cfg.data)
         sampler = ResumableSampler(dataset, 1, 0, seed=0)
         loader = torch.utils.data.DataLoader(SeededSamples(dataset), batch_size=cfg.batch_size, sampler=sampler,
-                                             num_workers=cfg.workers, worker_init_fn=_worker_init,
+                                             num_workers=cfg.workers, worker_init_fn=seed_loader_worker,
                                              pin_memory=device.type == "cuda", drop_last=True,
                                              prefetch_factor=4 if cfg.workers else None)
         fmt = torch.channels_last if channels_last else torch.contiguous_format

@@ -35,7 +35,7 @@ from .targets import flip_heatmaps, flip_pafs
 if TYPE_CHECKING:  # annotations only: decode (and so people) is imported on first prediction
     from .people import Person
 
-__all__ = ["Predictor", "StageTimes", "PAD_VALUE", "to_original_pixels"]
+__all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels"]
 
 #: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
 PAD_VALUE = 128
@@ -52,7 +52,7 @@ class StageTimes:
 
 
 @dataclass(frozen=True)
-class _Resize:
+class NetworkInput:
     """How one image is fed to the network at one scale."""
 
     width: int  # resized width w (pixels, before padding)
@@ -237,12 +237,12 @@ class Predictor:
     # stages
     # ---------------------------------------------------------------------------------------
 
-    def _resize(self, image_size: tuple[int, int], scale: float) -> _Resize:
+    def _resize(self, image_size: tuple[int, int], scale: float) -> NetworkInput:
         w0, h0 = image_size
         factor = scale * min(self.input_height / h0, self.max_width / w0)
         width = max(1, round(w0 * factor))
         height = max(1, round(h0 * factor))
-        return _Resize(width, height, width / w0, height / h0)
+        return NetworkInput(width, height, width / w0, height / h0)
 
     def _maps_batch(self, images: list[np.ndarray]):
         """[(heatmaps, pafs, reference resize)] per image; maps are torch tensors on the device."""
@@ -251,8 +251,8 @@ class Predictor:
         for scale in self.scales:
             resizes = [self._resize(im.shape[1::-1], scale) for im in images]
             for index, heatmaps, pafs in self._run_scale(images, resizes):
-                heatmaps = _resample(heatmaps, resizes[index], refs[index], self.stride)
-                pafs = _resample(pafs, resizes[index], refs[index], self.stride)
+                heatmaps = resample_maps(heatmaps, resizes[index], refs[index], self.stride)
+                pafs = resample_maps(pafs, resizes[index], refs[index], self.stride)
                 if sums[index] is None:
                     sums[index] = [heatmaps, pafs]
                 else:
@@ -262,7 +262,7 @@ class Predictor:
         return [(hm / n if n > 1 else hm, pf / n if n > 1 else pf, ref)
                 for (hm, pf), ref in zip(sums, refs)]
 
-    def _run_scale(self, images: list[np.ndarray], resizes: list[_Resize]):
+    def _run_scale(self, images: list[np.ndarray], resizes: list[NetworkInput]):
         """Yield (image index, heatmaps (19, h, w), pafs (38, h, w)) cropped to real pixels."""
         s = self.stride
         groups: dict[tuple[int, int], list[int]] = {}
@@ -289,7 +289,7 @@ class Predictor:
                 self.timings.preprocess += t1 - t0
                 self.timings.network += t2 - t1
 
-    def _preprocess(self, images: list[np.ndarray], resizes: list[_Resize]) -> torch.Tensor:
+    def _preprocess(self, images: list[np.ndarray], resizes: list[NetworkInput]) -> torch.Tensor:
         """(B[*2], 3, Hp, Wp) float32 RGB in [0, 1]: resized, grey-padded, mirrored copies last."""
         s = self.stride
         padded = []
@@ -348,7 +348,7 @@ def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stri
     return matrix.to(device=device, dtype=torch.float32)
 
 
-def _resample(maps: torch.Tensor, src: _Resize, dst: _Resize, stride: int) -> torch.Tensor:
+def resample_maps(maps: torch.Tensor, src: NetworkInput, dst: NetworkInput, stride: int) -> torch.Tensor:
     """(C, h, w) maps on ``src``'s grid -> (C, h', w') on ``dst``'s grid (a copy)."""
     rows, cols = -(-dst.height // stride), -(-dst.width // stride)
     if src == dst:

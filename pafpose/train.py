@@ -53,7 +53,7 @@ from .loss import LossConfig, pose_loss
 from .models import ModelConfig, PoseNet, build_model
 
 __all__ = ["OptimConfig", "TrainConfig", "TrainResult", "NonFiniteLoss", "ResumableSampler",
-           "SeededSamples", "train", "train_config_from_checkpoint"]
+           "SeededSamples", "seed_loader_worker", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +147,6 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or inf; the run stopped without saving over the last good checkpoint."""
 
 
-def train_config_from_checkpoint(state: dict, source: str) -> TrainConfig:
-    return from_dict(TrainConfig, dict(state["train_config"]), source)
-
-
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
@@ -201,7 +197,8 @@ class SeededSamples(Dataset):
         return self.dataset[index]
 
 
-def _worker_init(worker_id: int) -> None:
+def seed_loader_worker(worker_id: int) -> None:
+    """``worker_init_fn`` of the training loader (signals are the main process's to handle)."""
     # Ctrl-C reaches the whole process group: workers must not die before the main process has
     # finished its step and saved; it shuts them down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -358,7 +355,7 @@ class _Trainer:
             raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of "
                             f"{cfg.batch_size} per process x {ctx.world_size} processes")
         self.loader = DataLoader(SeededSamples(dataset), batch_size=cfg.batch_size, sampler=self.sampler,
-                                 num_workers=cfg.workers, worker_init_fn=_worker_init, drop_last=True,
+                                 num_workers=cfg.workers, worker_init_fn=seed_loader_worker, drop_last=True,
                                  pin_memory=device.type == "cuda", persistent_workers=False,
                                  # Its own generator: starting an epoch must not draw from the global
                                  # RNG, which the loss's random negative mining uses.

@@ -89,7 +89,7 @@ def cmu_forward(state: dict[str, torch.Tensor], x: torch.Tensor, first_pad: torc
 # --- protobuf wire format ------------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
+def pb_varint(value: int) -> bytes:
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -99,41 +99,41 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+def pb_field(number: int, payload: bytes) -> bytes:
+    return pb_varint(number << 3 | 2) + pb_varint(len(payload)) + payload
 
 
-def _int_field(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
+def pb_int_field(number: int, value: int) -> bytes:
+    return pb_varint(number << 3) + pb_varint(value)
 
 
 def _blob(array: np.ndarray, legacy: bool) -> bytes:
-    data = _field(5, np.ascontiguousarray(array, dtype="<f4").tobytes())
+    data = pb_field(5, np.ascontiguousarray(array, dtype="<f4").tobytes())
     if legacy:  # num, channels, height, width; biases as 1 x 1 x 1 x N
         dims = list(array.shape) if array.ndim == 4 else [1, 1, 1, array.size]
-        return b"".join(_int_field(i + 1, d) for i, d in enumerate(dims)) + data
-    shape = _field(1, b"".join(_varint(d) for d in array.shape))
-    return _field(7, shape) + data
+        return b"".join(pb_int_field(i + 1, d) for i, d in enumerate(dims)) + data
+    shape = pb_field(1, b"".join(pb_varint(d) for d in array.shape))
+    return pb_field(7, shape) + data
 
 
 def write_caffemodel(path, state: dict[str, torch.Tensor], legacy_v1: bool = False) -> None:
     """Encode the weights as a NetParameter: ``layer`` (field 100), or V1 ``layers`` (field 2)."""
-    parts = [_field(1, b"OpenPose - COCO")]
+    parts = [pb_field(1, b"OpenPose - COCO")]
     # Layers without weights appear in real files too (data, ReLU, pooling, concat).
     for name, kind in (("data", b"Input"), ("relu1_1", b"ReLU")):
-        parts.append(_field(100, _field(1, name.encode()) + _field(2, kind)) if not legacy_v1 else
-                     _field(2, _field(4, name.encode()) + _int_field(5, 18)))
+        parts.append(pb_field(100, pb_field(1, name.encode()) + pb_field(2, kind)) if not legacy_v1 else
+                     pb_field(2, pb_field(4, name.encode()) + pb_int_field(5, 18)))
     for block, name, *_ in cmu_layers():
         w = state[f"{block}.{name}.weight"].numpy()
         b = state[f"{block}.{name}.bias"].numpy()
         if legacy_v1:
-            body = _field(4, name.encode()) + _int_field(5, 4)
-            body += _field(6, _blob(w, True)) + _field(6, _blob(b, True))
-            parts.append(_field(2, body))
+            body = pb_field(4, name.encode()) + pb_int_field(5, 4)
+            body += pb_field(6, _blob(w, True)) + pb_field(6, _blob(b, True))
+            parts.append(pb_field(2, body))
         else:
-            body = _field(1, name.encode()) + _field(2, b"Convolution")
-            body += _field(7, _blob(w, False)) + _field(7, _blob(b, False))
-            parts.append(_field(100, body))
+            body = pb_field(1, name.encode()) + pb_field(2, b"Convolution")
+            body += pb_field(7, _blob(w, False)) + pb_field(7, _blob(b, False))
+            parts.append(pb_field(100, body))
     with open(path, "wb") as f:
         f.write(b"".join(parts))
 

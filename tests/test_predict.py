@@ -8,7 +8,7 @@ import torch
 
 from pafpose.errors import UserError
 from pafpose.evaluate import people_to_coco_results as coco_results
-from pafpose.predict import Predictor, _resample, _Resize
+from pafpose.predict import Predictor, resample_maps, NetworkInput
 from pafpose.skeleton import COCO18, flip_keypoints
 from pafpose.targets import render_heatmaps
 
@@ -100,15 +100,15 @@ def test_resampling_between_scales_keeps_cell_centres():
     # A field linear in original-image coordinates must survive resampling from one scale's
     # grid to another's exactly (away from the clamped border cells).
     w0, h0, s = 301, 187, 8
-    src, dst = _Resize(602, 374, 2.0, 2.0), _Resize(150, 93, 150 / 301, 93 / 187)
+    src, dst = NetworkInput(602, 374, 2.0, 2.0), NetworkInput(150, 93, 150 / 301, 93 / 187)
 
-    def field(r: _Resize):
+    def field(r: NetworkInput):
         rows, cols = -(-r.height // s), -(-r.width // s)
         x = (np.arange(cols) * s + s / 2) / r.fx - 0.5
         y = (np.arange(rows) * s + s / 2) / r.fy - 0.5
         return np.stack([np.broadcast_to(x, (rows, cols)), np.broadcast_to(y[:, None], (rows, cols))])
 
-    out = _resample(torch.from_numpy(field(src)).float(), src, dst, s).numpy()
+    out = resample_maps(torch.from_numpy(field(src)).float(), src, dst, s).numpy()
     expected = field(dst)
     assert out.shape == expected.shape
     np.testing.assert_allclose(out[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], atol=1e-3)

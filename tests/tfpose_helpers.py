@@ -11,32 +11,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convert_helpers import _field, _int_field, _varint
+from convert_helpers import pb_field, pb_int_field, pb_varint
 
 
 def _attr(key: str, value: bytes) -> bytes:
-    return _field(5, _field(1, key.encode()) + _field(2, value))
+    return pb_field(5, pb_field(1, key.encode()) + pb_field(2, value))
 
 
 def _tensor(array: np.ndarray) -> bytes:
-    shape = b"".join(_field(2, _int_field(1, d)) for d in array.shape)
-    return (_int_field(1, 1) + _field(2, shape)
-            + _field(4, np.ascontiguousarray(array, dtype="<f4").tobytes()))
+    shape = b"".join(pb_field(2, pb_int_field(1, d)) for d in array.shape)
+    return (pb_int_field(1, 1) + pb_field(2, shape)
+            + pb_field(4, np.ascontiguousarray(array, dtype="<f4").tobytes()))
 
 
 def _node(name: str, op: str, inputs=(), attrs: bytes = b"") -> bytes:
-    body = _field(1, name.encode()) + _field(2, op.encode())
-    body += b"".join(_field(3, i.encode()) for i in inputs) + attrs
-    return _field(1, body)
+    body = pb_field(1, name.encode()) + pb_field(2, op.encode())
+    body += b"".join(pb_field(3, i.encode()) for i in inputs) + attrs
+    return pb_field(1, body)
 
 
 def _const(name: str, array: np.ndarray) -> bytes:
-    return _node(name, "Const", attrs=_attr("dtype", _int_field(6, 1)) + _attr("value", _field(8, _tensor(array))))
+    return _node(name, "Const", attrs=_attr("dtype", pb_int_field(6, 1)) + _attr("value", pb_field(8, _tensor(array))))
 
 
 def _conv(name: str, op: str, source: str, kernel: np.ndarray, stride: int) -> bytes:
-    strides = _field(1, _field(3, b"".join(_varint(s) for s in (1, stride, stride, 1))))
-    attrs = _attr("strides", strides) + _attr("padding", _field(2, b"SAME")) + _attr("data_format", _field(2, b"NHWC"))
+    strides = pb_field(1, pb_field(3, b"".join(pb_varint(s) for s in (1, stride, stride, 1))))
+    attrs = _attr("strides", strides) + _attr("padding", pb_field(2, b"SAME")) + _attr("data_format", pb_field(2, b"NHWC"))
     return _const(f"{name}_w", kernel) + _node(name, op, (source, f"{name}_w"), attrs)
 
 
@@ -57,7 +57,7 @@ def write_tfpose_graph(path, state: dict[str, torch.Tensor], stages: int, cmu_pa
                 w[dw] = np.concatenate([w[dw][:n][to_cmu], w[dw][n:]])
                 w[pw] = np.concatenate([w[pw][:, :n][:, to_cmu], w[pw][:, n:]], 1)
 
-    parts = [_node("image", "Placeholder", attrs=_attr("dtype", _int_field(6, 1)))]
+    parts = [_node("image", "Placeholder", attrs=_attr("dtype", pb_int_field(6, 1)))]
 
     def separable(prefix: str, module: str, source: str, stride: int) -> str:
         depthwise = f"{prefix}_depthwise/depthwise"
