@@ -21,7 +21,7 @@ from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from .errors import UserError
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
-           "model_from_checkpoint", "build_with_weights", "load_tensor_file", "mismatch_summary",
+           "model_from_checkpoint", "model_weights", "build_with_weights", "load_tensor_file", "mismatch_summary",
            "remove_stale_temporaries"]
 
 
@@ -139,13 +139,19 @@ def load_model(path_or_name: str | Path, device: str | torch.device = "cpu"):
 
 def model_from_checkpoint(state: dict, path: str | Path, device: str | torch.device = "cpu"):
     """(PoseNet in eval mode on ``device``, ModelConfig) from a loaded checkpoint dict of ``path``."""
-    weights = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+    weights = model_weights(state)
     model, cfg = build_with_weights(state["model_config"], weights, path)
     broken = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:  # checked once here, not as NaN maps for every image later
         raise UserError(f"{path}: the weights contain NaN or infinite values ({len(broken)} tensors, "
                         f"e.g. {broken[0]}; from a diverged training run?)")
     return model.to(device).eval(), cfg
+
+
+def model_weights(state: dict) -> dict:
+    """A checkpoint's network state dict, without the prefixes DDP ("module.") and
+    torch.compile ("_orig_mod.") add to the names."""
+    return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
 
 
 def build_with_weights(model_config: dict, weights: dict, source: str | Path):

@@ -119,11 +119,15 @@ def _check_concatenations(nodes: dict[str, TfNode], path: Path) -> None:
                 raise UserError(f"{path}: {node.name} does not read cat(L1, L2, features)")
 
 
+def _stage_count(state: dict[str, torch.Tensor]) -> int:
+    return 1 + max(int(k.split(".")[1]) for k in state if k.startswith("paf_stages."))
+
+
 def tfpose_model_config(state: dict[str, torch.Tensor]) -> dict:
     """The pafpose ModelConfig (as a dict) whose MobileNetThin has these weights' shapes."""
     from .models import ModelConfig
 
-    stages = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("paf_stages."))
+    stages = _stage_count(state)
 
     def width(key: str) -> int:
         return int(state[f"{key}.pointwise.weight"].shape[0])
@@ -142,7 +146,7 @@ def tfpose_to_pafpose(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     order = torch.as_tensor(CMU_PAF_ORDER)
     n = len(order)
     state = dict(state)
-    stages = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("paf_stages."))
+    stages = _stage_count(state)
     for t in range(stages):
         out = f"paf_stages.{t}.conv5.pointwise"
         state[f"{out}.weight"], state[f"{out}.bias"] = state[f"{out}.weight"][order], state[f"{out}.bias"][order]

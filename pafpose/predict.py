@@ -125,7 +125,6 @@ class Predictor:
         self.max_people = max_people
         self.scales = scales
         self.flip = bool(flip)
-        self.decode_params = dict(decode_params or {})
         self.max_width = int(max_width)
         self.batch_size = max(1, int(batch_size))
         self.stride = int(stride)
@@ -134,7 +133,7 @@ class Predictor:
         self.network = self._open_network(weights_or_model, backend)
         self.input_height = int(input_height or self.recommended.get("input_height", 368))
         # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
-        self.decode_params = {**dict(self.recommended.get("decode") or {}), **self.decode_params}
+        self.decode_params = {**dict(self.recommended.get("decode") or {}), **dict(decode_params or {})}
 
     def _open_network(self, weights_or_model: Any, backend: str):
         from .onnx_export import OnnxSession  # imports onnxruntime only when a session opens

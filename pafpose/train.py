@@ -43,7 +43,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .annotations import default_image_folder
-from .checkpoint import load_checkpoint, mismatch_summary, remove_stale_temporaries, save_checkpoint
+from .checkpoint import (load_checkpoint, mismatch_summary, model_weights, remove_stale_temporaries,
+                         save_checkpoint)
 from .config import from_dict, to_dict
 from .data import DataConfig
 from .device import check_device
@@ -301,7 +302,7 @@ def _load_init_weights(model: torch.nn.Module, weights: str) -> None:
 
     path = resolve_weights(weights)
     state = load_checkpoint(path)
-    source = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+    source = model_weights(state)
     try:
         model.load_state_dict(source)
     except RuntimeError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import torch
@@ -37,3 +39,13 @@ def tiny_checkpoint(path: Path) -> Path:
 
     return save_checkpoint(path, {"model": tiny_model().state_dict(), "model_config": TINY_CONFIG,
                                   "train_config": {}, "iteration": 0})
+
+
+def run(*argv) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``pafpose ARGV...`` run in this process."""
+    from pafpose.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()

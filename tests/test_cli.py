@@ -18,7 +18,7 @@ from pafpose.cli import main
 from pafpose.evaluate import evaluate_keypoints
 from pafpose.media import VideoWriter
 
-from cli_helpers import tiny_checkpoint
+from cli_helpers import run, tiny_checkpoint
 
 torch.set_num_threads(1)
 
@@ -41,13 +41,6 @@ def media(tmp_path_factory):
         for i in range(5):
             writer.write(np.roll(frame, 4 * i, axis=1))
     return root
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_help_text_lists_examples(capsys):

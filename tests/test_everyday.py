@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
@@ -32,7 +30,7 @@ from pafpose.predict import Predictor
 from pafpose.render import draw_people
 from pafpose.train import TrainConfig, train
 
-from cli_helpers import TINY_CONFIG, tiny_checkpoint, tiny_model
+from cli_helpers import TINY_CONFIG, run, tiny_checkpoint, tiny_model
 from train_helpers import TINY_MODEL, PoseSamples
 
 torch.set_num_threads(1)
@@ -50,13 +48,6 @@ def photo(tmp_path_factory):
     path = tmp_path_factory.mktemp("photo") / "photo.jpg"
     cv2.imwrite(str(path), cv2.resize(cv2.imread(str(sorted(SAMPLE_DIR.glob("*.jpg"))[0])), (120, 90)))
     return path
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def _video(path: Path, frames: int, size=(64, 48)) -> Path:

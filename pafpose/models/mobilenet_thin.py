@@ -107,11 +107,15 @@ def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> tor
     """A 1x1 convolution (B, C, H, W) -> (B, O, H, W); in channels_last memory one GEMM with the
     bias fused (PyTorch's CPU convolution takes a slower im2col path for 1x1 kernels). Exports
     keep the convolution, which ONNX runtimes run best."""
-    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-    if not exporting and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    if channels_last and not _exporting():
         out = F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias)
         return out.permute(0, 3, 1, 2)
     return F.conv2d(x, weight, bias)
+
+
+def _exporting() -> bool:
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 class MobileNetBackbone(nn.Module):
@@ -143,20 +147,6 @@ class MobileNetBackbone(nn.Module):
                 taps.append(x)
         taps[0] = self.pool(taps[0])
         return torch.cat(taps, 1)
-
-
-def _reusable_stage_input(features: torch.Tensor, map_channels: int) -> torch.Tensor | None:
-    """A (B, map_channels + C_F, h, w) buffer holding ``features`` after room for the maps, in
-    their memory format; None where stages must concatenate (autograd keeps each stage's input
-    for the backward pass, and exporters trace the concatenation)."""
-    if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-        return None
-    b, c, h, w = features.shape
-    channels_last = features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous()
-    buffer = torch.empty((b, map_channels + c, h, w), dtype=features.dtype, device=features.device,
-                         memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    buffer[:, map_channels:] = features
-    return buffer
 
 
 def _branch(in_channels: int, out_channels: int, channels: int, head_channels: int,
@@ -206,22 +196,28 @@ class MobileNetThin(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(B, 3, H, W) -> (PAFs of every stage, heatmaps of every stage)."""
         f = self.features(x)
+        n_paf, n_maps = self.cfg.num_pafs, self.cfg.num_pafs + self.cfg.num_heatmaps
+        # Inference reuses one stage input: the features are copied in once and only the map
+        # channels change from stage to stage, instead of a new concatenation each time.
+        # Training needs each stage's input kept for the backward pass, and exporters trace the
+        # concatenation.
+        reuse = not (torch.is_grad_enabled() or _exporting())
         pafs: list[torch.Tensor] = []
         heatmaps: list[torch.Tensor] = []
-        inputs, reuse = f, None
-        for paf_stage, heatmap_stage in zip(self.paf_stages, self.heatmap_stages):
+        inputs = f
+        for t, (paf_stage, heatmap_stage) in enumerate(zip(self.paf_stages, self.heatmap_stages)):
+            if t and reuse:
+                if t == 1:
+                    b, c, h, w = f.shape
+                    inputs = torch.empty((b, n_maps + c, h, w), dtype=f.dtype, device=f.device,
+                                         memory_format=torch.channels_last)
+                    inputs[:, n_maps:] = f
+                inputs[:, :n_paf] = pafs[-1]
+                inputs[:, n_paf:n_maps] = heatmaps[-1]
+            elif t:
+                inputs = torch.cat((pafs[-1], heatmaps[-1], f), 1)
             pafs.append(paf_stage(inputs))
             heatmaps.append(heatmap_stage(inputs))
-            if reuse is None:
-                reuse = _reusable_stage_input(f, pafs[-1].shape[1] + heatmaps[-1].shape[1])
-            if reuse is not None:
-                # Inference: the features are copied in once and only the 57 map channels
-                # change from stage to stage, instead of a new 921-channel concatenation each time.
-                reuse[:, :pafs[-1].shape[1]] = pafs[-1]
-                reuse[:, pafs[-1].shape[1]:pafs[-1].shape[1] + heatmaps[-1].shape[1]] = heatmaps[-1]
-                inputs = reuse
-            else:
-                inputs = torch.cat((pafs[-1], heatmaps[-1], f), 1)
         return pafs, heatmaps
 
     def infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
