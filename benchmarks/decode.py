@@ -1,4 +1,4 @@
-"""Decoding speed and accuracy: pafpose.decode vs a loop-based reference decoder, same run.
+"""Decoding speed and accuracy: pafpose.codec.decode vs a loop-based reference decoder, same run.
 
 Speed: ground-truth maps of synthetic scenes (tests/decode_helpers.py) at 46x46 (368x368 input)
 and 160x120 (1280x960 input) with 1, 5, 10, 20, 40 people. The reference is the algorithm as the
@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from decode_helpers import synthetic_people  # noqa: E402
 from decode_robustness import BEFORE_ROBUSTNESS, baseline_decode  # noqa: E402
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
-from pafpose.decode import decode  # noqa: E402
-from pafpose.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
-from pafpose.people import Person  # noqa: E402
-from pafpose.skeleton import COCO18  # noqa: E402
-from pafpose.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
+from pafpose.codec.decode import decode  # noqa: E402
+from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
+from pafpose.codec.people import Person  # noqa: E402
+from pafpose.codec.skeleton import COCO18  # noqa: E402
+from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
 
 STRIDE = 8
 INPUTS = ((368, 368), (1280, 960))

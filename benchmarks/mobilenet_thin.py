@@ -20,11 +20,11 @@ import time
 
 import torch
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
-from pafpose.decode import DecodeParams
-from pafpose.evaluate import annotated_people, evaluate_keypoints, people_found, people_to_coco_results
-from pafpose.images import read_image
-from pafpose.predict import Predictor
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
+from pafpose.codec.decode import DecodeParams
+from pafpose.inference.evaluate import annotated_people, evaluate_keypoints, people_found, people_to_coco_results
+from pafpose.io.images import read_image
+from pafpose.inference.predict import Predictor
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
-from pafpose.skeleton import COCO18  # noqa: E402
-from pafpose.targets import render_heatmaps, render_pafs  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
+from pafpose.codec.skeleton import COCO18  # noqa: E402
+from pafpose.codec.targets import render_heatmaps, render_pafs  # noqa: E402
 
 SIZE, STRIDE, SIGMA, WIDTH = 368, 8, 7.0, 1.0
 MAP = (SIZE // STRIDE, SIZE // STRIDE)

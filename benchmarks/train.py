@@ -8,7 +8,7 @@
     scenes through CocoPoseDataset and the trainer's seeded loader) to measure the fraction of step
     time spent waiting for data.
 
-A step is forward + loss + backward + Adam update, as in :mod:`pafpose.train`. Each figure is the
+A step is forward + loss + backward + Adam update, as in :mod:`pafpose.training.loop`. Each figure is the
 median of ``--repeats`` timed steps after a warm-up (min in brackets); the machine may be shared,
 so look at ratios measured in the same run.
 
@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pafpose.config import load_config  # noqa: E402
-from pafpose.loss import pose_loss  # noqa: E402
+from pafpose.training.loss import pose_loss  # noqa: E402
 from pafpose.models import ModelConfig, build_model  # noqa: E402
-from pafpose.train import TrainConfig  # noqa: E402
+from pafpose.training.loop import TrainConfig  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -101,7 +101,7 @@ def data_wait_fraction(device: torch.device, cfg: TrainConfig, steps: int, amp, 
     """(fraction of step time blocked on the loader, images/s) training on synthetic COCO scenes."""
     from pafpose.data import CocoPoseDataset
     from pafpose.data.synth import generate_dataset
-    from pafpose.train import ResumableSampler, SeededSamples, seed_loader_worker
+    from pafpose.training.loop import ResumableSampler, SeededSamples, seed_loader_worker
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_dataset(tmp, num_images=64, max_people=5, seed=0, image_size=(640, 480))

@@ -11,11 +11,11 @@ __all__ = ["Predictor", "Person"]
 
 def __getattr__(name: str):
     if name == "Predictor":
-        from .predict import Predictor
+        from .inference.predict import Predictor
 
         return Predictor
     if name == "Person":
-        from .people import Person
+        from .codec.people import Person
 
         return Person
     raise AttributeError(f"module 'pafpose' has no attribute {name!r}")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bundled import DEFAULT_WEIGHTS
-from .checkpoint import load_checkpoint, resolve_weights, save_checkpoint
+from .io.bundled import DEFAULT_WEIGHTS
+from .io.checkpoint import load_checkpoint, resolve_weights, save_checkpoint
 
 __all__ = ["SCENES", "TRAIN_SCENES", "VAL_SCENES", "BUNDLED", "DemoResult", "run_demo",
            "run_synthetic_demo", "train_from_scratch", "release_checkpoint", "contact_sheet"]
@@ -91,11 +91,11 @@ def contact_sheet(images: list[np.ndarray], columns: int = 4, tile_height: int |
 def _run_on_coco(predictor, annotation_file: Path, image_dir: Path, out: Path,
                  people_annotated: int | None = None, tile_height: int | None = None) -> DemoResult:
     """Every image of a COCO keypoint file through ``predictor``: renders, JSON, sheet, AP."""
-    from .annotations import load_coco
-    from .evaluate import annotated_people, evaluate_keypoints, people_to_coco_results
-    from .images import read_image
-    from .outputs import openpose_json, write_image, write_json
-    from .render import draw_people
+    from .io.annotations import load_coco
+    from .inference.evaluate import annotated_people, evaluate_keypoints, people_to_coco_results
+    from .io.images import read_image
+    from .io.outputs import openpose_json, write_image, write_json
+    from .inference.render import draw_people
 
     coco = load_coco(annotation_file)
     images, rendered, json_files, tiles, results = [], [], [], [], []
@@ -136,8 +136,8 @@ def run_demo(out_dir: str | Path, weights: str | Path = DEFAULT_WEIGHTS, annotat
     ``out/<name>_keypoints.json`` (OpenPose layout) and ``out/demo.jpg`` (all renders tiled).
     ``predictor_options`` go to :class:`pafpose.Predictor` (``input_height``, ``device``, ...).
     """
-    from .annotations import SAMPLE_ANNOTATIONS, default_image_folder
-    from .predict import Predictor
+    from .io.annotations import SAMPLE_ANNOTATIONS, default_image_folder
+    from .inference.predict import Predictor
 
     annotation_file = Path(annotations) if annotations is not None else SAMPLE_ANNOTATIONS
     image_dir = Path(images) if images is not None else default_image_folder(annotation_file)
@@ -152,7 +152,7 @@ def run_synthetic_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed:
     Writes ``out/scenes/`` (images + COCO annotations), ``out/<name>_rendered.jpg``,
     ``out/<name>_keypoints.json`` (OpenPose layout) and ``out/demo.jpg`` (all renders tiled).
     """
-    from .predict import Predictor
+    from .inference.predict import Predictor
 
     out = Path(out_dir)
     predictor = Predictor(weights)  # fails early, before drawing scenes, on bad weights
@@ -190,7 +190,7 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
     Returns (release checkpoint path, final validation metrics).
     """
     from .config import from_dict
-    from .train import TrainConfig, train, validate_coco
+    from .training.loop import TrainConfig, train, validate_coco
 
     out = Path(out_dir)
     recipe_state = load_checkpoint(resolve_weights(recipe))

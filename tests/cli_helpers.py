@@ -35,7 +35,7 @@ def tiny_model(config: dict = TINY_CONFIG):
 
 
 def tiny_checkpoint(path: Path) -> Path:
-    from pafpose.checkpoint import save_checkpoint
+    from pafpose.io.checkpoint import save_checkpoint
 
     return save_checkpoint(path, {"model": tiny_model().state_dict(), "model_config": TINY_CONFIG,
                                   "train_config": {}, "iteration": 0})

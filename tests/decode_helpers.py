@@ -7,8 +7,8 @@ import math
 import cv2
 import numpy as np
 
-from pafpose.skeleton import COCO18
-from pafpose.targets import map_size_for, render_heatmaps, render_pafs
+from pafpose.codec.skeleton import COCO18
+from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs
 
 # A standing person in COCO-18 order, in units of its height (x relative to the body centre).
 _TEMPLATE = np.array([

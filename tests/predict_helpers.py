@@ -2,7 +2,7 @@
 
 ``GroundTruthNet`` recognises the one image it was built for in whatever the predictor feeds it
 (resized, grey-padded right/bottom, possibly mirrored inside the padded frame) and returns the
-ground-truth heatmaps and PAFs of that input, rendered with pafpose.targets. It behaves like an
+ground-truth heatmaps and PAFs of that input, rendered with pafpose.codec.targets. It behaves like an
 ideal network, mirror-equivariant included, so decoding its maps must give back the annotations.
 """
 
@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import torch
 
-from pafpose.skeleton import COCO18, flip_keypoints
-from pafpose.targets import render_heatmaps, render_pafs
+from pafpose.codec.skeleton import COCO18, flip_keypoints
+from pafpose.codec.targets import render_heatmaps, render_pafs
 
 GREY = 128 / 255
 
@@ -66,8 +66,8 @@ class GroundTruthNet(torch.nn.Module):
 
 def sample_images() -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(image id, BGR image, (P, 18, 3) keypoints) of the bundled real COCO samples."""
-    from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco, person_keypoints
-    from pafpose.images import read_image
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco, person_keypoints
+    from pafpose.io.images import read_image
 
     coco = load_coco(SAMPLE_ANNOTATIONS)
     out = []
@@ -85,7 +85,7 @@ def coco_ap(results: list[dict], image_ids: list[int] | None = None) -> float:
 
     from pycocotools.cocoeval import COCOeval
 
-    from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
     coco = load_coco(SAMPLE_ANNOTATIONS)
     if not results:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.cli import main
-from pafpose.evaluate import evaluate_keypoints
-from pafpose.media import VideoWriter
+from pafpose.inference.evaluate import evaluate_keypoints
+from pafpose.io.media import VideoWriter
 
 from cli_helpers import run, tiny_checkpoint
 

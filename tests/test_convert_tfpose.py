@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.convert import CMU_PAF_ORDER
-from pafpose.convert_tfpose import convert_tfpose, tfpose_checkpoint
+from pafpose.io.convert_caffe import CMU_PAF_ORDER
+from pafpose.io.convert_tfpose import convert_tfpose, tfpose_checkpoint
 from pafpose.errors import UserError
 from pafpose.models import ModelConfig, build_model
 from pafpose.models.mobilenet_thin import SamePad
@@ -105,7 +105,7 @@ def test_converted_graph_reproduces_tensorflow_on_the_bundled_images():
 @needs_shared
 def test_bundled_weights_are_the_converted_graph_and_match_tensorflow_through_the_predictor():
     from pafpose import Predictor
-    from pafpose.checkpoint import load_checkpoint, resolve_weights
+    from pafpose.io.checkpoint import load_checkpoint, resolve_weights
 
     bundled = load_checkpoint(resolve_weights("mobilenet-thin-coco"))
     fresh = tfpose_checkpoint(SHARED / "graph_opt.pb")

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
 from pafpose.data import Augmentation, CocoPoseDataset, DataConfig, make_loader, render_sample
 from pafpose.data.augment import fit_augmentation, sample_augmentation, warp_image, warp_keypoints
 from pafpose.errors import UserError
-from pafpose.skeleton import COCO18
-from pafpose.targets import flip_heatmaps, flip_pafs
+from pafpose.codec.skeleton import COCO18
+from pafpose.codec.targets import flip_heatmaps, flip_pafs
 
 STRIDE = 8
 NO_COLOUR = dict(contrast_min=1.0, contrast_max=1.0, max_brightness=0.0, channel_swap_prob=0.0)

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from decode_helpers import degraded_maps, render_maps, synthetic_people
-from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
-from pafpose.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
-from pafpose.evaluate import evaluate_keypoints, people_to_coco_results
-from pafpose.people import Person
-from pafpose.skeleton import COCO18, flip_keypoints
-from pafpose.targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
+from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
+from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
+from pafpose.codec.people import Person
+from pafpose.codec.skeleton import COCO18, flip_keypoints
+from pafpose.codec.targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
 
 STRIDE = 8
 

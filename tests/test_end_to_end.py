@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pafpose.checkpoint import WEIGHTS_DIR, load_checkpoint
+from pafpose.io.checkpoint import WEIGHTS_DIR, load_checkpoint
 from pafpose.cli import main
 from pafpose.config import load_config, to_dict
 from pafpose.demo import BUNDLED, SCENES, run_synthetic_demo
-from pafpose.predict import Predictor
-from pafpose.train import TrainConfig, train, validate_coco
+from pafpose.inference.predict import Predictor
+from pafpose.training.loop import TrainConfig, train, validate_coco
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_FILE = WEIGHTS_DIR / f"{BUNDLED}.pt"

@@ -17,18 +17,18 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.annotations import SAMPLE_DIR
-from pafpose.checkpoint import load_checkpoint, save_checkpoint
+from pafpose.io.annotations import SAMPLE_DIR
+from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
 from pafpose.cli import build_parser, main
 from pafpose.config import from_dict, load_config
 from pafpose.errors import UserError
-from pafpose.images import read_image
-from pafpose.media import VideoWriter, discover_inputs
-from pafpose.outputs import lock_folder, write_json
-from pafpose.people import Person
-from pafpose.predict import Predictor
-from pafpose.render import draw_people
-from pafpose.train import TrainConfig, train
+from pafpose.io.images import read_image
+from pafpose.io.media import VideoWriter, discover_inputs
+from pafpose.io.outputs import lock_folder, write_json
+from pafpose.codec.people import Person
+from pafpose.inference.predict import Predictor
+from pafpose.inference.render import draw_people
+from pafpose.training.loop import TrainConfig, train
 
 from cli_helpers import TINY_CONFIG, run, tiny_checkpoint, tiny_model
 from train_helpers import TINY_MODEL, PoseSamples
@@ -82,7 +82,7 @@ def test_exif_orientation_is_applied(tmp_path):
 
 
 def _hold_lock(folder: Path) -> subprocess.Popen:
-    code = ("import sys; from pathlib import Path; from pafpose.outputs import lock_folder\n"
+    code = ("import sys; from pathlib import Path; from pafpose.io.outputs import lock_folder\n"
             "with lock_folder(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -127,8 +127,8 @@ def _bn_checkpoint(path: Path, inference: dict | None = None) -> Path:
 
 
 def test_export_keeps_eval_mode_parity_and_the_recommended_height(tmp_path):
-    from pafpose.checkpoint import load_model
-    from pafpose.onnx_export import export_onnx
+    from pafpose.io.checkpoint import load_model
+    from pafpose.inference.onnx_export import export_onnx
 
     checkpoint = _bn_checkpoint(tmp_path / "bn.pt", inference={"input_height": 96})
     code, out, err = run("export", "--weights", checkpoint, "--onnx", tmp_path / "bn.onnx")
@@ -262,7 +262,7 @@ def test_interrupted_training_exits_75(tmp_path, monkeypatch, capsys):
                 os.kill(os.getpid(), signal.SIGINT)
             return super().__getitem__(index)
 
-    monkeypatch.setattr("pafpose.train.build_train_dataset", lambda cfg: Interrupting(count=8))
+    monkeypatch.setattr("pafpose.training.loop.build_train_dataset", lambda cfg: Interrupting(count=8))
     code = main(["train", "--config", str(ROOT / "configs" / "tiny.yaml"), "--out", str(tmp_path / "run"),
                  "--iterations", "50", "--no-progress"])
     assert code == 75
@@ -397,7 +397,7 @@ def test_decoder_options(weights, photo, tmp_path, monkeypatch):
         seen.update(params)
         return [Person(keypoints=np.ones((18, 3)), score=s) for s in (3.0, 2.0, 1.0)]
 
-    monkeypatch.setattr("pafpose.decode.decode", three_people)
+    monkeypatch.setattr("pafpose.codec.decode.decode", three_people)
     code, _, err = run("infer", photo, "--out", tmp_path / "b", "--max-people", "2",
                        "--paf-threshold", "0.2", *common)
     assert code == 0, err

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
-from pafpose.checkpoint import load_model
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
+from pafpose.io.checkpoint import load_model
 from pafpose.config import load_config
 from pafpose.data import CocoPoseDataset, DataConfig
 from pafpose.errors import UserError
-from pafpose.loss import pose_loss
-from pafpose.train import TrainConfig, train
+from pafpose.training.loss import pose_loss
+from pafpose.training.loop import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 CROP = 256
@@ -34,7 +34,7 @@ def _fixed_batch_loss(model: torch.nn.Module) -> float:
 
 def _people_found(model: torch.nn.Module) -> int:
     from pafpose import Predictor
-    from pafpose.images import read_image
+    from pafpose.io.images import read_image
 
     predictor = Predictor(model, input_height=368)
     return sum(len(predictor.predict(read_image(p))) for p in sorted(SAMPLE_DIR.glob("*.jpg")))

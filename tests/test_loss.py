@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pafpose.errors import UserError
-from pafpose.loss import LossConfig, masked_squared_error, pose_loss
+from pafpose.training.loss import LossConfig, masked_squared_error, pose_loss
 
 torch.manual_seed(0)
 

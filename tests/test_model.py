@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pafpose.checkpoint import load_model, save_checkpoint
+from pafpose.io.checkpoint import load_model, save_checkpoint
 from pafpose.errors import UserError
 from pafpose.models import ModelConfig, build_model
 from pafpose.models.backbone import TORCHVISION_VGG19_INDEX

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from pafpose.errors import UserError
-from pafpose.onnx_export import OnnxSession, export_onnx
-from pafpose.predict import Predictor
+from pafpose.inference.onnx_export import OnnxSession, export_onnx
+from pafpose.inference.predict import Predictor
 
 from cli_helpers import TINY_CONFIG, TINY_MOBILENET_CONFIG, tiny_model
 

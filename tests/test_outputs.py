@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 from pafpose.errors import UserError
-from pafpose.media import VideoReader, VideoWriter, discover_inputs
-from pafpose.evaluate import people_to_coco_results as coco_results
-from pafpose.outputs import openpose_json, write_json
-from pafpose.people import Person
-from pafpose.render import draw_people
-from pafpose.skeleton import coco17_to_coco18
+from pafpose.io.media import VideoReader, VideoWriter, discover_inputs
+from pafpose.inference.evaluate import people_to_coco_results as coco_results
+from pafpose.io.outputs import openpose_json, write_json
+from pafpose.codec.people import Person
+from pafpose.inference.render import draw_people
+from pafpose.codec.skeleton import coco17_to_coco18
 
 
 def _people_of_sample_image():
@@ -70,7 +70,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     def interrupted(src, dst):
         raise KeyboardInterrupt  # e.g. Ctrl-C after the data was written, before the rename
 
-    monkeypatch.setattr("pafpose.outputs.os.replace", interrupted)
+    monkeypatch.setattr("pafpose.io.outputs.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}

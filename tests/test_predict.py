@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pafpose.errors import UserError
-from pafpose.evaluate import people_to_coco_results as coco_results
-from pafpose.predict import Predictor, resample_maps, NetworkInput
-from pafpose.skeleton import COCO18, flip_keypoints
-from pafpose.targets import render_heatmaps
+from pafpose.inference.evaluate import people_to_coco_results as coco_results
+from pafpose.inference.predict import Predictor, resample_maps, NetworkInput
+from pafpose.codec.skeleton import COCO18, flip_keypoints
+from pafpose.codec.targets import render_heatmaps
 
 from predict_helpers import GroundTruthNet, coco_ap, sample_images
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pafpose.skeleton import (
+from pafpose.codec.skeleton import (
     COCO17,
     COCO18,
     coco17_to_coco18,

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
-from pafpose.skeleton import COCO18, flip_keypoints
-from pafpose.targets import (
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
+from pafpose.codec.skeleton import COCO18, flip_keypoints
+from pafpose.codec.targets import (
     flip_heatmaps,
     flip_pafs,
     map_size_for,

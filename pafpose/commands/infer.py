@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..bundled import DEFAULT_WEIGHTS
+from ..io.bundled import DEFAULT_WEIGHTS
 from ..errors import UserError
 
 EXAMPLES = """\
@@ -65,7 +65,7 @@ def build_predictor(args: argparse.Namespace):
     import torch
 
     from ..device import check_device
-    from ..predict import Predictor
+    from ..inference.predict import Predictor
 
     if args.batch_size < 1 or (args.input_height is not None and args.input_height < 8):
         raise UserError("--batch-size must be >= 1 and --input-height >= 8")
@@ -74,7 +74,7 @@ def build_predictor(args: argparse.Namespace):
     check_device(args.device)
     weights = args.weights
     if args.backend == "onnx" or (args.backend == "auto" and str(weights).lower().endswith(".onnx")):
-        from ..onnx_export import OnnxSession
+        from ..inference.onnx_export import OnnxSession
 
         weights = OnnxSession(weights, device=args.device, threads=args.threads)
     decode_params = {key: value for key, value in (("peak_threshold", args.peak_threshold),
@@ -121,8 +121,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..media import discover_inputs
-    from ..outputs import lock_folder
+    from ..io.media import discover_inputs
+    from ..io.outputs import lock_folder
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out}: --out must be a folder, and this is a file")
@@ -221,8 +221,8 @@ class _Job:
 
     def _record(self, name: str, people, source: str, frame: int | None = None,
                 frame_dir: Path | None = None) -> None:
-        from ..evaluate import people_to_coco_results
-        from ..outputs import openpose_json, write_json
+        from ..inference.evaluate import people_to_coco_results
+        from ..io.outputs import openpose_json, write_json
 
         if self.args.format == "openpose":
             relative = (frame_dir or Path(name).parent) / f"{Path(name).name}_keypoints.json"
@@ -235,14 +235,14 @@ class _Job:
                 self._save_coco()
 
     def _save_coco(self) -> None:
-        from ..outputs import write_json
+        from ..io.outputs import write_json
 
         write_json(self.args.out / "results.json", self.coco_results)
         write_json(self.args.out / "images.json", self.coco_images)
         self.coco_saved = time.monotonic()
 
     def _draw(self, image, people):
-        from ..render import draw_people
+        from ..inference.render import draw_people
 
         return draw_people(image, people, min_score=self.args.render_threshold,
                            opacity=self.args.render_opacity)
@@ -256,8 +256,8 @@ class _Job:
         self.outputs, self.coco_mark = [], len(self.coco_images)
 
     def image(self, item) -> None:
-        from ..images import read_image
-        from ..outputs import write_image
+        from ..io.images import read_image
+        from ..io.outputs import write_image
 
         if self.images_bar is None:
             from tqdm import tqdm
@@ -281,7 +281,7 @@ class _Job:
     def video(self, item) -> None:
         from tqdm import tqdm
 
-        from ..media import VideoReader, open_render_writer
+        from ..io.media import VideoReader, open_render_writer
 
         args = self.args
         # Opens the file, camera or stream now: fails before any output is created.
@@ -341,7 +341,7 @@ class _Job:
                 self.outputs.append(f"{frame_dir.as_posix()}/")
 
     def finish(self) -> None:
-        from ..outputs import write_json
+        from ..io.outputs import write_json
 
         if self.images_bar is not None:
             self.images_bar.close()

@@ -45,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--size takes one or two positive sides, got {args.size}")
     height, width = args.size if len(args.size) == 2 else args.size * 2
     if args.weights:
-        from ..checkpoint import load_model
+        from ..io.checkpoint import load_model
 
         model, cfg = load_model(args.weights)
     else:
         if args.config:
             from ..config import load_config
-            from ..train import TrainConfig
+            from ..training.loop import TrainConfig
 
             cfg = load_config(TrainConfig, args.config).model
         else:

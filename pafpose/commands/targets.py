@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
+from ..io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
 from ..errors import UserError
-from ..images import read_image
-from ..masks import loss_mask, mask_to_map
-from ..outputs import write_image
-from ..render import heatmap_overlay, mask_overlay, paf_overlay
-from ..skeleton import COCO18
-from ..targets import map_size_for, render_heatmaps, render_pafs
+from ..io.images import read_image
+from ..codec.masks import loss_mask, mask_to_map
+from ..io.outputs import write_image
+from ..inference.render import heatmap_overlay, mask_overlay, paf_overlay
+from ..codec.skeleton import COCO18
+from ..codec.targets import map_size_for, render_heatmaps, render_pafs
 
 EXAMPLES = """\
 examples:

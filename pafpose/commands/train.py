@@ -87,9 +87,9 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    from ..io.checkpoint import load_checkpoint
     from ..config import load_config
-    from ..train import NonFiniteLoss, TrainConfig, train
+    from ..training.loop import NonFiniteLoss, TrainConfig, train
 
     overrides = _flag_overrides(args) + list(args.overrides)
     resume = None

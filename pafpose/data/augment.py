@@ -10,7 +10,7 @@ keypoints exactly onto the warped pixels.
 - Loss mask: the same warp, bilinear on the 0/1 mask with 8-bit rounding, i.e. the warped mask is
   1 where the interpolated mask is >= 0.5; beyond the source image it is 0, because padding
   carries no labels (OpenPose's padded regions are masked out too).
-- Keypoints: the same matrix, then for a flip :func:`pafpose.skeleton.flip_keypoints` (x -> S-1-x
+- Keypoints: the same matrix, then for a flip :func:`pafpose.codec.skeleton.flip_keypoints` (x -> S-1-x
   and the left/right swap). Keypoints that leave the crop keep their coordinates and visibility:
   a limb that is partly outside still gets its PAF inside the crop, and the target renderers clip
   to the map.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..skeleton import COCO18, flip_keypoints
+from ..codec.skeleton import COCO18, flip_keypoints
 from .config import DataConfig
 
 __all__ = [

@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
 
-from ..annotations import load_coco, person_keypoints
+from ..io.annotations import load_coco, person_keypoints
 from ..errors import UserError
-from ..images import read_image
-from ..masks import is_fully_labelled, loss_mask, mask_to_map
-from ..skeleton import COCO18
-from ..targets import map_size_for, render_heatmaps, render_pafs
+from ..io.images import read_image
+from ..codec.masks import is_fully_labelled, loss_mask, mask_to_map
+from ..codec.skeleton import COCO18
+from ..codec.targets import map_size_for, render_heatmaps, render_pafs
 from .augment import (Augmentation, fit_augmentation, sample_augmentation, to_network_input, warp_image,
                       warp_keypoints, warp_mask)
 from .config import DataConfig

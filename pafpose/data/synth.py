@@ -44,7 +44,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from ..errors import UserError
-from ..skeleton import COCO17
+from ..codec.skeleton import COCO17
 
 __all__ = ["SceneConfig", "SynthStats", "render_scene", "generate_dataset", "COCO_CATEGORY"]
 

@@ -32,7 +32,7 @@ conv4_4_CPM)
 ``model{t}_2.Mconv{i}_stage{t}_L2.*``, t = 2..6, i = 1..7  ``heatmap_stages.{t-1}.conv{i}.*``
 =======================================================  =========================================
 
-Two things differ besides names (see :mod:`pafpose.convert`): CMU's 38 PAF channels are in its
+Two things differ besides names (see :mod:`pafpose.io.convert_caffe`): CMU's 38 PAF channels are in its
 own ``mapIdx`` order, and CMU's input is ``BGR / 256 - 0.5`` rather than normalised RGB.
 """
 
@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..skeleton import get_skeleton
+from ..codec.skeleton import get_skeleton
 from .backbone import build_backbone, load_vgg19_weights
 from .mobilenet_thin import MobileNetThin
 from .stages import TpamiStage, cvpr2017_stage, init_weights

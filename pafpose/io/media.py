@@ -15,7 +15,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 from .images import IMAGE_SUFFIXES
 
 __all__ = ["VIDEO_SUFFIXES", "MediaInput", "discover_inputs", "VideoReader", "VideoWriter",

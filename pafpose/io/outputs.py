@@ -1,6 +1,6 @@
 """Writing results atomically, and OpenPose's per-image/frame JSON layout.
 
-COCO keypoint results come from :func:`pafpose.evaluate.people_to_coco_results`.
+COCO keypoint results come from :func:`pafpose.inference.evaluate.people_to_coco_results`.
 
 Long jobs write one file per image or frame as they go; each goes to a temporary file in the
 destination folder first and is moved into place with ``os.replace``, so a crash or Ctrl-C never
@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 __all__ = ["atomic_write_bytes", "write_json", "write_image", "openpose_json", "make_temp_file",
            "lock_folder", "LOCK_NAME"]

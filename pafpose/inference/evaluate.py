@@ -10,7 +10,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .people import Person
+from ..codec.people import Person
 
 __all__ = ["METRIC_NAMES", "evaluate_keypoints", "people_to_coco_results", "people_found",
            "annotated_people"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
-from .errors import UserError
+from ..errors import UserError
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
            "model_from_checkpoint", "model_weights", "build_with_weights", "load_tensor_file", "mismatch_summary",
@@ -161,7 +161,7 @@ def build_with_weights(model_config: dict, weights: dict, source: str | Path):
     (with counts and the first few keys that differ), so a converter or a checkpoint whose
     layout disagrees with its architecture fails where it is read, not when it is used.
     """
-    from .models import ModelConfig, build_model
+    from ..models import ModelConfig, build_model
 
     try:
         cfg = ModelConfig.from_dict(dict(model_config))

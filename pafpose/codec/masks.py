@@ -12,7 +12,7 @@ Regions come from the annotations' segmentation (polygons or RLE, decoded by pyc
 annotation without a segmentation falls back to its bounding box.
 
 Map resolution: cell (i, j) covers input pixels [i*s, (i+1)*s) x [j*s, (j+1)*s) (the footprint
-whose centre is the cell centre of :mod:`pafpose.targets`). The cell is masked out when MORE than
+whose centre is the cell centre of :mod:`pafpose.codec.targets`). The cell is masked out when MORE than
 half of that footprint is masked; pixels beyond the image border (the last partial row/column
 of cells) count as unmasked, so a cell is never masked by pixels that do not exist.
 """

@@ -13,7 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .skeleton import COCO18
+from ..codec.skeleton import COCO18
 
 __all__ = ["LIMB_COLOURS", "draw_people", "heatmap_overlay", "paf_overlay", "mask_overlay"]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import UserError
-from .extras import require
+from ..errors import UserError
+from ..extras import require
 
 __all__ = ["export_onnx", "OnnxSession"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from pycocotools.coco import COCO
 
-from .errors import UserError
-from .skeleton import coco17_to_coco18
+from ..errors import UserError
+from ..codec.skeleton import coco17_to_coco18
 
 
 
@@ -122,7 +122,7 @@ def person_keypoints(annotations: list[dict]) -> np.ndarray:
 
 
 #: Four real COCO val2017 images with their 14 annotated people (see assets/coco/ATTRIBUTION.md).
-SAMPLE_DIR = Path(__file__).parent / "assets" / "coco"
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "assets" / "coco"
 SAMPLE_ANNOTATIONS = SAMPLE_DIR / "test_coco.json"
 
 

@@ -4,14 +4,14 @@ Geometry. An original image of W0 x H0 pixels is resized by (fx, fy) = (w / W0, 
 network input of w x h pixels (h = input_height * scale, the aspect ratio kept up to rounding of
 w), so with pixel centres at integer coordinates ``x_net = (x_orig + 0.5) * fx - 0.5``. The
 input is padded right and bottom with grey to a multiple of the stride; map cell (i, j) is
-centred on input pixel ``(j*s + s/2 - 0.5, i*s + s/2 - 0.5)`` (see :mod:`pafpose.targets`), and
+centred on input pixel ``(j*s + s/2 - 0.5, i*s + s/2 - 0.5)`` (see :mod:`pafpose.codec.targets`), and
 only the ``ceil(h/s) x ceil(w/s)`` cells over real pixels are kept.
 
 Multi-scale search runs every scale and resamples each scale's maps onto the map grid of the
 reference scale 1.0, cell centre onto cell centre through original-image coordinates (separable
 linear interpolation), then averages. The flip test mirrors the *padded* input, whose width is a
 multiple of the stride, so reversing map columns is an exact inverse; the mirrored maps are
-un-flipped with the keypoint and limb permutations and negated PAF x (pafpose.targets.flip_*).
+un-flipped with the keypoint and limb permutations and negated PAF x (pafpose.codec.targets.flip_*).
 People are decoded on the averaged maps and mapped back with ``x_orig = (x_net + 0.5) / fx - 0.5``.
 """
 
@@ -26,14 +26,14 @@ import cv2
 import numpy as np
 import torch
 
-from .bundled import DEFAULT_WEIGHTS
-from .device import check_device
-from .errors import UserError
-from .images import to_bgr8
-from .targets import flip_heatmaps, flip_pafs
+from ..io.bundled import DEFAULT_WEIGHTS
+from ..device import check_device
+from ..errors import UserError
+from ..io.images import to_bgr8
+from ..codec.targets import flip_heatmaps, flip_pafs
 
 if TYPE_CHECKING:  # annotations only: decode (and so people) is imported on first prediction
-    from .people import Person
+    from ..codec.people import Person
 
 __all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels"]
 
@@ -100,7 +100,7 @@ class Predictor:
         scales: multi-scale search factors of ``input_height`` (the paper used 0.5, 1, 1.5, 2).
         flip: also run the mirrored image and average (flip test).
         backend: "torch", "onnx", or "auto": onnx for an ``.onnx`` path or OnnxSession, else torch.
-        decode_params: keyword arguments passed to :func:`pafpose.decode.decode`, on top of
+        decode_params: keyword arguments passed to :func:`pafpose.codec.decode.decode`, on top of
             the decoder settings the checkpoint recommends (its "inference" entry's "decode").
         max_people: keep at most this many people per image, the highest scored (None: all).
         max_width: widest network input at scale 1.0; wider (panoramic or huge) images are
@@ -151,7 +151,7 @@ class Predictor:
         if backend != "torch":
             raise UserError(f"unknown backend {backend!r} (choose 'auto', 'torch' or 'onnx')")
         if isinstance(weights_or_model, (str, Path)):
-            from .checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
+            from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
 
             path = resolve_weights(weights_or_model)
             state = load_checkpoint(path)
@@ -191,7 +191,7 @@ class Predictor:
         Returns:
             list[list[Person]]: N lists, each as :meth:`predict` returns for that image.
         """
-        from .decode import decode
+        from ..codec.decode import decode
 
         if isinstance(images, np.ndarray) and images.ndim != 4:
             # Iterating one (H, W, 3) image would treat each row as an image.
@@ -309,7 +309,7 @@ class Predictor:
 def _as_image(image: Any, name: str) -> np.ndarray:
     if image is None:
         raise UserError(f"{name} is None: no image was given (cv2.imread returns None for a "
-                        "missing or unreadable file; pafpose.images.read_image names the problem)")
+                        "missing or unreadable file; pafpose.io.images.read_image names the problem)")
     return to_bgr8(np.asarray(image), name=name)
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 from .protowire import fields, packed_varints
 
 __all__ = ["CMU_PAF_ORDER", "read_cmu_weights", "parse_caffemodel", "cmu_model_config",
@@ -175,7 +175,7 @@ def parse_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
 
 def cmu_model_config() -> dict:
     """The pafpose ModelConfig (as a dict) of CMU's COCO model."""
-    from .models import ModelConfig
+    from ..models import ModelConfig
 
     return ModelConfig(arch="cvpr2017", backbone_width=1.0, cpm_channels=(256, 128), paf_stages=6,
                        heatmap_stages=6, stage_channels=128, first_head_channels=512,
@@ -188,7 +188,7 @@ def _fold_cmu_normalisation(weight: torch.Tensor, bias: torch.Tensor):
     CMU's input channel k is ``(z[2-k] * std[2-k] + mean[2-k]) * 255/256 - 0.5`` in terms of
     our normalised RGB z, an affine map per channel that folds into the weights and bias.
     """
-    from .models.network import IMAGENET_MEAN, IMAGENET_STD
+    from ..models.network import IMAGENET_MEAN, IMAGENET_STD
 
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float64)

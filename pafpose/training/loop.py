@@ -42,16 +42,16 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .annotations import default_image_folder
-from .checkpoint import (load_checkpoint, mismatch_summary, model_weights, remove_stale_temporaries,
+from ..io.annotations import default_image_folder
+from ..io.checkpoint import (load_checkpoint, mismatch_summary, model_weights, remove_stale_temporaries,
                          save_checkpoint)
-from .config import from_dict, to_dict
-from .data import DataConfig
-from .device import check_device
-from .errors import UserError
-from .extras import require
+from ..config import from_dict, to_dict
+from ..data import DataConfig
+from ..device import check_device
+from ..errors import UserError
+from ..extras import require
 from .loss import LossConfig, pose_loss
-from .models import ModelConfig, PoseNet, build_model
+from ..models import ModelConfig, PoseNet, build_model
 
 __all__ = ["OptimConfig", "TrainConfig", "TrainResult", "NonFiniteLoss", "ResumableSampler",
            "SeededSamples", "seed_loader_worker", "train"]
@@ -207,7 +207,7 @@ def seed_loader_worker(worker_id: int) -> None:
 
 
 def build_train_dataset(cfg: TrainConfig) -> Dataset:
-    from .data import CocoPoseDataset
+    from ..data import CocoPoseDataset
 
     if not cfg.train_annotations:
         raise UserError("no training annotations given (train_annotations / --annotations)")
@@ -298,7 +298,7 @@ def _stop_on_signals():
 
 def _load_init_weights(model: torch.nn.Module, weights: str) -> None:
     """Start from a checkpoint's (or bundled weights') network: weights only, no optimizer state."""
-    from .checkpoint import resolve_weights
+    from ..io.checkpoint import resolve_weights
 
     path = resolve_weights(weights)
     state = load_checkpoint(path)
@@ -478,7 +478,7 @@ class _Trainer:
 
     def _truncate_metrics(self) -> None:
         """Drop log lines past the resumed checkpoint: the resumed run logs those iterations again."""
-        from .outputs import atomic_write_bytes
+        from ..io.outputs import atomic_write_bytes
 
         path = self.out_dir / "metrics.jsonl"
         if not path.is_file():
@@ -520,7 +520,7 @@ class _Trainer:
     def log_images(self, maps: dict) -> None:
         if self.writer is None:
             return
-        from .render import heatmap_overlay, paf_overlay
+        from ..inference.render import heatmap_overlay, paf_overlay
 
         image = (maps["image"][0].float().permute(1, 2, 0).cpu().numpy()[..., ::-1] * 255).astype(np.uint8)
         def arr(key):
@@ -549,10 +549,10 @@ class _Trainer:
 
 def validate_coco(model: PoseNet, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
     """COCO keypoint AP of ``model`` on the first ``val_max_images`` validation images."""
-    from .annotations import load_coco
-    from .evaluate import evaluate_keypoints, people_to_coco_results
-    from .images import read_image
-    from .predict import Predictor
+    from ..io.annotations import load_coco
+    from ..inference.evaluate import evaluate_keypoints, people_to_coco_results
+    from ..io.images import read_image
+    from ..inference.predict import Predictor
 
     coco = load_coco(cfg.val_annotations)
     root = Path(cfg.val_images or default_image_folder(cfg.val_annotations))

@@ -13,14 +13,14 @@ __all__ = ["Person"]
 
 @dataclass
 class Person:
-    """A person found by :func:`pafpose.decode.decode`.
+    """A person found by :func:`pafpose.codec.decode.decode`.
 
     Attributes:
         keypoints: (18, 3) float array in COCO-18 order: x, y in input-image pixels (pixel
             centres at integer coordinates) and the keypoint's heatmap score; a missing keypoint
             is all zeros.
         score: ranking score for COCO evaluation: by default the sum of the person's keypoint and
-            limb scores (see ``person_score`` in :class:`pafpose.decode.DecodeParams`).
+            limb scores (see ``person_score`` in :class:`pafpose.codec.decode.DecodeParams`).
     """
 
     keypoints: np.ndarray

@@ -2,7 +2,7 @@
 
 ``f = sum_t sum_p W(p) * ||pred_t(p) - target(p)||^2`` over all pixels p, channels and stages
 (deep supervision, paper eq. 3-6), where W(p) is 0 where labels are missing (crowds, unlabelled
-people; :mod:`pafpose.masks`). The mask (B, 1, h, w) broadcasts over channels.
+people; :mod:`pafpose.codec.masks`). The mask (B, 1, h, w) broadcasts over channels.
 
 Reductions:
 
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 
 __all__ = ["LossConfig", "LossResult", "pose_loss", "masked_squared_error"]
 

@@ -71,7 +71,7 @@ class Skeleton:
     def paf_flip(self) -> np.ndarray:
         """Channel permutation of a stacked (2L, H, W) PAF under a horizontal flip.
 
-        The x channels must additionally be negated (see :func:`pafpose.targets.flip_pafs`).
+        The x channels must additionally be negated (see :func:`pafpose.codec.targets.flip_pafs`).
         """
         if self.limb_flip is None:
             raise ValueError(f"skeleton {self.name!r} has no mirror-symmetric limb list for PAFs")

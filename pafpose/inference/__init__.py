@@ -1,0 +1,1 @@
+"""Image -> network -> people: the Predictor, skeleton rendering, ONNX export and COCO evaluation."""
