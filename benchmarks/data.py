@@ -20,21 +20,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pafpose.io.annotations import person_keypoints  # noqa: E402
 from pafpose.data import CocoPoseDataset, DataConfig  # noqa: E402
 from pafpose.data.augment import to_network_input, warp_image, warp_keypoints, warp_mask  # noqa: E402
 from pafpose.data.synth import generate_dataset  # noqa: E402
 from pafpose.io.images import read_image  # noqa: E402
-from pafpose.codec.masks import loss_mask, mask_to_map  # noqa: E402
-from pafpose.codec.skeleton import COCO18  # noqa: E402
-from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
+from pafpose.codec.masks import loss_mask  # noqa: E402
 
 
 def stage_times(dataset: CocoPoseDataset, indices: np.ndarray, seed: int) -> dict[str, float]:
     """Seconds per sample of each stage of ``CocoPoseDataset.sample``, in its order."""
-    cfg = dataset.cfg
+    cfg, codec = dataset.cfg, dataset.codec
     rng = np.random.default_rng(seed)
-    map_size = map_size_for((cfg.crop_size, cfg.crop_size), cfg.stride)
     totals = dict.fromkeys(("decode JPEG + annotations", "warp image", "colour + to float", "targets", "mask"), 0.0)
     for index in indices:
         record = dataset.records[dataset.samples[index][0]]
@@ -47,12 +43,11 @@ def stage_times(dataset: CocoPoseDataset, indices: np.ndarray, seed: int) -> dic
         t2 = time.perf_counter()
         torch.from_numpy(to_network_input(crop, aug))
         t3 = time.perf_counter()
-        keypoints = warp_keypoints(person_keypoints(annotations), aug)
-        render_heatmaps(keypoints, map_size, cfg.stride, cfg.sigma)
-        render_pafs(keypoints, COCO18.limbs, map_size, cfg.stride, cfg.limb_width)
+        keypoints = warp_keypoints(codec.keypoints(annotations), aug, codec.skeleton)
+        codec.encode(keypoints, (cfg.crop_size, cfg.crop_size))
         t4 = time.perf_counter()
         mask = loss_mask(annotations, *image.shape[:2], cfg.min_keypoints, cfg.min_area)
-        mask_to_map(warp_mask(mask, aug), cfg.stride)
+        codec.encode_mask(warp_mask(mask, aug))
         t5 = time.perf_counter()
         for key, dt in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
             totals[key] += dt

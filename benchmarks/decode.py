@@ -31,17 +31,15 @@ import torch  # noqa: E402
 from scipy.ndimage import gaussian_filter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from decode_helpers import synthetic_people  # noqa: E402
+from decode_helpers import CODEC, real_sample_maps, render_maps, synthetic_people  # noqa: E402
 from decode_robustness import BEFORE_ROBUSTNESS, baseline_decode  # noqa: E402
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
 from pafpose.codec.decode import decode  # noqa: E402
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
 from pafpose.codec.skeleton import COCO18  # noqa: E402
-from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
 
-STRIDE = 8
+STRIDE = CODEC.stride
 INPUTS = ((368, 368), (1280, 960))
 CROWDS = (1, 5, 10, 20, 40)
 
@@ -151,9 +149,7 @@ def scene(num_people: int, image_size: tuple[int, int], seed: int):
     rows = math.ceil(num_people / cols)
     cell = (image_size[0] // cols, image_size[1] // rows)
     keypoints, _ = synthetic_people(num_people, np.random.default_rng(seed), cell=cell)
-    size = map_size_for(image_size, STRIDE)
-    return (render_heatmaps(keypoints, size, STRIDE),
-            render_pafs(keypoints, COCO18.limbs, size, STRIDE))
+    return render_maps(keypoints, image_size)
 
 
 def timed(fn, repeats: int) -> tuple[float, float, object]:
@@ -231,13 +227,8 @@ DECODERS = {
 
 
 def accuracy_table() -> dict[str, dict[str, float]]:
-    coco = load_coco(SAMPLE_ANNOTATIONS)
-    images = []
-    for image in coco.dataset["images"]:
-        keypoints = person_keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image["id"])))
-        size = map_size_for((image["width"], image["height"]), STRIDE)
-        images.append((image["id"], render_heatmaps(keypoints, size, STRIDE),
-                       render_pafs(keypoints, COCO18.limbs, size, STRIDE)))
+    coco, samples = real_sample_maps()
+    images = [(image_id, heatmaps, pafs) for image_id, heatmaps, pafs, _ in samples]
     table: dict[str, dict[str, float]] = {name: {} for name in DECODERS}
     for condition, settings in CONDITIONS.items():
         seeds = SEEDS if settings.get("noise") else (0,)

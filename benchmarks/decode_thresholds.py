@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pafpose.io.annotations import load_coco  # noqa: E402
 from pafpose.data.synth import generate_dataset  # noqa: E402
-from pafpose.codec.decode import DecodeParams, decode  # noqa: E402
+from pafpose.codec.decode import DecodeParams  # noqa: E402
 from pafpose.demo import BUNDLED, SCENES, VAL_SCENES  # noqa: E402
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 from pafpose.io.images import read_image  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> None:
     def ap(**params) -> dict:
         results = []
         for image_id, (heatmaps, pafs), (fx, fy) in zip(ids, maps, factors):
-            people = decode(heatmaps, pafs, stride=8, **params)
+            people = predictor.codec.decode(heatmaps, pafs, **params)
             for person in people:
                 to_original_pixels(person.keypoints, fx, fy)
             results += people_to_coco_results(people, image_id)

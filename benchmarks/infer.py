@@ -53,26 +53,23 @@ def measure(predictor: Predictor, images, repeats: int) -> StageTimes:
 
 def decode_ground_truth(images, repeats: int) -> float:
     """Median seconds to decode the ground-truth maps of the bundled images at height 368."""
-    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
-    from pafpose.codec.decode import decode
-    from pafpose.codec.skeleton import COCO18
-    from pafpose.codec.targets import render_heatmaps, render_pafs
+    from pafpose.codec.head import PafCodec
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
     torch.set_num_threads(1)
-    coco = load_coco(SAMPLE_ANNOTATIONS)
+    coco, codec = load_coco(SAMPLE_ANNOTATIONS), PafCodec()
     maps = []
     for image_id in sorted(coco.getImgIds())[: len(images)]:
         info = coco.imgs[image_id]
         f = 368 / info["height"]
-        kp = person_keypoints(coco.loadAnns(coco.getAnnIds(imgIds=[image_id])))
+        kp = codec.keypoints(coco.loadAnns(coco.getAnnIds(imgIds=[image_id])))
         kp[..., :2] = (kp[..., :2] + 0.5) * f - 0.5
-        size = (-(-round(info["width"] * f) // 8), 46)
-        maps.append((render_heatmaps(kp, size), render_pafs(kp, COCO18.limbs, size)))
+        maps.append(codec.encode(kp, (round(info["width"] * f), 368)))
     runs = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
         for heatmaps, pafs in maps:
-            decode(heatmaps, pafs)
+            codec.decode(heatmaps, pafs)
         runs.append((time.perf_counter() - start) / len(maps))
     return statistics.median(runs[1:])
 

@@ -17,11 +17,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints  # noqa: E402
+from pafpose.codec.head import PafCodec  # noqa: E402
 from pafpose.codec.skeleton import COCO18  # noqa: E402
 from pafpose.codec.targets import render_heatmaps, render_pafs  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco  # noqa: E402
 
-SIZE, STRIDE, SIGMA, WIDTH = 368, 8, 7.0, 1.0
+CODEC = PafCodec()  # the default head: COCO-18, stride 8, sigma 7, limb width 1
+SIZE, STRIDE, SIGMA, WIDTH = 368, CODEC.stride, CODEC.spec.sigma, CODEC.spec.limb_width
 MAP = (SIZE // STRIDE, SIZE // STRIDE)
 
 
@@ -64,7 +66,7 @@ def reference_targets(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def make_scenes(num_scenes: int, people: int, rng: np.random.Generator) -> np.ndarray:
     """(S, P, 18, 3) scenes of real COCO poses, rescaled to 60-250 px tall, placed anywhere."""
     coco = load_coco(SAMPLE_ANNOTATIONS)
-    poses = person_keypoints(coco.loadAnns(coco.getAnnIds()))
+    poses = CODEC.keypoints(coco.loadAnns(coco.getAnnIds()))
     scenes = np.zeros((num_scenes, people, 18, 3))
     for s in range(num_scenes):
         for p in range(people):

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from pafpose.config import load_config  # noqa: E402
 from pafpose.training.loss import pose_loss  # noqa: E402
 from pafpose.models import ModelConfig, build_model  # noqa: E402
-from pafpose.training.loop import TrainConfig  # noqa: E402
+from pafpose.training import TrainConfig  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -101,16 +101,14 @@ def data_wait_fraction(device: torch.device, cfg: TrainConfig, steps: int, amp, 
     """(fraction of step time blocked on the loader, images/s) training on synthetic COCO scenes."""
     from pafpose.data import CocoPoseDataset
     from pafpose.data.synth import generate_dataset
-    from pafpose.training.loop import ResumableSampler, SeededSamples, seed_loader_worker
+    from pafpose.training.sampling import build_train_loader
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_dataset(tmp, num_images=64, max_people=5, seed=0, image_size=(640, 480))
         dataset = CocoPoseDataset(Path(tmp) / "images", Path(tmp) / "annotations.json", cfg.data)
-        sampler = ResumableSampler(dataset, 1, 0, seed=0)
-        loader = torch.utils.data.DataLoader(SeededSamples(dataset), batch_size=cfg.batch_size, sampler=sampler,
-                                             num_workers=cfg.workers, worker_init_fn=seed_loader_worker,
-                                             pin_memory=device.type == "cuda", drop_last=True,
-                                             prefetch_factor=4 if cfg.workers else None)
+        loader = build_train_loader(dataset, cfg.batch_size, cfg.workers, seed=0,
+                                    pin_memory=device.type == "cuda")
+        sampler = loader.sampler
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model = build_model(cfg.model).to(device=device, memory_format=fmt).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)

@@ -3,7 +3,8 @@
 ``load_config(TrainConfig, "configs/coco.yaml", overrides=["model.paf_stages=3"])`` reads the
 file, applies ``dotted.key=value`` overrides (values parsed as YAML), and builds the dataclass
 tree; a key that is not a field raises UserError naming the key and the file. Sections missing
-from the file keep their defaults.
+from the file keep their defaults. A dataclass may list renamed fields in a ``MOVED_KEYS`` class
+attribute (old key -> new dotted key), so an old config says where its key went.
 
 YAML is read with the 1.2 core schema's plain scalars, not PyYAML's YAML 1.1: ``1e-3`` is a
 number (1.1 needs a dot, ``1.0e-3``, and gives the string "1e-3" otherwise) and only
@@ -15,6 +16,7 @@ False). Every value is then coerced to its field's type — "2e-4" to a float, 3
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -112,15 +114,23 @@ def _coerce(value, hint, key: str, source: str):
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[dict, dict]:
+    """(type hints, init fields by name) of a dataclass; cached, as resolving hints is slow."""
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
 def from_dict(cls: type, values: dict, source: str = "config", prefix: str = ""):
     """Build dataclass ``cls`` from ``values``; nested dataclass fields are built recursively."""
     if not isinstance(values, dict):
         raise UserError(f"{source}: {prefix or 'the top level'} must be a mapping, got {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints, known = _fields(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in known:
+            moved = getattr(cls, "MOVED_KEYS", {}).get(key)
+            if moved:
+                raise UserError(f"{source}: '{prefix}{key}' is now '{moved}'")
             raise UserError(f"{source}: unknown key '{prefix}{key}' (known: {', '.join(sorted(known))})")
         hint = hints[key]
         if dataclasses.is_dataclass(hint) and isinstance(hint, type):

@@ -190,7 +190,8 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
     Returns (release checkpoint path, final validation metrics).
     """
     from .config import from_dict
-    from .training.loop import TrainConfig, train, validate_coco
+    from .inference.evaluate import validate_coco
+    from .training import TrainConfig, train
 
     out = Path(out_dir)
     recipe_state = load_checkpoint(resolve_weights(recipe))
@@ -204,6 +205,8 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
                   val_input_height=height, val_max_images=VAL_SCENES[1], **overrides)
     cfg = from_dict(TrainConfig, values, source=str(recipe))
     result = train(cfg)
-    metrics = result.final_val_metrics or validate_coco(result.model, cfg, next(result.model.parameters()).device)
+    metrics = result.final_val_metrics or validate_coco(
+        result.model, cfg.val_annotations, cfg.val_images, max_images=cfg.val_max_images,
+        input_height=cfg.val_input_height or cfg.data.crop_size)
     release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics, cfg.val_input_height)
     return release, metrics

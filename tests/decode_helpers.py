@@ -7,8 +7,10 @@ import math
 import cv2
 import numpy as np
 
-from pafpose.codec.skeleton import COCO18
-from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs
+from pafpose.codec.head import PafCodec
+
+#: The default head (COCO-18, stride 8) all decoder tests render and decode with.
+CODEC = PafCodec()
 
 # A standing person in COCO-18 order, in units of its height (x relative to the body centre).
 _TEMPLATE = np.array([
@@ -52,11 +54,21 @@ def synthetic_people(num_people: int, rng: np.random.Generator, drop_leaves: flo
     return keypoints, (cols * cell[0], rows * cell[1])
 
 
-def render_maps(keypoints: np.ndarray, image_size: tuple[int, int], stride: int = 8):
+def real_sample_maps():
+    """(coco, [(image_id, heatmaps, pafs, keypoints)]): ground-truth maps of the bundled COCO photos."""
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
+
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    images = []
+    for image in coco.dataset["images"]:
+        keypoints = CODEC.keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image["id"])))
+        images.append((image["id"], *CODEC.encode(keypoints, (image["width"], image["height"])), keypoints))
+    return coco, images
+
+
+def render_maps(keypoints: np.ndarray, image_size: tuple[int, int]):
     """Ground-truth (19, H, W) heatmaps and (38, H, W) PAFs of an image of (W, H) pixels."""
-    size = map_size_for(image_size, stride)
-    return (render_heatmaps(keypoints, size, stride),
-            render_pafs(keypoints, COCO18.limbs, size, stride))
+    return CODEC.encode(keypoints, image_size)
 
 
 #: Degradation levels of issue 12: (fraction of peaks dropped, blur sigma in cells, gain,
@@ -69,8 +81,7 @@ LEVELS = {
 }
 
 
-def degraded_maps(keypoints: np.ndarray, image_size: tuple[int, int], level: str, seed: int,
-                  stride: int = 8):
+def degraded_maps(keypoints: np.ndarray, image_size: tuple[int, int], level: str, seed: int):
     """(19, H, W) heatmaps and (38, H, W) PAFs of (P, 18, 3) ``keypoints`` at a degradation level.
 
     In this order: a fraction of the (person, part) peaks left out of the heatmaps while their
@@ -80,11 +91,11 @@ def degraded_maps(keypoints: np.ndarray, image_size: tuple[int, int], level: str
     """
     drop, blur, gain, blobs, noise = LEVELS[level]
     rng = np.random.default_rng(seed)
-    size = map_size_for(image_size, stride)
+    size = CODEC.map_size(image_size)
     shown = keypoints.copy()
     shown[(rng.random(keypoints.shape[:2]) < drop) & (keypoints[:, :, 2] > 0)] = 0
     out = []
-    for maps in (render_heatmaps(shown, size, stride), render_pafs(keypoints, COCO18.limbs, size, stride)):
+    for maps in (CODEC.encode(shown, image_size)[0], CODEC.encode(keypoints, image_size)[1]):
         if blur:
             maps = cv2.GaussianBlur(np.ascontiguousarray(maps.transpose(1, 2, 0)), (0, 0), blur)
             maps = maps.reshape(size[1], size[0], -1).transpose(2, 0, 1)

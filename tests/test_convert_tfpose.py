@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from pafpose.config import from_dict
 from pafpose.io.convert_caffe import CMU_PAF_ORDER
 from pafpose.io.convert_tfpose import convert_tfpose, tfpose_checkpoint
 from pafpose.errors import UserError
@@ -70,7 +71,7 @@ def test_tiny_graph_round_trips_through_the_reader_and_converter(tmp_path):
     path = tmp_path / "graph_opt.pb"
     write_tfpose_graph(path, model.state_dict(), stages=2, cmu_paf_order=CMU_PAF_ORDER)
     config, state = convert_tfpose(path)
-    assert ModelConfig.from_dict(config) == ModelConfig(**TINY)
+    assert from_dict(ModelConfig, config) == ModelConfig(**TINY)
     assert state.keys() == model.state_dict().keys()
     for key, value in model.state_dict().items():
         torch.testing.assert_close(state[key], value, rtol=0, atol=0, msg=key)

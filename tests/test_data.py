@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
-from pafpose.data import Augmentation, CocoPoseDataset, DataConfig, make_loader, render_sample
+from pafpose.data import Augmentation, CocoPoseDataset, DataConfig, render_sample
 from pafpose.data.augment import fit_augmentation, sample_augmentation, warp_image, warp_keypoints
+from pafpose.config import from_dict, to_dict
 from pafpose.errors import UserError
 from pafpose.codec.skeleton import COCO18
-from pafpose.codec.targets import flip_heatmaps, flip_pafs
+from pafpose.training.sampling import build_train_loader
 
 STRIDE = 8
 NO_COLOUR = dict(contrast_min=1.0, contrast_max=1.0, max_brightness=0.0, channel_swap_prob=0.0)
@@ -128,17 +129,18 @@ def test_flip_mirrors_image_mask_and_targets_and_swaps_left_right():
     aug = sample_augmentation(rng, cfg, (bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2), bbox[3])
     plain = Augmentation(aug.matrix, cfg.crop_size, flip=False)
     flipped = Augmentation(aug.matrix, cfg.crop_size, flip=True)
-    a = render_sample(image, record.annotations, plain, cfg)
-    b = render_sample(image, record.annotations, flipped, cfg)
+    a = render_sample(image, record.annotations, plain, cfg, dataset.codec)
+    b = render_sample(image, record.annotations, flipped, cfg, dataset.codec)
     np.testing.assert_allclose(b["image"].numpy(), a["image"].numpy()[..., ::-1], atol=1 / 255 + 1e-6)
     np.testing.assert_array_equal(b["mask"].numpy(), a["mask"].numpy()[..., ::-1])
-    np.testing.assert_allclose(b["heatmaps"].numpy(), flip_heatmaps(a["heatmaps"].numpy()), atol=1e-5)
-    np.testing.assert_allclose(b["pafs"].numpy(), flip_pafs(a["pafs"].numpy()), atol=1e-5)
+    mirrored_heatmaps, mirrored_pafs = dataset.codec.flip_maps(a["heatmaps"].numpy(), a["pafs"].numpy())
+    np.testing.assert_allclose(b["heatmaps"].numpy(), mirrored_heatmaps, atol=1e-5)
+    np.testing.assert_allclose(b["pafs"].numpy(), mirrored_pafs, atol=1e-5)
 
     # Directly: the left wrist after a flip sits where the mirrored right wrist was.
     kp = np.zeros((1, 18, 3))
     kp[0, COCO18.keypoint_names.index("r_wrist")] = (50, 60, 2)
-    out_plain, out_flip = warp_keypoints(kp, plain)[0], warp_keypoints(kp, flipped)[0]
+    out_plain, out_flip = warp_keypoints(kp, plain, COCO18)[0], warp_keypoints(kp, flipped, COCO18)[0]
     left = COCO18.keypoint_names.index("l_wrist")
     right = COCO18.keypoint_names.index("r_wrist")
     assert out_flip[right, 2] == 0 and out_flip[left, 2] == 2
@@ -162,7 +164,7 @@ def test_keypoints_move_with_the_pixels_to_subpixel_accuracy(seed):
         crop = warp_image(image, aug)[..., 0].astype(np.float64) - 128
         ys, xs = np.mgrid[0:128, 0:128]
         found = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
-        np.testing.assert_allclose(found, warp_keypoints(kp, aug)[0, 0, :2], atol=0.1)
+        np.testing.assert_allclose(found, warp_keypoints(kp, aug, COCO18)[0, 0, :2], atol=0.1)
 
 
 def test_augmentation_ranges_follow_the_config():
@@ -243,9 +245,8 @@ def test_corrupt_image_and_broken_annotation_are_skipped_logged_and_counted(tmp_
     assert all(item["index"] not in bad for item in items)  # replaced by good samples
     assert len([m for m in caplog.messages if "000000000785.jpg" in m]) == 1  # one warning per file
 
-    # Through worker processes, the count arrives with the batches.
-    loader = make_loader(CocoPoseDataset(root, annotations, cfg), batch_size=4, workers=2, seed=0,
-                         shuffle=False, drop_last=False)
+    # Through worker processes, the count arrives with the batches (batches of 1: none dropped).
+    loader = build_train_loader(CocoPoseDataset(root, annotations, cfg), batch_size=1, workers=2, seed=0)
     assert sum(int(batch["skipped"].sum()) for batch in loader) >= len(bad)
 
 
@@ -268,18 +269,33 @@ def test_all_broken_gives_one_clear_error(tmp_path):
         dataset[0]
 
 
-def test_loader_is_reproducible_for_a_seed_with_and_without_workers():
-    cfg = DataConfig(crop_size=64)
+def _same_batches(a, b):
+    return len(a) == len(b) and all(x["index"].equal(y["index"]) and x["image"].equal(y["image"])
+                                    for x, y in zip(a, b))
 
-    def first_batches(seed, workers):
-        loader = make_loader(CocoPoseDataset(SAMPLE_DIR, SAMPLE_ANNOTATIONS, cfg), batch_size=3,
-                             workers=workers, seed=seed)
-        return [(b["index"], b["image"]) for _, b in zip(range(2), loader)]
 
-    for workers in (0, 2):
-        a, b, c = first_batches(0, workers), first_batches(0, workers), first_batches(1, workers)
-        assert all(x[0].equal(y[0]) and x[1].equal(y[1]) for x, y in zip(a, b))
-        assert not all(x[1].equal(y[1]) for x, y in zip(a, c))
+def test_training_loader_repeats_whatever_the_workers_and_resumes_mid_epoch():
+    dataset = CocoPoseDataset(SAMPLE_DIR, SAMPLE_ANNOTATIONS, DataConfig(crop_size=64))
+
+    def epoch_batches(seed=0, workers=0, epoch=0, start=0):
+        loader = build_train_loader(dataset, batch_size=3, workers=workers, seed=seed)
+        loader.sampler.set_position(epoch, start)
+        return [{"index": b["index"], "image": b["image"]} for b in loader]
+
+    reference = epoch_batches()
+    assert len(reference) == len(dataset) // 3 == 4
+    assert _same_batches(epoch_batches(), reference)
+    assert _same_batches(epoch_batches(workers=2), reference)  # worker processes change nothing
+    # Starting at batch 2 (a resumed run) gives the rest of the same epoch, exactly.
+    assert _same_batches(epoch_batches(workers=2, start=6), reference[2:])
+    assert not _same_batches(epoch_batches(seed=1), reference)
+    # The next epoch: another order of the same samples, each with a new augmentation.
+    next_epoch = epoch_batches(epoch=1)
+    assert not torch.cat([b["index"] for b in next_epoch]).equal(torch.cat([b["index"] for b in reference]))
+    first = {int(i): image for b in reference for i, image in zip(b["index"], b["image"])}
+    second = {int(i): image for b in next_epoch for i, image in zip(b["index"], b["image"])}
+    assert first.keys() == second.keys() == set(range(len(dataset)))
+    assert not any(first[i].equal(second[i]) for i in first)
 
 
 def test_several_annotation_files_are_deduplicated_by_file_name(tmp_path):
@@ -298,28 +314,26 @@ def test_several_annotation_files_are_deduplicated_by_file_name(tmp_path):
 
 
 def test_data_config_rejects_unknown_keys_and_bad_values():
-    assert DataConfig.from_dict({"crop_size": 64}).crop_size == 64
-    assert DataConfig.from_dict(DataConfig().to_dict()) == DataConfig()
+    assert from_dict(DataConfig, {"crop_size": 64}).crop_size == 64
+    assert from_dict(DataConfig, to_dict(DataConfig())) == DataConfig()
     with pytest.raises(UserError, match="crop_sise"):
-        DataConfig.from_dict({"crop_sise": 64})
-    with pytest.raises(UserError, match="multiple of stride"):
-        DataConfig(crop_size=100)
+        from_dict(DataConfig, {"crop_sise": 64})
+    with pytest.raises(UserError, match="crop_size must be positive"):
+        DataConfig(crop_size=0)
+    with pytest.raises(UserError, match=r"crop_size \(100\) must be a multiple of the head's stride \(8\)"):
+        CocoPoseDataset(SAMPLE_DIR, SAMPLE_ANNOTATIONS, DataConfig(crop_size=100))
 
 
-def test_distributed_loader_splits_samples_over_ranks(tmp_path):
-    import torch.distributed as dist
-    from torch.utils.data import DistributedSampler
-
+def test_training_loader_splits_each_epoch_over_ranks():
     dataset = CocoPoseDataset(SAMPLE_DIR, SAMPLE_ANNOTATIONS, DataConfig(crop_size=64))
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    try:
-        loader = make_loader(dataset, batch_size=4, workers=0, seed=0, distributed=True)
-        assert isinstance(loader.sampler, DistributedSampler)
-        loader.sampler.set_epoch(0)
-        seen = torch.cat([batch["index"] for batch in loader]).tolist()
-        assert sorted(seen) == list(range(len(dataset)))
-    finally:
-        dist.destroy_process_group()
-    # What rank 1 of 2 would get: the other half, with no overlap.
-    halves = [list(DistributedSampler(dataset, num_replicas=2, rank=r, seed=0)) for r in (0, 1)]
-    assert not set(halves[0]) & set(halves[1]) and len(halves[0]) == len(dataset) // 2
+    alone = {int(i): image for b in build_train_loader(dataset, batch_size=2, workers=0, seed=0)
+             for i, image in zip(b["index"], b["image"])}
+    shares = []
+    for rank in (0, 1):
+        loader = build_train_loader(dataset, batch_size=2, workers=0, seed=0, rank=rank, world_size=2)
+        share = [(int(i), image) for b in loader for i, image in zip(b["index"], b["image"])]
+        # A sample's augmentation depends on (seed, epoch, index), not on who reads it.
+        assert all(image.equal(alone[i]) for i, image in share)
+        shares.append([i for i, _ in share])
+    assert len(shares[0]) == len(shares[1]) == len(dataset) // 2
+    assert sorted(shares[0] + shares[1]) == list(range(len(dataset)))

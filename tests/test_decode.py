@@ -6,28 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from decode_helpers import degraded_maps, render_maps, synthetic_people
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
+from decode_helpers import CODEC, degraded_maps, real_sample_maps, render_maps, synthetic_people
+from pafpose.config import from_dict
 from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO18, flip_keypoints
-from pafpose.codec.targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
+from pafpose.codec.targets import render_heatmaps
 
-STRIDE = 8
+STRIDE = CODEC.stride
 
 
 @pytest.fixture(scope="module")
 def sample():
     """The real COCO sample: (coco, [(image_id, heatmaps, pafs, keypoints)])."""
-    coco = load_coco(SAMPLE_ANNOTATIONS)
-    images = []
-    for image in coco.dataset["images"]:
-        keypoints = person_keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image["id"])))
-        size = map_size_for((image["width"], image["height"]), STRIDE)
-        images.append((image["id"], render_heatmaps(keypoints, size, STRIDE),
-                       render_pafs(keypoints, COCO18.limbs, size, STRIDE), keypoints))
-    return coco, images
+    return real_sample_maps()
 
 
 def _sample_ap(sample, **params) -> float:
@@ -76,7 +69,7 @@ def test_round_trip_recovers_every_labelled_person(sample):
 def test_synthetic_scenes_give_exactly_the_people_drawn(num_people):
     for seed in range(3):
         keypoints, size = synthetic_people(num_people, np.random.default_rng(1000 * num_people + seed))
-        heatmaps, pafs = render_maps(keypoints, size, STRIDE)
+        heatmaps, pafs = render_maps(keypoints, size)
         for matching in ("greedy", "hungarian"):
             people = decode(heatmaps, pafs, STRIDE, matching=matching)
             assert len(people) == num_people
@@ -98,7 +91,7 @@ def test_synthetic_scenes_give_exactly_the_people_drawn(num_people):
 def test_people_are_sorted_by_score_with_consistent_fields():
     keypoints, size = synthetic_people(6, np.random.default_rng(3))
     keypoints[0, 8:14] = 0  # a person without legs has fewer parts and a different score
-    people = decode(*render_maps(keypoints, size, STRIDE), STRIDE)
+    people = decode(*render_maps(keypoints, size), STRIDE)
     scores = [p.score for p in people]
     assert scores == sorted(scores, reverse=True)
     for person in people:
@@ -123,7 +116,7 @@ def test_flipped_maps_give_flipped_people(sample):
     for _, heatmaps, pafs, _ in images:
         width = heatmaps.shape[-1] * STRIDE
         people = decode(heatmaps, pafs, STRIDE)
-        mirrored = decode(flip_heatmaps(heatmaps), flip_pafs(pafs), STRIDE)
+        mirrored = decode(*CODEC.flip_maps(heatmaps, pafs), STRIDE)
         expected = [Person(flip_keypoints(p.keypoints, width, COCO18), p.score) for p in people]
         assert _match(mirrored, expected) < 1e-3
         np.testing.assert_allclose(sorted(p.score for p in mirrored),
@@ -157,7 +150,7 @@ def test_background_channel_is_optional(sample):
 def test_empty_maps_and_missing_support_give_no_people():
     assert decode(np.zeros((19, 46, 46), np.float32), np.zeros((38, 46, 46), np.float32)) == []
     keypoints, size = synthetic_people(3, np.random.default_rng(0))
-    heatmaps, pafs = render_maps(keypoints, size, STRIDE)
+    heatmaps, pafs = render_maps(keypoints, size)
     assert decode(heatmaps, np.zeros_like(pafs)) == []
     assert decode(np.zeros_like(heatmaps), pafs) == []
     assert decode(np.zeros((19, 1, 1), np.float32), np.zeros((38, 1, 1), np.float32)) == []
@@ -165,7 +158,7 @@ def test_empty_maps_and_missing_support_give_no_people():
 
 def test_a_keypoint_type_without_candidates_only_loses_that_keypoint():
     keypoints, size = synthetic_people(4, np.random.default_rng(1), drop_leaves=0.0)
-    heatmaps, pafs = render_maps(keypoints, size, STRIDE)
+    heatmaps, pafs = render_maps(keypoints, size)
     heatmaps[4] = 0  # no right wrists anywhere
     people = decode(heatmaps, pafs, STRIDE, recover=False)
     assert len(people) == 4
@@ -181,7 +174,7 @@ def test_a_keypoint_type_without_candidates_only_loses_that_keypoint():
 def test_hundreds_of_spurious_peaks_are_capped_and_people_survive():
     rng = np.random.default_rng(2)
     keypoints, size = synthetic_people(5, rng, drop_leaves=0.0)
-    heatmaps, pafs = render_maps(keypoints, size, STRIDE)
+    heatmaps, pafs = render_maps(keypoints, size)
     noisy = heatmaps.copy()
     noisy[:18] += rng.uniform(0.0, 0.3, size=noisy[:18].shape).astype(np.float32)
     people = decode(noisy, pafs, STRIDE, max_candidates=40)
@@ -203,7 +196,7 @@ def test_bad_input_raises_clear_value_errors():
         ((heatmaps, pafs), {"stride": 0}, "stride must be a positive number"),
         ((heatmaps, pafs), {"stride": -8}, "stride must be a positive number"),
         ((heatmaps, pafs), {"matching": "magic"}, "matching must be one of"),
-        ((heatmaps, pafs), {"peak_treshold": 0.1}, "unknown parameter"),
+        ((heatmaps, pafs), {"peak_treshold": 0.1}, "unknown key 'peak_treshold'"),
     ]
     for args, kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -212,7 +205,7 @@ def test_bad_input_raises_clear_value_errors():
 
 def test_length_penalty_uses_the_given_image_height():
     keypoints, size = synthetic_people(1, np.random.default_rng(4), drop_leaves=0.0)
-    heatmaps, pafs = render_maps(keypoints, size, STRIDE)
+    heatmaps, pafs = render_maps(keypoints, size)
     pafs *= 0.5  # mean support 0.5: a penalty below -0.5 rejects a limb
     assert len(decode(heatmaps, pafs, STRIDE)) == 1  # limbs shorter than half the image: no penalty
     # In a 1-pixel-high image every limb is far too long.
@@ -255,7 +248,7 @@ def test_people_without_a_neck_come_back_whole(sample, recover):
         reduced, both = _without_a_shoulder(keypoints)
         if not len(both):
             continue
-        hidden = render_heatmaps(reduced, heatmaps.shape[:0:-1], STRIDE)
+        hidden = render_heatmaps(reduced, heatmaps.shape[:0:-1], STRIDE, CODEC.spec.sigma)
         people = decode(hidden, pafs, STRIDE, recover=recover)
         fractions += [_whole(people, reduced[p]) for p in both]
     assert len(fractions) >= 8
@@ -298,7 +291,7 @@ def test_weak_blurred_maps_still_decode(sample, level, min_ap):
     results, before = [], []
     for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
         size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
-        h, p = degraded_maps(keypoints, size, level, seed=n, stride=STRIDE)
+        h, p = degraded_maps(keypoints, size, level, seed=n)
         results += people_to_coco_results(decode(h, p, STRIDE), image_id)
         before += people_to_coco_results(decode(h, p, STRIDE, peak_threshold=0.1, recover=False),
                                          image_id)
@@ -308,9 +301,9 @@ def test_weak_blurred_maps_still_decode(sample, level, min_ap):
 
 
 def test_checkpoint_decode_params_are_validated():
-    params = DecodeParams.from_kwargs({"peak_threshold": 0.05, "recover_radius": 2.0, "min_score": 0.3})
+    params = from_dict(DecodeParams, {"peak_threshold": 0.05, "recover_radius": 2.0, "min_score": 0.3})
     assert params.peak_threshold == 0.05 and params.recover
     with pytest.raises(ValueError, match="recover_radius"):
-        DecodeParams.from_kwargs({"recover_radius": 0})
-    with pytest.raises(ValueError, match="unknown parameter"):
-        DecodeParams.from_kwargs({"input_height": 368})
+        from_dict(DecodeParams, {"recover_radius": 0})
+    with pytest.raises(ValueError, match="unknown key 'input_height'"):
+        from_dict(DecodeParams, {"input_height": 368})

@@ -15,7 +15,8 @@ from pafpose.cli import main
 from pafpose.config import load_config, to_dict
 from pafpose.demo import BUNDLED, SCENES, run_synthetic_demo
 from pafpose.inference.predict import Predictor
-from pafpose.training.loop import TrainConfig, train, validate_coco
+from pafpose.inference.evaluate import validate_coco
+from pafpose.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_FILE = WEIGHTS_DIR / f"{BUNDLED}.pt"
@@ -80,7 +81,8 @@ def test_short_training_from_scratch_learns_to_find_people(tmp_path):
                               iterations=300, val_every=300, workers=0, checkpoint_every=300,
                               tensorboard=False, progress=False, log_every=10)
     untrained = validate_coco(train(dataclasses.replace(cfg, iterations=1, out_dir=str(tmp_path / "r0"))).model,
-                              cfg, torch.device("cpu"))
+                              cfg.val_annotations, cfg.val_images, max_images=cfg.val_max_images,
+                              input_height=cfg.val_input_height or cfg.data.crop_size, device="cpu")
     result = train(cfg)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if "loss" in r]

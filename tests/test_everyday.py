@@ -28,7 +28,7 @@ from pafpose.io.outputs import lock_folder, write_json
 from pafpose.codec.people import Person
 from pafpose.inference.predict import Predictor
 from pafpose.inference.render import draw_people
-from pafpose.training.loop import TrainConfig, train
+from pafpose.training import TrainConfig, train
 
 from cli_helpers import TINY_CONFIG, run, tiny_checkpoint, tiny_model
 from train_helpers import TINY_MODEL, PoseSamples
@@ -393,7 +393,7 @@ def test_decoder_options(weights, photo, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "a" / "photo_keypoints.json").read_text())["people"] == []
     seen = {}
 
-    def three_people(heatmaps, pafs, **params):  # whatever the tiny network's maps hold
+    def three_people(heatmaps, pafs, *head, **params):  # whatever the tiny network's maps hold
         seen.update(params)
         return [Person(keypoints=np.ones((18, 3)), score=s) for s in (3.0, 2.0, 1.0)]
 

@@ -15,7 +15,7 @@ from pafpose.config import load_config
 from pafpose.data import CocoPoseDataset, DataConfig
 from pafpose.errors import UserError
 from pafpose.training.loss import pose_loss
-from pafpose.training.loop import TrainConfig, train
+from pafpose.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 CROP = 256

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pafpose.config import from_dict, to_dict
 from pafpose.io.checkpoint import load_model, save_checkpoint
 from pafpose.errors import UserError
 from pafpose.models import ModelConfig, build_model
@@ -102,7 +103,7 @@ def test_torchvision_vgg19_weights_load_into_the_first_ten_convs(tmp_path):
 def test_load_model_round_trip_and_errors(tmp_path):
     cfg = tiny_config()
     model = build_model(cfg)
-    path = save_checkpoint(tmp_path / "m.pt", {"model": model.state_dict(), "model_config": cfg.to_dict(),
+    path = save_checkpoint(tmp_path / "m.pt", {"model": model.state_dict(), "model_config": to_dict(cfg),
                                                "iteration": 3})
     loaded, loaded_cfg = load_model(path)
     assert loaded_cfg == cfg and not loaded.training
@@ -110,7 +111,7 @@ def test_load_model_round_trip_and_errors(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded.infer(x)[0], model.eval().infer(x)[0])
     wrong = save_checkpoint(tmp_path / "wrong.pt", {"model": model.state_dict(),
-                                                    "model_config": tiny_config(paf_stages=3).to_dict()})
+                                                    "model_config": to_dict(tiny_config(paf_stages=3))})
     with pytest.raises(UserError, match="wrong.pt.*do not match"):
         load_model(wrong)
     corrupt = tmp_path / "corrupt.pt"
@@ -125,7 +126,7 @@ def test_load_model_round_trip_and_errors(tmp_path):
 
 def test_unknown_model_config_key_is_named():
     with pytest.raises(UserError, match="paf_stagez"):
-        ModelConfig.from_dict({"paf_stagez": 3})
+        from_dict(ModelConfig, {"paf_stagez": 3})
 
 
 def test_model_info_cli_prints_params_and_gflops(tmp_path):

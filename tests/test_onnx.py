@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from pafpose.codec.head import HeadSpec
 from pafpose.errors import UserError
 from pafpose.inference.onnx_export import OnnxSession, export_onnx
 from pafpose.inference.predict import Predictor
@@ -43,6 +44,12 @@ def test_onnx_backend_predictor_matches_torch_backend(exported):
     onnx_maps = Predictor(path, input_height=64, flip=True, backend="onnx").maps(image)
     for a, b in zip(torch_maps, onnx_maps):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+
+
+def test_the_head_travels_in_the_onnx_metadata(tmp_path):
+    model = tiny_model({**TINY_CONFIG, "head": {"sigma": 5.0}})
+    session = OnnxSession(export_onnx(model, tmp_path / "head.onnx", sample_size=(32, 32)))
+    assert session.head == model.head == HeadSpec(sigma=5.0)
 
 
 def test_bad_onnx_files(tmp_path):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from pafpose.codec.head import HeadSpec
 from pafpose.errors import UserError
 from pafpose.inference.evaluate import people_to_coco_results as coco_results
 from pafpose.inference.predict import Predictor, resample_maps, NetworkInput
 from pafpose.codec.skeleton import COCO18, flip_keypoints
-from pafpose.codec.targets import render_heatmaps
 
 from predict_helpers import GroundTruthNet, coco_ap, sample_images
 
@@ -92,8 +92,25 @@ def test_maps_are_cropped_to_the_image_in_reference_geometry(samples):
     kp = keypoints.copy()
     kp[..., 0] = (kp[..., 0] + 0.5) * fx - 0.5
     kp[..., 1] = (kp[..., 1] + 0.5) * fy - 0.5
-    expected = render_heatmaps(kp, (heatmaps.shape[2], heatmaps.shape[1]))
+    expected = predictor.codec.encode(kp, (w, h))[0]
     np.testing.assert_allclose(heatmaps, expected, atol=1e-6)
+
+
+def test_predictor_reads_the_maps_with_the_networks_head(samples):
+    # A stride-4 network: the input is padded to a multiple of 4 (not 8) and the maps are
+    # decoded at 4 pixels per cell. A Predictor that restated stride 8 anywhere would misplace
+    # every keypoint by a factor of two.
+    net = GroundTruthNet([(image, kp) for _, image, kp in samples], head=HeadSpec(stride=4, sigma=3.5))
+    predictor = Predictor(net, input_height=372)
+    assert predictor.codec.spec == net.head
+    results, errors = [], []
+    for image_id, image, keypoints in samples:
+        people = predictor.predict(image)
+        results += coco_results(people, image_id)
+        errors.append(_matched_error(people, keypoints))
+    assert {shape[2] for shape in net.calls} == {372}  # a multiple of 4 but not of 8
+    assert coco_ap(results) >= 0.9
+    assert np.median(np.concatenate(errors)) < 0.05
 
 
 def test_resampling_between_scales_keeps_cell_centres():

@@ -17,7 +17,7 @@ from pafpose.config import from_dict, load_config
 from pafpose.errors import UserError
 from pafpose.training.loss import pose_loss
 from pafpose.models import build_model
-from pafpose.training.loop import NonFiniteLoss, TrainConfig, train
+from pafpose.training import NonFiniteLoss, TrainConfig, train
 from train_helpers import TINY_MODEL, PoseSamples, tiny_config
 
 torch.set_num_threads(1)

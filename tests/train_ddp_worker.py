@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from pafpose.config import from_dict
-from pafpose.training.loop import TrainConfig, train
+from pafpose.training import TrainConfig, train
 from train_helpers import TINY_MODEL, PoseSamples
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ import torch
 from torch.utils.data import Dataset
 
 from pafpose.models import ModelConfig
-from pafpose.codec.skeleton import COCO18
-from pafpose.codec.targets import render_heatmaps, render_pafs
+from pafpose.codec.head import PafCodec
+
+CODEC = PafCodec()
 
 TINY_MODEL = dict(backbone_width=0.125, cpm_channels=(16, 16), paf_stages=2, heatmap_stages=1,
                   stage_blocks=1, first_stage_channels=16, stage_channels=16,
@@ -48,15 +49,16 @@ class PoseSamples(Dataset):
         rng = np.random.default_rng([self.seed, index])
         aug = np.random.default_rng(self._rng_seed)  # the "augmentation": a brightness shift
         keypoints = random_people(rng, self.size)
-        maps = (self.size // 8, self.size // 8)
+        heatmaps, pafs = CODEC.encode(keypoints, (self.size, self.size))
+        maps = heatmaps.shape[1:]
         image = rng.uniform(0, 1, (3, self.size, self.size)).astype(np.float32)
         image = np.clip(image + aug.uniform(-0.1, 0.1), 0, 1).astype(np.float32)
         mask = np.ones((1, *maps), np.float32)
         mask[:, :1, :] = 0  # a masked-out strip, as crowds produce
         return {
             "image": torch.from_numpy(image),
-            "heatmaps": torch.from_numpy(render_heatmaps(keypoints, maps, 8, 7.0)),
-            "pafs": torch.from_numpy(render_pafs(keypoints, COCO18.limbs, maps, 8, 1.0)),
+            "heatmaps": torch.from_numpy(heatmaps),
+            "pafs": torch.from_numpy(pafs),
             "mask": torch.from_numpy(mask),
             "index": index,
         }

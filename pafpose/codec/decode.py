@@ -56,7 +56,7 @@ i*stride + stride/2 - 0.5)``, the convention of :mod:`pafpose.codec.targets`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
@@ -65,7 +65,9 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..config import from_dict
 from ..errors import UserError
+from .head import HeadSpec
 from .people import Person
 from .skeleton import Skeleton, get_skeleton
 
@@ -113,8 +115,8 @@ class DecodeParams:
         recover_radius: in map cells, recovered ends closer than this to each other are one
             keypoint, and closer to an existing candidate of their type add nothing.
 
-    A checkpoint may carry its own settings (its "inference" entry's "decode" dict), given to
-    :meth:`from_kwargs`. The defaults were chosen on benchmarks/decode_robustness.py: ground
+    A checkpoint may carry its own settings (its "inference" entry's "decode" dict), read with
+    :func:`pafpose.config.from_dict`. The defaults were chosen on benchmarks/decode_robustness.py: ground
     truth at four degradation levels and a real network's maps, not one model.
     """
 
@@ -151,14 +153,6 @@ class DecodeParams:
             raise UserError(f"decode: recover_radius must be positive, got {self.recover_radius}")
         if self.image_height is not None and not self.image_height > 0:
             raise UserError(f"decode: image_height must be positive, got {self.image_height}")
-
-    @classmethod
-    def from_kwargs(cls, params: dict) -> DecodeParams:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise UserError(f"decode: unknown parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**params)
 
 
 @dataclass
@@ -802,8 +796,9 @@ def assemble(peaks: Peaks, connections: LimbCandidates, num_types: int, stride: 
 # --------------------------------------------------------------------------------------------
 
 
-def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor, stride: float = 8,
-           skeleton: str | Skeleton = "coco18", **params) -> list[Person]:
+def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
+           stride: float = HeadSpec.stride, skeleton: str | Skeleton = HeadSpec.skeleton,
+           **params) -> list[Person]:
     """People in one image from its network maps.
 
     Args:
@@ -811,8 +806,8 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
             ignored. K = 18 for COCO-18.
         pafs (np.ndarray | torch.Tensor): (2L, H, W); channel 2l = x and 2l+1 = y of the
             skeleton's limb l (L = 19 for COCO-18).
-        stride (float): input pixels per map cell.
-        skeleton (str | Skeleton): "coco18" or a :class:`~pafpose.codec.skeleton.Skeleton` with PAF
+        stride (float): input pixels per map cell (default: the default head's, 8).
+        skeleton (str | Skeleton): "coco18" (the default head's) or a :class:`~pafpose.codec.skeleton.Skeleton` with PAF
             limbs.
         **params: fields of :class:`DecodeParams`.
 
@@ -824,7 +819,7 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
         UserError (a ValueError): wrong shapes or channel counts, NaN/inf, stride <= 0, unknown
         parameters.
     """
-    config = DecodeParams.from_kwargs(params)
+    config = from_dict(DecodeParams, params, "decode")
     sk = get_skeleton(skeleton)
     heatmaps, pafs = _check_inputs(heatmaps, pafs, stride, sk)
     stride = float(stride)

@@ -93,8 +93,8 @@ def _limb_pairs(limbs, num_keypoints: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def render_heatmaps(keypoints: np.ndarray | torch.Tensor, map_size: tuple[int, int], stride: int = 8,
-                    sigma: float = 7.0, background: bool = True) -> np.ndarray | torch.Tensor:
+def render_heatmaps(keypoints: np.ndarray | torch.Tensor, map_size: tuple[int, int], stride: int,
+                    sigma: float, background: bool = True) -> np.ndarray | torch.Tensor:
     """Gaussian confidence maps.
 
     Args:
@@ -182,8 +182,7 @@ def _heatmaps_torch(kp, w: int, h: int, stride: int, sigma: float, background: b
 
 
 def render_pafs(keypoints: np.ndarray | torch.Tensor, limbs: Sequence[tuple[int, int]],
-                map_size: tuple[int, int], stride: int = 8,
-                limb_width: float = 1.0) -> np.ndarray | torch.Tensor:
+                map_size: tuple[int, int], stride: int, limb_width: float) -> np.ndarray | torch.Tensor:
     """Part Affinity Fields.
 
     Args:
@@ -300,8 +299,7 @@ def _pafs_torch(kp, pairs: np.ndarray, w: int, h: int, stride: int, width: float
 # --------------------------------------------------------------------------------------------
 
 
-def flip_heatmaps(heatmaps: np.ndarray | torch.Tensor,
-                  skeleton: str | Skeleton = "coco18") -> np.ndarray | torch.Tensor:
+def flip_heatmaps(heatmaps: np.ndarray | torch.Tensor, skeleton: str | Skeleton) -> np.ndarray | torch.Tensor:
     """Maps of a mirrored image from those of the original.
 
     Columns are reversed and left/right channels swapped; a trailing background channel stays.
@@ -319,8 +317,7 @@ def flip_heatmaps(heatmaps: np.ndarray | torch.Tensor,
     return flipped.flip(-1) if _is_torch(flipped) else flipped[..., ::-1].copy()
 
 
-def flip_pafs(pafs: np.ndarray | torch.Tensor,
-              skeleton: str | Skeleton = "coco18") -> np.ndarray | torch.Tensor:
+def flip_pafs(pafs: np.ndarray | torch.Tensor, skeleton: str | Skeleton) -> np.ndarray | torch.Tensor:
     """PAFs of a mirrored image from those of the original.
 
     Columns are reversed, mirrored limbs swapped, and x components negated.

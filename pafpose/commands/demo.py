@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from .arguments import add_command
 
 EXAMPLES = """\
 examples:
@@ -19,8 +20,8 @@ examples:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo",
+    parser = add_command(
+        subparsers, "demo", run,
         help="detect the people in real photos (or synthetic scenes); write pictures, JSON and AP",
         description="Run the bundled COCO-trained network (mobilenet-thin-coco) on the bundled "
                     "COCO val2017 photos (or a COCO keypoint file of your own), write rendered "
@@ -28,7 +29,6 @@ def register(subparsers) -> None:
                     "AP against the annotations. --synthetic does the same on new synthetic "
                     "scenes with the bundled synthetic-small model (trained here on drawn figures).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)")
     parser.add_argument("--weights", default=None,
@@ -51,7 +51,6 @@ def register(subparsers) -> None:
                         help="synthetic: first retrain synthetic-small from scratch (regenerates "
                              "its 4000 training and 200 validation scenes; 15 minutes on 2 CPU cores)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

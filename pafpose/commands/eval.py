@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .infer import add_predictor_arguments, build_predictor
+from .arguments import add_command, add_predictor_arguments, build_predictor, report_failures
 
 EXAMPLES = """\
 examples:
@@ -36,13 +36,12 @@ _ROWS = (
 def register(subparsers) -> None:
     from ..io.annotations import SAMPLE_ANNOTATIONS
 
-    parser = subparsers.add_parser(
-        "eval",
+    parser = add_command(
+        subparsers, "eval", run,
         help="COCO keypoint AP/AR of a model on annotated images",
         description="Run the predictor on every image of a COCO person-keypoints annotation file, "
                     "write the COCO results JSON and print pycocotools' keypoint AP/AR table.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_predictor_arguments(parser)
     parser.add_argument("--annotations", type=Path, default=SAMPLE_ANNOTATIONS,
@@ -53,7 +52,6 @@ def register(subparsers) -> None:
                         help="COCO results JSON to write (default: results.json)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def _value(value: float) -> str:
@@ -116,10 +114,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{times.images} images, {times.images / max(total, 1e-9):.2f} images/s "
               f"(preprocess {times.preprocess:.1f} s, network {times.network:.1f} s, "
               f"decode {times.decode:.1f} s); results: {args.out}")
-    if failures:
-        print(f"pafpose eval: {len(failures)} image(s) failed:", file=sys.stderr)
-        for line in failures:
-            print(f"  {line}", file=sys.stderr)
-        return 1
-    return 0
+    return report_failures("eval", failures, "image")
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from .arguments import add_command
 
 EXAMPLES = """\
 examples:
@@ -19,19 +20,17 @@ The checkpoint's recommended input height goes into the file's metadata. Needs p
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "export",
+    parser = add_command(
+        subparsers, "export", run,
         help="export a checkpoint to ONNX",
         description="Export a model's inference graph (last stage) to ONNX with dynamic batch, "
                     "height and width, and check onnxruntime reproduces PyTorch's maps.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) or bundled weight name")
     parser.add_argument("--onnx", type=Path, required=True, help="ONNX file to write")
     parser.add_argument("--opset", type=int, default=17,
                         help="ONNX operator set version (default 17; lower it for older runtimes)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..io.bundled import DEFAULT_WEIGHTS
 from ..errors import UserError
+from .arguments import add_command, add_predictor_arguments, build_predictor, report_failures
 
 EXAMPLES = """\
 examples:
@@ -36,66 +37,15 @@ One run at a time per --out: a second one is refused while the first is writing.
 """
 
 
-def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs a Predictor."""
-    parser.add_argument("--weights", default=DEFAULT_WEIGHTS,
-                        help="checkpoint (.pt), bundled weight name, or .onnx file (default: "
-                             f"{DEFAULT_WEIGHTS}, the bundled COCO-trained network)")
-    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                        help="auto (default): onnx for a .onnx file, else torch")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
-    parser.add_argument("--input-height", type=int, default=None,
-                        help="network input height at scale 1 in pixels (default: the height the "
-                             "weights recommend, else 368)")
-    parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
-                        help="multi-scale search factors, averaged (the paper: 0.5 1 1.5 2)")
-    parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
-    parser.add_argument("--batch-size", type=int, default=8, help="images/frames per network call")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    parser.add_argument("--peak-threshold", type=float, default=None,
-                        help="lowest heatmap value of a keypoint (decoder default 0.1)")
-    parser.add_argument("--paf-threshold", type=float, default=None,
-                        help="PAF support a limb sample needs to count (decoder default 0.05)")
-    parser.add_argument("--max-people", type=int, default=None,
-                        help="keep at most N people per image, the highest scored (default: all)")
-
-
-def build_predictor(args: argparse.Namespace):
-    """A Predictor from the shared options (loads the weights: call after checking the inputs)."""
-    import torch
-
-    from ..device import check_device
-    from ..inference.predict import Predictor
-
-    if args.batch_size < 1 or (args.input_height is not None and args.input_height < 8):
-        raise UserError("--batch-size must be >= 1 and --input-height >= 8")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    check_device(args.device)
-    weights = args.weights
-    if args.backend == "onnx" or (args.backend == "auto" and str(weights).lower().endswith(".onnx")):
-        from ..inference.onnx_export import OnnxSession
-
-        weights = OnnxSession(weights, device=args.device, threads=args.threads)
-    decode_params = {key: value for key, value in (("peak_threshold", args.peak_threshold),
-                                                   ("paf_threshold", args.paf_threshold))
-                     if value is not None}
-    return Predictor(weights, device=args.device, input_height=args.input_height,
-                     scales=args.scales, flip=args.flip, backend=args.backend,
-                     batch_size=args.batch_size, decode_params=decode_params,
-                     max_people=args.max_people)
-
-
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "infer",
+    parser = add_command(
+        subparsers, "infer", run,
         help="detect people in images, folders or videos",
         description="Run a pose model on images, folders (searched recursively), videos, cameras "
                     "and streams, and write OpenPose-style or COCO-results JSON and, with --render, "
                     "pictures. Inputs that fail are reported and skipped; the exit code is 1 if any "
                     "did, 130 after Ctrl-C (finished outputs are kept, a partial video is not).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image, folder, video, camera index (0, 1, ...) or stream URL (rtsp://, http://)")
@@ -117,7 +67,6 @@ def register(subparsers) -> None:
     parser.add_argument("--frame-step", type=int, default=1,
                         help="process every N-th video frame (default 1: all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,12 +111,7 @@ def run(args: argparse.Namespace) -> int:
                     job.done(item)
         finally:  # also on Ctrl-C: the COCO results and the manifest so far are written
             job.finish()
-    if failures:
-        print(f"pafpose infer: {len(failures)} input(s) failed:", file=sys.stderr)
-        for line in failures:
-            print(f"  {line}", file=sys.stderr)
-        return 1
-    return 0
+    return report_failures("infer", failures, "input")
 
 
 WINDOW = "pafpose"

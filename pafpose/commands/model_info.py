@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arguments import add_command
+
 EXAMPLES = """\
 examples:
   pafpose model-info                              # the default TPAMI network
@@ -16,13 +18,12 @@ examples:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "model-info",
+    parser = add_command(
+        subparsers, "model-info", run,
         help="print a network's parameter count, GFLOPs and output shapes",
         description="Print the parameter count and the compute (GFLOPs = 2 x multiply-accumulates "
                     "of one forward pass, counted by torch's FlopCounterMode) of a pose network.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help="training YAML whose model section to use")
@@ -31,7 +32,6 @@ def register(subparsers) -> None:
                         help="a default network of this kind")
     parser.add_argument("--size", type=int, nargs="+", default=[368], metavar="PX",
                         help="input side, or height and width (default 368)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.config:
             from ..config import load_config
-            from ..training.loop import TrainConfig
+            from ..training import TrainConfig
 
             cfg = load_config(TrainConfig, args.config).model
         else:

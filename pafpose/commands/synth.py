@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from .arguments import add_command
 
 EXAMPLES = """\
 examples:
@@ -27,14 +28,13 @@ def image_size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "synth",
+    parser = add_command(
+        subparsers, "synth", run,
         help="generate a synthetic COCO-format person-keypoints dataset",
         description="Draw textured scenes with 0..N articulated people (occlusions, crowd regions, "
                     "unannotated people) and write <out>/images/*.jpg plus <out>/annotations.json "
                     "in COCO person-keypoints format. The same seed gives the same dataset.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, required=True,
                         help="output folder (refused if it already holds a dataset, unless --overwrite)")
@@ -53,7 +53,6 @@ def register(subparsers) -> None:
     parser.add_argument("--max-overlap", type=float, default=None,
                         help="largest fraction of a person's bounding box another annotated person "
                              "may cover (default: no limit)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,45 +5,48 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.annotations import SAMPLE_ANNOTATIONS, load_coco, person_keypoints
 from ..errors import UserError
-from ..io.images import read_image
-from ..codec.masks import loss_mask, mask_to_map
-from ..io.outputs import write_image
-from ..inference.render import heatmap_overlay, mask_overlay, paf_overlay
-from ..codec.skeleton import COCO18
-from ..codec.targets import map_size_for, render_heatmaps, render_pafs
+from ..io.annotations import SAMPLE_ANNOTATIONS
+from .arguments import add_command, add_config_arguments
 
 EXAMPLES = """\
 examples:
   pafpose targets                                   # the bundled real COCO samples -> outputs/targets
   pafpose targets --annotations ann.json --images imgs/ --out vis/ --limit 10
+  pafpose targets --config configs/coco.yaml --set model.head.sigma=5   # another head
 """
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "targets",
+    parser = add_command(
+        subparsers, "targets", run,
         help="render ground-truth heatmaps, PAFs and loss masks to PNG files",
         description="Render the training targets (Gaussian heatmaps, Part Affinity Fields and the "
                     "loss mask W) of COCO-annotated images as PNG overlays.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--annotations", type=Path, default=SAMPLE_ANNOTATIONS,
                         help="COCO person-keypoints JSON (default: the bundled real samples)")
     parser.add_argument("--images", type=Path, default=None,
                         help="image folder (default: the annotation file's folder)")
     parser.add_argument("--out", type=Path, default=Path("outputs/targets"), help="output folder")
-    parser.add_argument("--stride", type=int, default=8,
-                        help="input pixels per map cell, the network's output stride (default 8)")
-    parser.add_argument("--sigma", type=float, default=7.0, help="Gaussian sigma in input pixels")
-    parser.add_argument("--limb-width", type=float, default=1.0, help="PAF half-width in map cells")
+    add_config_arguments(parser, "training config YAML whose model head (skeleton, stride, sigma, "
+                                 "limb width) and loss-mask rules to draw (default: the built-in ones)")
     parser.add_argument("--limit", type=int, default=None, help="render at most this many images")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..codec.head import PafCodec
+    from ..codec.masks import loss_mask
+    from ..config import load_config
+    from ..inference.render import heatmap_overlay, mask_overlay, paf_overlay
+    from ..io.annotations import load_coco
+    from ..io.images import read_image
+    from ..io.outputs import write_image
+    from ..training import TrainConfig
+
+    cfg = load_config(TrainConfig, args.config, args.overrides)
+    codec = PafCodec(cfg.model.head)
     coco = load_coco(args.annotations)
     image_dir = args.images or args.annotations.parent
     if not image_dir.is_dir():
@@ -55,11 +58,10 @@ def run(args: argparse.Namespace) -> int:
         image = read_image(image_dir / info["file_name"])
         height, width = image.shape[:2]
         annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
-        keypoints = person_keypoints(annotations)
-        size = map_size_for((width, height), args.stride)
-        heatmaps = render_heatmaps(keypoints, size, args.stride, args.sigma, background=False)
-        pafs = render_pafs(keypoints, COCO18.limbs, size, args.stride, args.limb_width)
-        mask = mask_to_map(loss_mask(annotations, height, width), args.stride)
+        keypoints = codec.keypoints(annotations)
+        heatmaps, pafs = codec.encode(keypoints, (width, height), background=False)
+        mask = codec.encode_mask(loss_mask(annotations, height, width, cfg.data.min_keypoints,
+                                           cfg.data.min_area))
         stem = Path(info["file_name"]).stem
         for kind, picture in (("heatmaps", heatmap_overlay(image, heatmaps)),
                               ("pafs", paf_overlay(image, pafs)),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
+from .arguments import add_command, add_config_arguments
 
 #: Exit status of a run stopped by SIGINT/SIGTERM after saving its checkpoint (EX_TEMPFAIL):
 #: not a failure and not finished, so a requeue loop knows to run --resume again.
@@ -34,17 +35,16 @@ exit status: 0 finished, 75 interrupted by Ctrl-C/SIGTERM with a checkpoint save
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "train",
+    parser = add_command(
+        subparsers, "train", run,
         help="train a pose network (Adam, deep supervision, AMP, DDP via torchrun, exact resume)",
         description="Train an OpenPose network on COCO-format person keypoints. Checkpoints "
                     "(OUT/last.pt, written atomically) hold everything needed to resume exactly; "
                     "Ctrl-C or SIGTERM saves one and exits with status 75. TensorBoard logs go to "
                     "OUT/tensorboard (needs pafpose[train]).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, help="YAML config (configs/coco.yaml, configs/tiny.yaml)")
+    add_config_arguments(parser, "YAML config (configs/coco.yaml, configs/tiny.yaml)")
     parser.add_argument("--annotations", nargs="+", help="COCO person-keypoints JSON file(s) to train on")
     parser.add_argument("--images", nargs="+", help="image folder, or one per annotation file "
                                                      "(default: images/ beside each annotation file, else its folder)")
@@ -65,10 +65,7 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, help="data-loader processes per training process")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     parser.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision on CUDA")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config value, e.g. --set model.paf_stages=3 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def _flag_overrides(args: argparse.Namespace) -> list[str]:
@@ -89,7 +86,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from ..io.checkpoint import load_checkpoint
     from ..config import load_config
-    from ..training.loop import NonFiniteLoss, TrainConfig, train
+    from ..training import NonFiniteLoss, TrainConfig, train
 
     overrides = _flag_overrides(args) + list(args.overrides)
     resume = None

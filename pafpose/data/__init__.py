@@ -1,4 +1,4 @@
-"""Training data: the COCO pose dataset, its augmentation, seeded loaders and synthetic scenes.
+"""Training data: the COCO pose dataset, its augmentation and synthetic scenes.
 
 ``pafpose.data.synth`` (the scene generator) is not imported here, so loading data never pulls it in.
 """
@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .augment import Augmentation
-from .coco import CocoPoseDataset, make_loader, render_sample, seed_worker
+from .coco import CocoPoseDataset, render_sample
 from .config import DataConfig
 
-__all__ = ["Augmentation", "CocoPoseDataset", "DataConfig", "make_loader", "render_sample", "seed_worker"]
+__all__ = ["Augmentation", "CocoPoseDataset", "DataConfig", "render_sample"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..codec.skeleton import COCO18, flip_keypoints
+from ..codec.skeleton import Skeleton, flip_keypoints
 from .config import DataConfig
 
 __all__ = [
@@ -121,12 +121,13 @@ def warp_mask(mask: np.ndarray, aug: Augmentation) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def warp_keypoints(keypoints: np.ndarray, aug: Augmentation) -> np.ndarray:
-    """(P, 18, 3) COCO-18 keypoints in source pixels -> crop pixels (flipped and swapped if needed)."""
+def warp_keypoints(keypoints: np.ndarray, aug: Augmentation, skeleton: str | Skeleton) -> np.ndarray:
+    """(P, K, 3) keypoints of ``skeleton`` in source pixels -> crop pixels (flipped, with
+    left and right swapped, if ``aug.flip``)."""
     kp = np.asarray(keypoints, dtype=np.float64).copy()
     kp[..., :2] = kp[..., :2] @ aug.matrix[:, :2].T + aug.matrix[:, 2]
     if aug.flip:
-        kp = flip_keypoints(kp, aug.crop_size, COCO18)
+        kp = flip_keypoints(kp, aug.crop_size, skeleton)
     return kp
 
 

@@ -1,10 +1,11 @@
-"""COCO person-keypoint training data: samples, targets, masks, and seeded multi-worker loading.
+"""COCO person-keypoint training data: samples, targets and masks.
 
 Samples follow OpenPose. For training there is one sample per (image, main person): every person
 with at least ``min_keypoints`` labelled keypoints and ``min_area`` of segmentation is a main
 person, and its sample is a random crop centred on it (see :mod:`.augment`). For validation
 (``train=False``) there is one sample per image, scaled to fit the crop without augmentation.
-Targets are rendered after the warp from ALL people's COCO-18 keypoints; the loss mask marks
+Targets are rendered after the warp from ALL people's keypoints by the model head's codec
+(:class:`pafpose.codec.head.PafCodec`: skeleton, stride, Gaussian and limb widths); the loss mask marks
 crowds, under-labelled people and everything beyond the source image.
 
 Several annotation files combine (COCO 2014 train + val and 2017 train): images are deduplicated
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +33,18 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import Dataset
 
-from ..io.annotations import load_coco, person_keypoints
+from ..codec.head import HeadSpec, PafCodec
+from ..io.annotations import load_coco
 from ..errors import UserError
 from ..io.images import read_image
-from ..codec.masks import is_fully_labelled, loss_mask, mask_to_map
-from ..codec.skeleton import COCO18
-from ..codec.targets import map_size_for, render_heatmaps, render_pafs
+from ..codec.masks import is_fully_labelled, loss_mask
 from .augment import (Augmentation, fit_augmentation, sample_augmentation, to_network_input, warp_image,
                       warp_keypoints, warp_mask)
 from .config import DataConfig
 
-__all__ = ["CocoPoseDataset", "ImageRecord", "render_sample", "make_loader", "seed_worker"]
+__all__ = ["CocoPoseDataset", "ImageRecord", "render_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -106,19 +105,24 @@ class CocoPoseDataset(Dataset):
         annotation_files: one COCO person-keypoints JSON file or several.
         cfg: crop, target and augmentation settings.
         train: random crops around each main person (True) or whole images fitted to the crop.
-        seed: seed of the augmentation generator in the main process (workers reseed it, see
-            :func:`seed_worker`).
+        seed: seed of the augmentation generator in the main process (loader workers reseed it).
+        head: the model head the targets are for (default: :class:`HeadSpec`'s COCO-18 head).
 
-    Items are dicts: "image" (3, S, S) float32 RGB in [0, 1], "heatmaps" (19, S/s, S/s) with the
-    background last, "pafs" (38, S/s, S/s) in COCO18.limbs order, "mask" (1, S/s, S/s) 1 where
+    Items are dicts: "image" (3, S, S) float32 RGB in [0, 1], "heatmaps" (K + 1, S/s, S/s) with
+    the background last, "pafs" (2L, S/s, S/s) in the skeleton's limb order, "mask" (1, S/s, S/s) 1 where
     the loss counts, "affine" (2, 3) float32 source -> crop pixels (flip included), and ints
     "index" (the sample delivered), "image_id" and "skipped" (broken samples replaced).
     """
 
     def __init__(self, image_root: str | Path | Sequence[str | Path],
                  annotation_files: str | Path | Sequence[str | Path],
-                 cfg: DataConfig | None = None, train: bool = True, seed: int = 0) -> None:
+                 cfg: DataConfig | None = None, train: bool = True, seed: int = 0,
+                 head: HeadSpec | None = None) -> None:
         self.cfg = cfg or DataConfig()
+        self.codec = PafCodec(head)
+        if self.cfg.crop_size % self.codec.stride:
+            raise UserError(f"data config: crop_size ({self.cfg.crop_size}) must be a multiple of the "
+                            f"head's stride ({self.codec.stride})")
         self.train = train
         roots = [Path(p) for p in _as_list(image_root)]
         files = [Path(p) for p in _as_list(annotation_files)]
@@ -150,11 +154,16 @@ class CocoPoseDataset(Dataset):
         self._warned: set[Path] = set()
         self._rng = np.random.default_rng(seed)
 
+    @property
+    def head(self) -> HeadSpec:
+        """The head whose targets the items carry."""
+        return self.codec.spec
+
     def __len__(self) -> int:
         return len(self.samples)
 
     def reseed(self, seed: int) -> None:
-        """Restart the augmentation generator (called per DataLoader worker)."""
+        """Restart the augmentation generator (training does so before every sample)."""
         self._rng = np.random.default_rng(seed)
 
     def __getitem__(self, index: int) -> dict:
@@ -192,75 +201,35 @@ class CocoPoseDataset(Dataset):
         record = self.records[self.samples[sample][0]]
         image = read_image(record.path)
         aug = self.augmentation(sample, image.shape[1::-1], rng)  # a malformed bbox raises here
-        item = render_sample(image, record.annotations, aug, self.cfg, colour=self.train)
+        item = render_sample(image, record.annotations, aug, self.cfg, self.codec, colour=self.train)
         item.update(index=sample, image_id=record.image_id)
         return item
 
 
 def render_sample(image: np.ndarray, annotations: Sequence[dict], aug: Augmentation, cfg: DataConfig,
-                  colour: bool = True) -> dict[str, torch.Tensor]:
+                  codec: PafCodec, colour: bool = True) -> dict[str, torch.Tensor]:
     """Network input and targets of one image under one transform.
 
     Args:
         image: (H, W, 3) BGR uint8 source image.
         annotations: its COCO person annotations (crowds and unlabelled people included).
         aug: the transform; ``colour=False`` skips its colour jitter.
+        codec: the model head's encoder.
 
     Returns:
-        "image" (3, S, S) float32 RGB in [0, 1], "heatmaps" (19, S/s, S/s), "pafs" (38, S/s, S/s),
-        "mask" (1, S/s, S/s) and "affine" (2, 3) float32 tensors.
+        "image" (3, S, S) float32 RGB in [0, 1], "heatmaps" (K + 1, S/s, S/s), "pafs"
+        (2L, S/s, S/s), "mask" (1, S/s, S/s) and "affine" (2, 3) float32 tensors.
     """
     height, width = image.shape[:2]
     crop = warp_image(image, aug)
     mask = warp_mask(loss_mask(list(annotations), height, width, cfg.min_keypoints, cfg.min_area), aug)
-    keypoints = warp_keypoints(person_keypoints(annotations), aug)
-    map_size = map_size_for((cfg.crop_size, cfg.crop_size), cfg.stride)
+    keypoints = warp_keypoints(codec.keypoints(annotations), aug, codec.skeleton)
+    heatmaps, pafs = codec.encode(keypoints, (cfg.crop_size, cfg.crop_size))
     return {
         "image": torch.from_numpy(to_network_input(crop, aug if colour else None)),
-        "heatmaps": torch.from_numpy(render_heatmaps(keypoints, map_size, cfg.stride, cfg.sigma, background=True)),
-        "pafs": torch.from_numpy(render_pafs(keypoints, COCO18.limbs, map_size, cfg.stride, cfg.limb_width)),
-        "mask": torch.from_numpy(mask_to_map(mask, cfg.stride)[None]),
+        "heatmaps": torch.from_numpy(heatmaps),
+        "pafs": torch.from_numpy(pafs),
+        "mask": torch.from_numpy(codec.encode_mask(mask)[None]),
         "affine": torch.from_numpy(aug.image_matrix.astype(np.float32)),
     }
 
-
-def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: seed numpy, random and the dataset from torch's worker seed.
-
-    torch gives each worker ``base_seed + worker_id``, with base_seed drawn from the loader's
-    generator every epoch, so workers differ from each other and from epoch to epoch, and a
-    seeded loader repeats exactly.
-    """
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-    info = torch.utils.data.get_worker_info()
-    if info is not None and hasattr(info.dataset, "reseed"):
-        info.dataset.reseed(seed)
-
-
-def make_loader(dataset: Dataset, batch_size: int, workers: int = 0, seed: int = 0,
-                distributed: bool = False, shuffle: bool = True, drop_last: bool = True,
-                pin_memory: bool = False, persistent_workers: bool = False) -> DataLoader:
-    """A seeded DataLoader; with ``distributed`` a DistributedSampler splits the data over ranks.
-
-    With ``distributed`` call ``loader.sampler.set_epoch(epoch)`` every epoch (as for any
-    DistributedSampler). Each rank's workers are seeded from ``seed`` and the rank, so ranks
-    draw different augmentations.
-    """
-    if batch_size <= 0 or workers < 0:
-        raise UserError(f"need batch_size > 0 and workers >= 0, got {batch_size} and {workers}")
-    rank = torch.distributed.get_rank() if distributed else 0
-    generator = torch.Generator()
-    generator.manual_seed(seed + 1_000_003 * rank)
-    if distributed:
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    elif shuffle:
-        sampler = RandomSampler(dataset, generator=generator)
-    else:
-        sampler = SequentialSampler(dataset)
-    if workers == 0 and hasattr(dataset, "reseed"):
-        dataset.reseed(seed + 1_000_003 * rank)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      worker_init_fn=seed_worker, generator=generator, drop_last=drop_last,
-                      pin_memory=pin_memory, persistent_workers=persistent_workers and workers > 0)

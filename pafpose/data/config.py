@@ -1,8 +1,13 @@
-"""Settings of the training data pipeline: crop, targets, augmentation ranges, loss-mask rules."""
+"""Settings of the training data pipeline: crop, augmentation ranges, loss-mask rules.
+
+What the targets look like (skeleton, stride, Gaussian and limb widths) is the model's head
+(:class:`pafpose.codec.head.HeadSpec`), not data configuration.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+from typing import ClassVar
 
 from ..errors import UserError
 
@@ -14,10 +19,7 @@ class DataConfig:
     Defaults follow OpenPose's COCO training (caffe_train's ``cpm_data_transformer``).
 
     Attributes:
-        crop_size: side of the square network input in pixels (a multiple of ``stride``).
-        stride: input pixels per map cell.
-        sigma: heatmap Gaussian spread in input pixels.
-        limb_width: PAF half-width in map cells.
+        crop_size: side of the square network input in pixels (a multiple of the head's stride).
         target_dist: height of the main person as a fraction of the crop, before ``scale_*``.
         scale_min, scale_max: random factor on that scale.
         max_rotation: rotation drawn from [-max_rotation, max_rotation] degrees.
@@ -30,10 +32,9 @@ class DataConfig:
             masked out) with at least this many labelled keypoints and segmentation area.
     """
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {name: f"model.head.{name}" for name in ("stride", "sigma", "limb_width")}
+
     crop_size: int = 368
-    stride: int = 8
-    sigma: float = 7.0
-    limb_width: float = 1.0
     target_dist: float = 0.6
     scale_min: float = 0.5
     scale_max: float = 1.1
@@ -48,9 +49,8 @@ class DataConfig:
     min_area: float = 32 * 32
 
     def __post_init__(self) -> None:
-        if self.stride <= 0 or self.crop_size <= 0 or self.crop_size % self.stride:
-            raise UserError(f"data config: crop_size ({self.crop_size}) must be a positive multiple "
-                            f"of stride ({self.stride})")
+        if self.crop_size <= 0:
+            raise UserError(f"data config: crop_size must be positive, got {self.crop_size}")
         if not 0 < self.scale_min <= self.scale_max:
             raise UserError(f"data config: need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
         if not 0 < self.contrast_min <= self.contrast_max:
@@ -59,18 +59,5 @@ class DataConfig:
         for name in ("flip_prob", "channel_swap_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"data config: {name} must lie in [0, 1], got {getattr(self, name)}")
-        for name in ("sigma", "limb_width", "target_dist"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"data config: {name} must be positive, got {getattr(self, name)}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "DataConfig":
-        """Build from a plain dict (a YAML section or a checkpoint); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"data config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        if not self.target_dist > 0:
+            raise UserError(f"data config: target_dist must be positive, got {self.target_dist}")

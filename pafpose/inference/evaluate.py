@@ -1,10 +1,12 @@
-"""COCO keypoint evaluation (pycocotools COCOeval, COCO-17 and the official OKS sigmas)."""
+"""COCO keypoint evaluation (pycocotools COCOeval, COCO-17 and the official OKS sigmas), and
+validation: a model's AP on a COCO annotation file."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-from typing import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -12,8 +14,11 @@ from pycocotools.cocoeval import COCOeval
 
 from ..codec.people import Person
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["METRIC_NAMES", "evaluate_keypoints", "people_to_coco_results", "people_found",
-           "annotated_people"]
+           "annotated_people", "validate_coco"]
 
 #: The names of COCOeval's ten keypoint statistics, in its order.
 METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -62,6 +67,41 @@ def evaluate_keypoints(coco_gt: COCO, results: list[dict],
         evaluator.summarize()
     return {name: float(value) if value >= 0 else float("nan")
             for name, value in zip(METRIC_NAMES, evaluator.stats)}
+
+
+def validate_coco(model: torch.nn.Module, annotations: str | Path, images: str | Path | None = None, *,
+                  input_height: int, max_images: int | None = None,
+                  device: torch.device | str | None = None) -> dict[str, float]:
+    """COCO keypoint AP of ``model`` (a :class:`pafpose.models.PoseNet`) on a validation set.
+
+    Args:
+        annotations: COCO person-keypoint file; its first ``max_images`` images (by id; default
+            all) are evaluated.
+        images: their folder; default ``images/`` next to ``annotations`` if present, else its folder.
+        input_height: the network input height the images are scaled to.
+        device: where to run; default the model's device.
+
+    Returns:
+        :func:`evaluate_keypoints`' metrics. The model's train/eval mode is left as it was.
+    """
+    from .predict import Predictor
+    from ..io.annotations import default_image_folder, load_coco
+    from ..io.images import read_image
+
+    coco = load_coco(annotations)
+    root = Path(images or default_image_folder(annotations))
+    image_ids = sorted(coco.getImgIds())[:max_images]
+    if device is None:
+        device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    predictor = Predictor(model, device=device, input_height=input_height)
+    results = []
+    for image_id in image_ids:
+        image = read_image(root / coco.imgs[image_id]["file_name"])
+        results += people_to_coco_results(predictor.predict(image), image_id)
+    model.train(was_training)
+    return evaluate_keypoints(coco, results, image_ids)
 
 
 def people_found(coco_gt: COCO, results: list[dict], oks: float = 0.5) -> int:

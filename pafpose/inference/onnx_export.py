@@ -6,9 +6,11 @@ The exported graph is ``PoseNet.infer``: input ``image`` (B, 3, H, W) float32 RG
 (``dynamo=False``): it handles this plain convolutional graph in a second, with dynamic axes,
 where the dynamo exporter takes far longer for the same graph.
 
-The checkpoint's "inference" settings (e.g. the input height it was tuned for) travel in the
-file's metadata (key ``pafpose.inference``, JSON), so the onnx backend uses the same defaults as
-the checkpoint it came from.
+The model's head spec (skeleton, stride, target widths; key ``pafpose.head``) and the
+checkpoint's "inference" settings (e.g. the input height it was tuned for; key
+``pafpose.inference``) travel in the file's metadata as JSON, so the onnx backend reads the maps
+and uses the same defaults as the checkpoint it came from. Files exported before the head key
+existed hold the default COCO-18 stride-8 head.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..codec.head import HeadSpec
+from ..config import from_dict, to_dict
 from ..errors import UserError
 from ..extras import require
 
@@ -29,6 +33,7 @@ INPUT_NAME = "image"
 OUTPUT_NAMES = ("heatmaps", "pafs")
 OPSET = 17
 METADATA_KEY = "pafpose.inference"
+HEAD_KEY = "pafpose.head"
 
 
 class _InferOnly(torch.nn.Module):
@@ -70,10 +75,12 @@ def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int
             torch.onnx.export(wrapper, (dummy,), str(tmp), input_names=[INPUT_NAME],
                               output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                               opset_version=opset, dynamo=False, do_constant_folding=True)
+        graph = onnx.load(str(tmp))
+        props = {HEAD_KEY: json.dumps(to_dict(model.head))}
         if inference:
-            graph = onnx.load(str(tmp))
-            onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(inference)})
-            onnx.save(graph, str(tmp))
+            props[METADATA_KEY] = json.dumps(inference)
+        onnx.helper.set_model_props(graph, props)
+        onnx.save(graph, str(tmp))
         onnx.checker.check_model(str(tmp))
         tmp.replace(path)
     finally:
@@ -113,12 +120,15 @@ class OnnxSession:
         if [i.name for i in self.session.get_inputs()] != [INPUT_NAME] or names != list(OUTPUT_NAMES):
             raise UserError(f"{self.path}: not a pafpose export (inputs/outputs "
                             f"{[i.name for i in self.session.get_inputs()]} -> {names})")
-        stored = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        metadata = self.session.get_modelmeta().custom_metadata_map
         try:
             #: The exporting checkpoint's recommended settings, e.g. {"input_height": 320}.
-            self.recommended: dict = dict(json.loads(stored)) if stored else {}
+            self.recommended: dict = dict(json.loads(metadata.get(METADATA_KEY) or "{}"))
+            head = json.loads(metadata.get(HEAD_KEY) or "{}")
         except (ValueError, TypeError):
-            raise UserError(f"{self.path}: malformed '{METADATA_KEY}' metadata") from None
+            raise UserError(f"{self.path}: malformed pafpose metadata") from None
+        #: What the outputs mean.
+        self.head: HeadSpec = from_dict(HeadSpec, head, f"{self.path}: {HEAD_KEY}")
 
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, 19, h, w), pafs (B, 38, h, w)."""

@@ -11,7 +11,7 @@ Multi-scale search runs every scale and resamples each scale's maps onto the map
 reference scale 1.0, cell centre onto cell centre through original-image coordinates (separable
 linear interpolation), then averages. The flip test mirrors the *padded* input, whose width is a
 multiple of the stride, so reversing map columns is an exact inverse; the mirrored maps are
-un-flipped with the keypoint and limb permutations and negated PAF x (pafpose.codec.targets.flip_*).
+un-flipped with the keypoint and limb permutations and negated PAF x (``PafCodec.flip_maps``).
 People are decoded on the averaged maps and mapped back with ``x_orig = (x_net + 0.5) / fx - 0.5``.
 """
 
@@ -30,7 +30,7 @@ from ..io.bundled import DEFAULT_WEIGHTS
 from ..device import check_device
 from ..errors import UserError
 from ..io.images import to_bgr8
-from ..codec.targets import flip_heatmaps, flip_pafs
+from ..codec.head import PafCodec
 
 if TYPE_CHECKING:  # annotations only: decode (and so people) is imported on first prediction
     from ..codec.people import Person
@@ -106,16 +106,16 @@ class Predictor:
         max_width: widest network input at scale 1.0; wider (panoramic or huge) images are
             downscaled further so their width fits, bounding memory and time.
         batch_size: images per network call in :meth:`predict_batch`.
-        stride: network output stride.
+
+    The maps are read with the network's head (:attr:`codec`): a checkpoint's or model's
+    ``head``, an ONNX file's stored head; a model object without one is taken to have the default
+    :class:`~pafpose.codec.head.HeadSpec`.
     """
 
     def __init__(self, weights_or_model: Any = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
                  input_height: int | None = None, scales: Sequence[float] = (1.0,), flip: bool = False,
                  backend: str = "auto", decode_params: dict | None = None,
-                 max_width: int = 2048, batch_size: int = 8, stride: int = 8,
-                 max_people: int | None = None):
-        if (input_height is not None and input_height < stride) or max_width < stride:
-            raise UserError(f"input_height and max_width must be at least the stride ({stride})")
+                 max_width: int = 2048, batch_size: int = 8, max_people: int | None = None):
         scales = tuple(float(s) for s in scales)
         if not scales or min(scales) <= 0:
             raise UserError(f"scales must be positive numbers, got {list(scales)}")
@@ -127,10 +127,13 @@ class Predictor:
         self.flip = bool(flip)
         self.max_width = int(max_width)
         self.batch_size = max(1, int(batch_size))
-        self.stride = int(stride)
         self.timings = StageTimes()
         self.recommended: dict = {}
-        self.network = self._open_network(weights_or_model, backend)
+        self.network, head = self._open_network(weights_or_model, backend)
+        self.codec = PafCodec(head)
+        self.stride = self.codec.stride
+        if (input_height is not None and input_height < self.stride) or max_width < self.stride:
+            raise UserError(f"input_height and max_width must be at least the stride ({self.stride})")
         self.input_height = int(input_height or self.recommended.get("input_height", 368))
         # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
         self.decode_params = {**dict(self.recommended.get("decode") or {}), **dict(decode_params or {})}
@@ -147,7 +150,7 @@ class Predictor:
             session = weights_or_model if isinstance(weights_or_model, OnnxSession) else \
                 OnnxSession(weights_or_model, device=str(self.device))
             self.recommended = dict(session.recommended)
-            return _OnnxNetwork(session, self.device)
+            return _OnnxNetwork(session, self.device), session.head
         if backend != "torch":
             raise UserError(f"unknown backend {backend!r} (choose 'auto', 'torch' or 'onnx')")
         if isinstance(weights_or_model, (str, Path)):
@@ -162,7 +165,7 @@ class Predictor:
         else:
             raise UserError(f"expected a checkpoint path or a model with .infer(), got "
                             f"{type(weights_or_model).__name__}")
-        return _TorchNetwork(model, self.device)
+        return _TorchNetwork(model, self.device), getattr(model, "head", None)
 
     # ---------------------------------------------------------------------------------------
     # public API
@@ -191,8 +194,6 @@ class Predictor:
         Returns:
             list[list[Person]]: N lists, each as :meth:`predict` returns for that image.
         """
-        from ..codec.decode import decode
-
         if isinstance(images, np.ndarray) and images.ndim != 4:
             # Iterating one (H, W, 3) image would treat each row as an image.
             raise UserError(f"predict_batch takes a list of images (or an (N, H, W, C) array); got "
@@ -201,7 +202,7 @@ class Predictor:
         results = []
         for heatmaps, pafs, resize in self._maps_batch(images):
             start = time.perf_counter()
-            people = decode(heatmaps, pafs, stride=self.stride, **self.decode_params)
+            people = self.codec.decode(heatmaps, pafs, **self.decode_params)
             people = people[:self.max_people]
             for person in people:
                 to_original_pixels(person.keypoints, resize.fx, resize.fy)
@@ -280,8 +281,9 @@ class Predictor:
                 t2 = time.perf_counter()
                 if self.flip:
                     k = len(chunk)
-                    heatmaps = (heatmaps[:k] + flip_heatmaps(heatmaps[k:])) / 2
-                    pafs = (pafs[:k] + flip_pafs(pafs[k:])) / 2
+                    mirrored_heatmaps, mirrored_pafs = self.codec.flip_maps(heatmaps[k:], pafs[k:])
+                    heatmaps = (heatmaps[:k] + mirrored_heatmaps) / 2
+                    pafs = (pafs[:k] + mirrored_pafs) / 2
                 for row, index in enumerate(chunk):
                     rows, cols = -(-resizes[index].height // s), -(-resizes[index].width // s)
                     yield index, heatmaps[row, :, :rows, :cols], pafs[row, :, :rows, :cols]

@@ -19,7 +19,6 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from ..errors import UserError
-from ..codec.skeleton import coco17_to_coco18
 
 
 
@@ -110,15 +109,6 @@ def coco_from_dict(data: dict, name: str = "annotations") -> COCO:
         coco.createIndex()
     coco.skipped_annotations = skipped
     return coco
-
-
-def person_keypoints(annotations: list[dict]) -> np.ndarray:
-    """(P, 18, 3) COCO-18 keypoints of the non-crowd annotations that have any keypoints."""
-    rows = [np.asarray(a["keypoints"], dtype=np.float64).reshape(17, 3)
-            for a in annotations if not a.get("iscrowd") and a.get("num_keypoints", 0) > 0]
-    if not rows:
-        return np.zeros((0, 18, 3))
-    return coco17_to_coco18(np.stack(rows))
 
 
 #: Four real COCO val2017 images with their 14 annotated people (see assets/coco/ATTRIBUTION.md).

@@ -2,7 +2,9 @@
 
 A checkpoint is a dict saved with ``torch.save``: "model" (state dict), "model_config" (dict),
 "train_config" (dict), "iteration", and for training checkpoints the optimizer, scheduler,
-scaler and RNG states and the data position. Released weights may add "inference" (settings the
+scaler and RNG states and the data position. The model config's "head" (skeleton, stride,
+target widths) says what the outputs mean; files from before it existed, with "skeleton" in the
+model config and the stride and widths in the training data config, are upgraded on loading. Released weights may add "inference" (settings the
 network was tuned for, e.g. ``{"input_height": 320}``) and "description" (what it was trained
 on). Everything is plain tensors, numbers, strings, lists and dicts, so files load with
 ``weights_only=True`` (no arbitrary pickle code runs).
@@ -18,11 +20,12 @@ from pathlib import Path
 import torch
 
 from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from ..config import from_dict
 from ..errors import UserError
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
            "model_from_checkpoint", "model_weights", "build_with_weights", "load_tensor_file", "mismatch_summary",
-           "remove_stale_temporaries"]
+           "remove_stale_temporaries", "upgrade_checkpoint"]
 
 
 
@@ -128,6 +131,33 @@ def load_checkpoint(path: str | Path) -> dict:
     state = load_tensor_file(path)
     if not isinstance(state, dict) or "model" not in state or "model_config" not in state:
         raise UserError(f"{path}: not a pafpose checkpoint (needs 'model' and 'model_config' entries)")
+    return upgrade_checkpoint(state)
+
+
+_HEAD_FIELDS_IN_DATA = ("stride", "sigma", "limb_width")
+
+
+def upgrade_checkpoint(state: dict) -> dict:
+    """``state`` with configs written before the head spec moved into the model config.
+
+    Those had ``model_config["skeleton"]`` and ``train_config["data"]`` holding stride, sigma and
+    limb_width; all four now live in ``model_config["head"]`` (and the train config's
+    ``model.head``). Current checkpoints are returned unchanged.
+    """
+    def upgraded_model(model: dict, data: dict) -> dict:
+        if "head" in model:
+            return model
+        model = dict(model)
+        head = {"skeleton": model.pop("skeleton")} if "skeleton" in model else {}
+        head.update({k: data[k] for k in _HEAD_FIELDS_IN_DATA if k in data})
+        return {**model, "head": head}
+
+    train = state.get("train_config")
+    data = dict((train or {}).get("data") or {})
+    state = {**state, "model_config": upgraded_model(dict(state["model_config"]), data)}
+    if isinstance(train, dict) and isinstance(train.get("model"), dict):
+        state["train_config"] = {**train, "model": upgraded_model(train["model"], data),
+                                 "data": {k: v for k, v in data.items() if k not in _HEAD_FIELDS_IN_DATA}}
     return state
 
 
@@ -164,7 +194,7 @@ def build_with_weights(model_config: dict, weights: dict, source: str | Path):
     from ..models import ModelConfig, build_model
 
     try:
-        cfg = ModelConfig.from_dict(dict(model_config))
+        cfg = from_dict(ModelConfig, dict(model_config), "model_config")
     except (UserError, TypeError) as err:
         raise UserError(f"{source}: bad model_config ({err})") from None
     model = build_model(cfg)

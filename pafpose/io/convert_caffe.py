@@ -175,11 +175,12 @@ def parse_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
 
 def cmu_model_config() -> dict:
     """The pafpose ModelConfig (as a dict) of CMU's COCO model."""
+    from ..config import to_dict
     from ..models import ModelConfig
 
-    return ModelConfig(arch="cvpr2017", backbone_width=1.0, cpm_channels=(256, 128), paf_stages=6,
+    return to_dict(ModelConfig(arch="cvpr2017", backbone_width=1.0, cpm_channels=(256, 128), paf_stages=6,
                        heatmap_stages=6, stage_channels=128, first_head_channels=512,
-                       head_channels=128, kernel_size=7).to_dict()
+                       head_channels=128, kernel_size=7))
 
 
 def _fold_cmu_normalisation(weight: torch.Tensor, bias: torch.Tensor):

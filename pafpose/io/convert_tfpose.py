@@ -125,6 +125,7 @@ def _stage_count(state: dict[str, torch.Tensor]) -> int:
 
 def tfpose_model_config(state: dict[str, torch.Tensor]) -> dict:
     """The pafpose ModelConfig (as a dict) whose MobileNetThin has these weights' shapes."""
+    from ..config import to_dict
     from ..models import ModelConfig
 
     stages = _stage_count(state)
@@ -132,13 +133,13 @@ def tfpose_model_config(state: dict[str, torch.Tensor]) -> dict:
     def width(key: str) -> int:
         return int(state[f"{key}.pointwise.weight"].shape[0])
 
-    return ModelConfig(
+    return to_dict(ModelConfig(
         arch="mobilenet-thin", backbone_width=state["backbone.conv0.weight"].shape[0] / 32,
         paf_stages=stages, heatmap_stages=stages,
         first_stage_channels=width("paf_stages.0.conv1"), first_head_channels=width("paf_stages.0.conv4"),
         stage_channels=width(f"paf_stages.{min(1, stages - 1)}.conv1"),
         head_channels=width(f"paf_stages.{min(1, stages - 1)}.conv4"),
-    ).to_dict()
+    ))
 
 
 def tfpose_to_pafpose(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

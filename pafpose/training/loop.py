@@ -1,20 +1,19 @@
-"""Training: one process per device, from a laptop CPU to ``torchrun`` over many GPU nodes.
+"""The training loop: one process per device, from a laptop CPU to ``torchrun`` over many GPU nodes.
 
 Schedule (defaults, the paper's): Adam (lr 1e-4, weight decay 5e-4), lr x 0.5 every 20k
 iterations, 200k iterations, ``batch_size`` images per process per iteration. On CUDA the forward
 runs under autocast (bf16 where supported, else fp16 with a GradScaler) on channels_last tensors.
 
-Distributed: under ``torchrun`` (WORLD_SIZE > 1) every process joins a process group (nccl on
-CUDA, gloo on CPU), wraps the model in DistributedDataParallel and reads its shard of each epoch
-through a DistributedSampler.
+Distributed: under ``torchrun`` (WORLD_SIZE > 1) every process joins a process group
+(:mod:`.distributed`), wraps the model in DistributedDataParallel and reads its shard of each
+epoch through a :class:`~.sampling.ResumableSampler`.
 
 Exact resume. A checkpoint holds the model, optimizer, scheduler, scaler, every rank's RNG
-states, the iteration and the data position. The data order is a function of (seed, epoch)
-(DistributedSampler) and each sample's augmentation is drawn from a generator seeded by
-(seed, epoch, index) (:class:`SeededSamples`), so which worker process loads a sample, and
-where in an epoch a run (re)starts, change nothing: resuming at iteration k and training to n
-gives the same weights as training to n directly (bit-exact on CPU; on GPU up to cuDNN's
-non-deterministic kernels).
+states, the iteration and the data position. The data order is a function of (seed, epoch) and
+each sample's augmentation of (seed, epoch, index) (:mod:`.sampling`), so which worker process
+loads a sample, and where in an epoch a run (re)starts, change nothing: resuming at iteration k
+and training to n gives the same weights as training to n directly (bit-exact on CPU; on GPU up
+to cuDNN's non-deterministic kernels).
 
 Robustness: checkpoints are written atomically every ``checkpoint_every`` iterations (``last.pt``
 plus a kept copy every ``keep_every``); SIGINT/SIGTERM finish the current step, save and exit
@@ -24,15 +23,11 @@ the optimizer step, leaving the last good checkpoint untouched (:class:`NonFinit
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import math
-import os
 import random
-import signal
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -40,90 +35,25 @@ from typing import Iterator
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
-from ..io.annotations import default_image_folder
-from ..io.checkpoint import (load_checkpoint, mismatch_summary, model_weights, remove_stale_temporaries,
-                         save_checkpoint)
-from ..config import from_dict, to_dict
-from ..data import DataConfig
-from ..device import check_device
+from ..codec.head import check_same_head
+from ..config import to_dict
 from ..errors import UserError
 from ..extras import require
-from .loss import LossConfig, pose_loss
-from ..models import ModelConfig, PoseNet, build_model
+from ..inference.evaluate import validate_coco
+from ..io.checkpoint import (load_checkpoint, mismatch_summary, model_weights, remove_stale_temporaries,
+                             resolve_weights, save_checkpoint)
+from ..models import PoseNet, build_model
+from .config import TrainConfig
+from .distributed import (ProcessContext, amp_dtype, end_process_group, rng_state, set_rng_state,
+                          setup_process, stop_on_signals)
+from .loss import pose_loss
+from .sampling import build_train_dataset, build_train_loader
 
-__all__ = ["OptimConfig", "TrainConfig", "TrainResult", "NonFiniteLoss", "ResumableSampler",
-           "SeededSamples", "seed_loader_worker", "train"]
+__all__ = ["NonFiniteLoss", "TrainResult", "train"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OptimConfig:
-    """Adam with a step learning-rate schedule; ``grad_clip`` > 0 clips the global grad norm."""
-
-    lr: float = 1e-4
-    weight_decay: float = 5e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    lr_step: int = 20_000
-    lr_gamma: float = 0.5
-    grad_clip: float = 0.0
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run needs; saved inside every checkpoint.
-
-    Data: ``train_annotations`` lists COCO person-keypoint files (several combine, e.g. 2014
-    train + val and 2017 train); ``train_images`` is one image folder or one per file (default:
-    ``images/`` next to each file if present, else the file's folder).
-    Validation (COCO keypoint AP on the first ``val_max_images`` images, network input height
-    ``val_input_height``, default the crop size) runs every ``val_every`` iterations when
-    ``val_annotations`` is set. Losses, lr, throughput and validation metrics also go to
-    ``out_dir/metrics.jsonl`` (one JSON object per line) for plotting without TensorBoard. ``amp``: "auto" (bf16 on CUDA when supported,
-    else fp16; off on CPU), "off", "bf16" or "fp16". ``channels_last``: None = on CUDA only.
-    Initialisation: ``backbone_weights`` (a torchvision VGG-19 file, VGG networks) or
-    ``init_weights`` (a pafpose checkpoint or bundled name such as ``mobilenet-thin-coco``, whose
-    network must match ``model``: its weights are loaded, not its optimizer state or schedule).
-    """
-
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train_images: list[str] = field(default_factory=list)
-    train_annotations: list[str] = field(default_factory=list)
-    val_images: str | None = None
-    val_annotations: str | None = None
-    val_every: int = 0
-    val_max_images: int = 500
-    val_input_height: int | None = None
-    backbone_weights: str | None = None
-    init_weights: str | None = None
-    out_dir: str = "runs/train"
-    iterations: int = 200_000
-    batch_size: int = 10
-    workers: int = 4
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    channels_last: bool | None = None
-    checkpoint_every: int = 1000
-    keep_every: int = 20_000
-    log_every: int = 20
-    image_every: int = 1000
-    tensorboard: bool = True
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.amp not in ("auto", "off", "bf16", "fp16"):
-            raise UserError(f"train config: amp must be auto, off, bf16 or fp16, got {self.amp!r}")
-        for name in ("iterations", "batch_size", "checkpoint_every", "log_every"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"train config: {name} must be positive, got {getattr(self, name)}")
-        if self.workers < 0:
-            raise UserError(f"train config: workers must be >= 0, got {self.workers}")
 
 
 @dataclass
@@ -148,158 +78,8 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or inf; the run stopped without saving over the last good checkpoint."""
 
 
-# --------------------------------------------------------------------------------------------
-# data
-# --------------------------------------------------------------------------------------------
-
-
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """The augmentation seed of sample ``index`` in ``epoch``: independent streams per sample."""
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
-
-
-class ResumableSampler(DistributedSampler):
-    """A DistributedSampler (shuffled, drop_last) that can start mid-epoch.
-
-    Yields ``(index, seed)`` pairs for :class:`SeededSamples`. ``set_position(epoch, start)``
-    skips the first ``start`` samples of this rank's share of ``epoch``.
-    """
-
-    def __init__(self, dataset: Dataset, num_replicas: int, rank: int, seed: int):
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
-                         drop_last=True)
-        self.start = 0
-
-    def set_position(self, epoch: int, start: int) -> None:
-        self.set_epoch(epoch)
-        self.start = start
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        for index in list(super().__iter__())[self.start:]:
-            yield index, sample_seed(self.seed, self.epoch, index)
-
-    def __len__(self) -> int:
-        return self.num_samples - self.start
-
-
-class SeededSamples(Dataset):
-    """Reseeds the wrapped dataset's augmentation (``reseed``) before each ``(index, seed)`` item."""
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key: tuple[int, int]) -> dict:
-        index, seed = key
-        if hasattr(self.dataset, "reseed"):
-            self.dataset.reseed(seed)
-        return self.dataset[index]
-
-
-def seed_loader_worker(worker_id: int) -> None:
-    """``worker_init_fn`` of the training loader (signals are the main process's to handle)."""
-    # Ctrl-C reaches the whole process group: workers must not die before the main process has
-    # finished its step and saved; it shuts them down itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def build_train_dataset(cfg: TrainConfig) -> Dataset:
-    from ..data import CocoPoseDataset
-
-    if not cfg.train_annotations:
-        raise UserError("no training annotations given (train_annotations / --annotations)")
-    images = cfg.train_images or [str(default_image_folder(a)) for a in cfg.train_annotations]
-    return CocoPoseDataset(images, cfg.train_annotations, cfg.data, train=True, seed=cfg.seed)
-
-
-# --------------------------------------------------------------------------------------------
-# process setup
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Dist:
-    rank: int
-    world_size: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _setup(cfg: TrainConfig) -> _Dist:
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if cfg.device == "auto":
-        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    else:
-        device = check_device(cfg.device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device(f"cuda:{local_rank}")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    if world_size > 1 and not dist.is_initialized():
-        # Long validation passes on rank 0 must not trip the collective timeout of the others.
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                timeout=datetime.timedelta(hours=2))
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    return _Dist(rank, dist.get_world_size() if dist.is_initialized() else 1, device)
-
-
-def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if cfg.amp == "off" or (cfg.amp == "auto" and device.type != "cuda"):
-        return None
-    if cfg.amp == "fp16":
-        return torch.float16
-    if cfg.amp == "bf16":
-        return torch.bfloat16
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _rng_state() -> dict:
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-@contextmanager
-def _stop_on_signals():
-    """Turn SIGINT/SIGTERM into a flag the loop checks after each step."""
-    requested = {"stop": False}
-
-    def handler(signum, frame):
-        requested["stop"] = True
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield requested
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def _load_init_weights(model: torch.nn.Module, weights: str) -> None:
     """Start from a checkpoint's (or bundled weights') network: weights only, no optimizer state."""
-    from ..io.checkpoint import resolve_weights
-
     path = resolve_weights(weights)
     state = load_checkpoint(path)
     source = model_weights(state)
@@ -311,13 +91,12 @@ def _load_init_weights(model: torch.nn.Module, weights: str) -> None:
                         f"({mismatch_summary(model.state_dict(), source)})") from None
 
 
-# --------------------------------------------------------------------------------------------
-# the loop
-# --------------------------------------------------------------------------------------------
-
-
 class _Trainer:
-    def __init__(self, cfg: TrainConfig, dataset: Dataset, ctx: _Dist, resume: Path | None):
+    """One process's share of a run: model, optimiser, schedule, loader, checkpoints and logs."""
+
+    def __init__(self, cfg: TrainConfig, dataset: Dataset, ctx: ProcessContext, resume: Path | None):
+        if getattr(dataset, "head", None) is not None:  # targets made for another head train nothing
+            check_same_head(cfg.model.head, dataset.head, "the model", "the dataset")
         self.cfg, self.ctx = cfg, ctx
         device = ctx.device
         torch.manual_seed(cfg.seed + ctx.rank)
@@ -332,7 +111,7 @@ class _Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr,
                                           betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, cfg.optim.lr_step, cfg.optim.lr_gamma)
-        self.amp_dtype = _amp_dtype(cfg, device)
+        self.amp_dtype = amp_dtype(cfg.amp, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.iteration = 0
         self.out_dir = Path(cfg.out_dir)
@@ -350,18 +129,13 @@ class _Trainer:
         if ctx.world_size > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[device.index] if device.type == "cuda" else None)
-        self.sampler = ResumableSampler(dataset, ctx.world_size, ctx.rank, cfg.seed)
+        self.loader = build_train_loader(dataset, cfg.batch_size, cfg.workers, cfg.seed, ctx.rank,
+                                         ctx.world_size, pin_memory=device.type == "cuda")
+        self.sampler = self.loader.sampler
         self.batches_per_epoch = self.sampler.num_samples // cfg.batch_size
         if self.batches_per_epoch == 0:
             raise UserError(f"the dataset has {len(dataset)} samples, fewer than one batch of "
                             f"{cfg.batch_size} per process x {ctx.world_size} processes")
-        self.loader = DataLoader(SeededSamples(dataset), batch_size=cfg.batch_size, sampler=self.sampler,
-                                 num_workers=cfg.workers, worker_init_fn=seed_loader_worker, drop_last=True,
-                                 pin_memory=device.type == "cuda", persistent_workers=False,
-                                 # Its own generator: starting an epoch must not draw from the global
-                                 # RNG, which the loss's random negative mining uses.
-                                 generator=torch.Generator().manual_seed(cfg.seed),
-                                 prefetch_factor=4 if cfg.workers else None)
         self.skipped_annotations: list[str] = list(getattr(dataset, "skipped_annotations", []))
         if self.skipped_annotations and resume is None:  # a resumed run's log has them already
             self.log_metrics({"skipped_annotations": len(self.skipped_annotations),
@@ -392,7 +166,7 @@ class _Trainer:
         self.iteration = int(state["iteration"])
         ranks = state["rng"]
         if len(ranks) == self.ctx.world_size:
-            _set_rng_state(ranks[self.ctx.rank])
+            set_rng_state(ranks[self.ctx.rank])
         position = state.get("data", {})
         expected = {"world_size": self.ctx.world_size, "batch_size": self.cfg.batch_size}
         if any(position.get(k) != v for k, v in expected.items()) and self.ctx.main:
@@ -401,15 +175,15 @@ class _Trainer:
         self.last_checkpoint, self.last_checkpoint_iteration = path, self.iteration
 
     def save(self) -> Path | None:
-        rng = [_rng_state()]
+        rng = [rng_state()]
         if self.ctx.world_size > 1:
             rng = [None] * self.ctx.world_size
-            dist.all_gather_object(rng, _rng_state())
+            dist.all_gather_object(rng, rng_state())
         if not self.ctx.main:
             return None
         state = {
             "model": self.model.state_dict(),
-            "model_config": self.cfg.model.to_dict(),
+            "model_config": to_dict(self.cfg.model),
             "train_config": to_dict(self.cfg),
             "iteration": self.iteration,
             "optimizer": self.optimizer.state_dict(),
@@ -536,7 +310,10 @@ class _Trainer:
             return None
         metrics = None
         if self.ctx.main:
-            metrics = validate_coco(self.model, self.cfg, self.ctx.device)
+            cfg = self.cfg
+            metrics = validate_coco(self.model, cfg.val_annotations, cfg.val_images,
+                                    input_height=cfg.val_input_height or cfg.data.crop_size,
+                                    max_images=cfg.val_max_images, device=self.ctx.device)
             self.log_metrics({"val": metrics})
             if self.writer is not None:
                 for name, value in metrics.items():
@@ -547,42 +324,20 @@ class _Trainer:
         return metrics
 
 
-def validate_coco(model: PoseNet, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
-    """COCO keypoint AP of ``model`` on the first ``val_max_images`` validation images."""
-    from ..io.annotations import load_coco
-    from ..inference.evaluate import evaluate_keypoints, people_to_coco_results
-    from ..io.images import read_image
-    from ..inference.predict import Predictor
-
-    coco = load_coco(cfg.val_annotations)
-    root = Path(cfg.val_images or default_image_folder(cfg.val_annotations))
-    image_ids = sorted(coco.getImgIds())[:cfg.val_max_images]
-    was_training = model.training
-    model.eval()
-    predictor = Predictor(model, device=device, input_height=cfg.val_input_height or cfg.data.crop_size)
-    results = []
-    for image_id in image_ids:
-        image = read_image(root / coco.imgs[image_id]["file_name"])
-        results += people_to_coco_results(predictor.predict(image), image_id)
-    model.train(was_training)
-    return evaluate_keypoints(coco, results, image_ids)
-
-
 def train(cfg: TrainConfig, dataset: Dataset | None = None, resume: str | Path | None = None) -> TrainResult:
     """Run (or resume) training; returns where it ended. Raises NonFiniteLoss when the loss diverges.
 
     ``dataset`` defaults to :class:`pafpose.data.CocoPoseDataset` over the configured files; any
     dataset of the same item layout works (tests use tiny in-memory ones).
     """
-    ctx = _setup(cfg)
+    ctx = setup_process(cfg.device)
     try:
         if dataset is None:
             dataset = build_train_dataset(cfg)
         trainer = _Trainer(cfg, dataset, ctx, Path(resume) if resume is not None else None)
         return _run(trainer)
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        end_process_group()
 
 
 def _run(trainer: _Trainer) -> TrainResult:
@@ -600,7 +355,7 @@ def _run(trainer: _Trainer) -> TrainResult:
     window_start, window_images = time.perf_counter(), 0
     images_per_step = cfg.batch_size * ctx.world_size
     try:
-        with _stop_on_signals() as signals:
+        with stop_on_signals() as signals:
             batches = trainer.batches()
             while trainer.iteration < cfg.iterations:
                 losses, stop, maps = trainer.step(next(batches), signals["stop"])

@@ -20,7 +20,7 @@ optionally ``rnm_ratio * #positives`` further random negatives; other negatives 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
@@ -44,16 +44,6 @@ class LossConfig:
             raise UserError("loss config: hnm_ratio and rnm_ratio must be >= 0")
         if self.rnm_ratio > 0 and self.hnm_ratio == 0:
             raise UserError("loss config: rnm_ratio needs hard negative mining (hnm_ratio > 0)")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "LossConfig":
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise UserError(f"loss config: unknown key(s) {', '.join(unknown)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -1,0 +1,174 @@
+"""One description of a PAF head, and the codec built from it.
+
+A :class:`HeadSpec` says what a network's two outputs mean: which skeleton the heatmap channels
+and PAF limbs follow, how many input pixels a map cell covers, and the widths of the Gaussians
+and limbs the targets were drawn with. It is a field of every model config
+(``ModelConfig.head``), so it is saved in every checkpoint, and everything that makes or reads
+maps takes it from there: the dataset's targets and masks, the loss, the Predictor's resampling
+and flip test, the decoder, the converters and the benchmarks.
+
+A :class:`PafCodec` is the spec's behaviour: ``encode`` turns keypoints into heatmaps and PAFs,
+``encode_mask`` an input-resolution loss mask into map cells, ``decode`` maps into people, and
+``flip_*`` mirror keypoints and maps with the skeleton's left/right permutations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .masks import mask_to_map
+from .people import Person
+from .skeleton import Skeleton, coco17_to_coco18, flip_keypoints, get_skeleton
+from .targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
+
+__all__ = ["HeadSpec", "PafCodec", "check_same_head"]
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What a PAF head's maps mean. Defaults: OpenPose's COCO head.
+
+    Attributes:
+        skeleton: keypoint layout ("coco18": OpenPose's COCO keypoints with a neck and 19 limbs).
+            The head has K + 1 heatmaps (the background last) and 2 x limbs PAF channels.
+        stride: input pixels per map cell; must equal the network's output stride.
+        sigma: spread of the heatmap Gaussians, in input pixels.
+        limb_width: PAF half-width sigma_c, in map cells.
+    """
+
+    skeleton: str = "coco18"
+    stride: int = 8
+    sigma: float = 7.0
+    limb_width: float = 1.0
+
+    def __post_init__(self) -> None:
+        try:
+            get_skeleton(self.skeleton)
+        except ValueError as err:
+            raise UserError(f"head: {err}") from None
+        if isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1:
+            raise UserError(f"head: stride must be a positive integer, got {self.stride!r}")
+        for name in ("sigma", "limb_width"):
+            if not getattr(self, name) > 0:
+                raise UserError(f"head: {name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def keypoint_skeleton(self) -> Skeleton:
+        return get_skeleton(self.skeleton)
+
+    @property
+    def num_heatmaps(self) -> int:
+        """Heatmap channels: one per keypoint, then the background."""
+        return self.keypoint_skeleton.num_keypoints + 1
+
+    @property
+    def num_pafs(self) -> int:
+        """PAF channels: x and y per limb."""
+        return 2 * self.keypoint_skeleton.num_limbs
+
+    def describe(self) -> str:
+        return (f"{self.skeleton}, stride {self.stride}, sigma {self.sigma:g}, "
+                f"limb width {self.limb_width:g}")
+
+
+def check_same_head(expected: HeadSpec, given: HeadSpec, expected_name: str, given_name: str) -> None:
+    """Raise UserError when two parts of a pipeline disagree on what the maps mean."""
+    if expected != given:
+        raise UserError(f"{given_name} has head ({given.describe()}) but {expected_name} has head "
+                        f"({expected.describe()}); they must be the same")
+
+
+class PafCodec:
+    """Encoding people into a head's maps, and decoding the maps into people.
+
+    Args:
+        spec: the head; default :class:`HeadSpec`'s COCO-18, stride 8, sigma 7, limb width 1.
+    """
+
+    def __init__(self, spec: HeadSpec | None = None):
+        self.spec = spec or HeadSpec()
+        self.skeleton = self.spec.keypoint_skeleton
+
+    def __repr__(self) -> str:
+        return f"PafCodec({self.spec.describe()})"
+
+    @property
+    def stride(self) -> int:
+        return self.spec.stride
+
+    def map_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """(W, H) of the maps for an input of ``image_size`` = (W, H) pixels."""
+        return map_size_for(image_size, self.spec.stride)
+
+    # ---- encoding --------------------------------------------------------------------------
+
+    def keypoints(self, annotations: Sequence[dict]) -> np.ndarray:
+        """(P, K, 3) keypoints in this head's layout from COCO person annotations.
+
+        Crowd annotations and people without keypoints are left out (the loss mask covers them).
+
+        Args:
+            annotations (Sequence[dict]): COCO annotations with 17-keypoint ``keypoints`` lists.
+
+        Returns:
+            np.ndarray: float64 (P, K, 3) x, y, v in the annotations' pixels.
+        """
+        rows = [np.asarray(a["keypoints"], dtype=np.float64).reshape(17, 3)
+                for a in annotations if not a.get("iscrowd") and a.get("num_keypoints", 0) > 0]
+        coco17 = np.stack(rows) if rows else np.zeros((0, 17, 3))
+        if self.skeleton.name == "coco17":
+            return coco17
+        if self.skeleton.name == "coco18":
+            return coco17_to_coco18(coco17)
+        raise UserError(f"head: no COCO keypoint conversion for skeleton {self.skeleton.name!r}")
+
+    def encode(self, keypoints: np.ndarray | torch.Tensor, image_size: tuple[int, int],
+               background: bool = True) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
+        """Target heatmaps and PAFs of people in an input of ``image_size`` pixels.
+
+        Args:
+            keypoints (np.ndarray | torch.Tensor): (P, K, 3) numpy array of x, y, v in input
+                pixels (v > 0 = labelled), or a batched (B, P, K, 3) tensor on any device.
+            image_size (tuple[int, int]): (W, H) of the input, in pixels.
+            background (bool): append the background heatmap channel.
+
+        Returns:
+            tuple: float32 heatmaps (K[+1], h, w) and PAFs (2L, h, w), with (h, w) =
+            ceil((H, W) / stride); a leading batch axis for tensor input.
+        """
+        if keypoints.shape[-2] != self.skeleton.num_keypoints:
+            raise UserError(f"encode: keypoints have {keypoints.shape[-2]} joints but the head's skeleton "
+                            f"{self.skeleton.name!r} has {self.skeleton.num_keypoints}")
+        size = self.map_size(image_size)
+        spec = self.spec
+        return (render_heatmaps(keypoints, size, spec.stride, spec.sigma, background=background),
+                render_pafs(keypoints, self.skeleton.limbs, size, spec.stride, spec.limb_width))
+
+    def encode_mask(self, mask: np.ndarray) -> np.ndarray:
+        """(H, W) input-resolution loss mask (nonzero = counts) -> (h, w) float32 map mask."""
+        return mask_to_map(mask, self.spec.stride)
+
+    # ---- decoding --------------------------------------------------------------------------
+
+    def decode(self, heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
+               **params) -> list[Person]:
+        """People from one image's (K[+1], h, w) heatmaps and (2L, h, w) PAFs, in input pixels;
+        ``params`` are :class:`~pafpose.codec.decode.DecodeParams` fields."""
+        from .decode import decode  # the decoder pulls in scipy; encoding never needs it
+
+        return decode(heatmaps, pafs, self.spec.stride, self.skeleton, **params)
+
+    # ---- flips -----------------------------------------------------------------------------
+
+    def flip_keypoints(self, keypoints: np.ndarray, image_width: float) -> np.ndarray:
+        """(..., K, 3) keypoints of the horizontally mirrored image (left/right swapped)."""
+        return flip_keypoints(keypoints, image_width, self.skeleton)
+
+    def flip_maps(self, heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor):
+        """Heatmaps and PAFs ((C, h, w) or (B, C, h, w)) of the mirrored image."""
+        return flip_heatmaps(heatmaps, self.skeleton), flip_pafs(pafs, self.skeleton)
