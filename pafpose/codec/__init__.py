@@ -1,2 +1,7 @@
-"""What a PAF head's maps mean: the skeleton, training targets and loss masks (encoding), and
-peak finding, limb scoring and assembly of people (decoding)."""
+"""What a PAF head's maps mean, both ways.
+
+``skeleton`` (keypoint and limb order, flips) -> ``targets`` (Gaussian heatmaps, PAFs) and
+``masks`` (the loss mask W) -> ``head`` (:class:`HeadSpec`, the one description of a head, and
+:class:`PafCodec`, which encodes people into its maps and decodes them back with ``decode``:
+peaks, PAF line integrals, matching, assembly into ``people``).
+"""
