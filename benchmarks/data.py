@@ -20,11 +20,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from pafpose.codec.masks import loss_mask  # noqa: E402
 from pafpose.data import CocoPoseDataset, DataConfig  # noqa: E402
 from pafpose.data.augment import to_network_input, warp_image, warp_keypoints, warp_mask  # noqa: E402
 from pafpose.data.synth import generate_dataset  # noqa: E402
 from pafpose.io.images import read_image  # noqa: E402
-from pafpose.codec.masks import loss_mask  # noqa: E402
 
 
 def stage_times(dataset: CocoPoseDataset, indices: np.ndarray, seed: int) -> dict[str, float]:

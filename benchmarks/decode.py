@@ -35,9 +35,9 @@ from decode_helpers import CODEC, real_sample_maps, render_maps, synthetic_peopl
 from decode_robustness import BEFORE_ROBUSTNESS, baseline_decode  # noqa: E402
 
 from pafpose.codec.decode import decode  # noqa: E402
-from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
 from pafpose.codec.skeleton import COCO18  # noqa: E402
+from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 
 STRIDE = CODEC.stride
 INPUTS = ((368, 368), (1280, 960))

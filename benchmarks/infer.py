@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
+from pafpose.inference.onnx_export import OnnxSession, export_onnx
+from pafpose.inference.predict import Predictor, StageTimes
 from pafpose.io.annotations import SAMPLE_DIR
 from pafpose.io.checkpoint import load_model
 from pafpose.io.images import read_image
 from pafpose.models import ModelConfig, build_model
-from pafpose.inference.onnx_export import OnnxSession, export_onnx
-from pafpose.inference.predict import Predictor, StageTimes
 
 
 def measure(predictor: Predictor, images, repeats: int) -> StageTimes:

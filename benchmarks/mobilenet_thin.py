@@ -16,15 +16,19 @@ clear margin at every size.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.codec.decode import DecodeParams
-from pafpose.inference.evaluate import annotated_people, evaluate_keypoints, people_found, people_to_coco_results
-from pafpose.io.images import read_image
+from pafpose.inference.evaluate import (
+    annotated_people,
+    evaluate_keypoints,
+    people_found,
+    people_to_coco_results,
+)
 from pafpose.inference.predict import Predictor
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
+from pafpose.io.images import read_image
 
 
 def main() -> None:

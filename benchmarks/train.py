@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pafpose.config import load_config  # noqa: E402
-from pafpose.training.loss import pose_loss  # noqa: E402
 from pafpose.models import ModelConfig, build_model  # noqa: E402
 from pafpose.training import TrainConfig  # noqa: E402
+from pafpose.training.loss import pose_loss  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

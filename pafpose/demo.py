@@ -91,11 +91,11 @@ def contact_sheet(images: list[np.ndarray], columns: int = 4, tile_height: int |
 def _run_on_coco(predictor, annotation_file: Path, image_dir: Path, out: Path,
                  people_annotated: int | None = None, tile_height: int | None = None) -> DemoResult:
     """Every image of a COCO keypoint file through ``predictor``: renders, JSON, sheet, AP."""
-    from .io.annotations import load_coco
     from .inference.evaluate import annotated_people, evaluate_keypoints, people_to_coco_results
+    from .inference.render import draw_people
+    from .io.annotations import load_coco
     from .io.images import read_image
     from .io.outputs import openpose_json, write_image, write_json
-    from .inference.render import draw_people
 
     coco = load_coco(annotation_file)
     images, rendered, json_files, tiles, results = [], [], [], [], []
@@ -136,8 +136,8 @@ def run_demo(out_dir: str | Path, weights: str | Path = DEFAULT_WEIGHTS, annotat
     ``out/<name>_keypoints.json`` (OpenPose layout) and ``out/demo.jpg`` (all renders tiled).
     ``predictor_options`` go to :class:`pafpose.Predictor` (``input_height``, ``device``, ...).
     """
-    from .io.annotations import SAMPLE_ANNOTATIONS, default_image_folder
     from .inference.predict import Predictor
+    from .io.annotations import SAMPLE_ANNOTATIONS, default_image_folder
 
     annotation_file = Path(annotations) if annotations is not None else SAMPLE_ANNOTATIONS
     image_dir = Path(images) if images is not None else default_image_folder(annotation_file)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.io.images import read_image
 
 torch.set_num_threads(2)

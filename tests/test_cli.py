@@ -12,13 +12,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run, tiny_checkpoint
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.cli import main
 from pafpose.inference.evaluate import evaluate_keypoints
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.io.media import VideoWriter
-
-from cli_helpers import run, tiny_checkpoint
 
 torch.set_num_threads(1)
 

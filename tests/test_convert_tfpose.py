@@ -13,15 +13,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from tfpose_helpers import write_tfpose_graph
 
 from pafpose.config import from_dict
+from pafpose.errors import UserError
 from pafpose.io.convert_caffe import CMU_PAF_ORDER
 from pafpose.io.convert_tfpose import convert_tfpose, tfpose_checkpoint
-from pafpose.errors import UserError
 from pafpose.models import ModelConfig, build_model
 from pafpose.models.mobilenet_thin import SamePad
-
-from tfpose_helpers import write_tfpose_graph
 
 torch.set_num_threads(1)
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
+from pafpose.codec.skeleton import COCO18
+from pafpose.config import from_dict, to_dict
 from pafpose.data import Augmentation, CocoPoseDataset, DataConfig, render_sample
 from pafpose.data.augment import fit_augmentation, sample_augmentation, warp_image, warp_keypoints
-from pafpose.config import from_dict, to_dict
 from pafpose.errors import UserError
-from pafpose.codec.skeleton import COCO18
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
 from pafpose.training.sampling import build_train_loader
 
 STRIDE = 8

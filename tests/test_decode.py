@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from decode_helpers import CODEC, degraded_maps, real_sample_maps, render_maps, synthetic_people
-from pafpose.config import from_dict
+
 from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
-from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO18, flip_keypoints
 from pafpose.codec.targets import render_heatmaps
+from pafpose.config import from_dict
+from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
 
 STRIDE = CODEC.stride
 

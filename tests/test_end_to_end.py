@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pafpose.io.checkpoint import WEIGHTS_DIR, load_checkpoint
 from pafpose.cli import main
 from pafpose.config import load_config, to_dict
 from pafpose.demo import BUNDLED, SCENES, run_synthetic_demo
-from pafpose.inference.predict import Predictor
 from pafpose.inference.evaluate import validate_coco
+from pafpose.inference.predict import Predictor
+from pafpose.io.checkpoint import WEIGHTS_DIR, load_checkpoint
 from pafpose.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]

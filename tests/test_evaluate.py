@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
-from pafpose.inference.evaluate import METRIC_NAMES, evaluate_keypoints, people_to_coco_results
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import coco17_to_coco18
+from pafpose.inference.evaluate import METRIC_NAMES, evaluate_keypoints, people_to_coco_results
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
 
 def _ground_truth_as_results(coco, shift: float = 0.0) -> list[dict]:
@@ -71,8 +71,8 @@ def test_area_ranges_without_ground_truth_are_nan_not_zero():
 
 
 def test_people_found_counts_matches_at_oks_half():
-    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
     from pafpose.inference.evaluate import annotated_people, people_found
+    from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
     coco = load_coco(SAMPLE_ANNOTATIONS)
     perfect = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}

@@ -16,22 +16,21 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from cli_helpers import TINY_CONFIG, run, tiny_checkpoint, tiny_model
+from train_helpers import TINY_MODEL, PoseSamples
 
-from pafpose.io.annotations import SAMPLE_DIR
-from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
 from pafpose.cli import build_parser, main
+from pafpose.codec.people import Person
 from pafpose.config import from_dict, load_config
 from pafpose.errors import UserError
+from pafpose.inference.predict import Predictor
+from pafpose.inference.render import draw_people
+from pafpose.io.annotations import SAMPLE_DIR
+from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
 from pafpose.io.images import read_image
 from pafpose.io.media import VideoWriter, discover_inputs
 from pafpose.io.outputs import lock_folder, write_json
-from pafpose.codec.people import Person
-from pafpose.inference.predict import Predictor
-from pafpose.inference.render import draw_people
 from pafpose.training import TrainConfig, train
-
-from cli_helpers import TINY_CONFIG, run, tiny_checkpoint, tiny_model
-from train_helpers import TINY_MODEL, PoseSamples
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,8 +126,8 @@ def _bn_checkpoint(path: Path, inference: dict | None = None) -> Path:
 
 
 def test_export_keeps_eval_mode_parity_and_the_recommended_height(tmp_path):
-    from pafpose.io.checkpoint import load_model
     from pafpose.inference.onnx_export import export_onnx
+    from pafpose.io.checkpoint import load_model
 
     checkpoint = _bn_checkpoint(tmp_path / "bn.pt", inference={"input_height": 96})
     code, out, err = run("export", "--weights", checkpoint, "--onnx", tmp_path / "bn.onnx")

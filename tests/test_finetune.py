@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
-from pafpose.io.checkpoint import load_model
 from pafpose.config import load_config
 from pafpose.data import CocoPoseDataset, DataConfig
 from pafpose.errors import UserError
-from pafpose.training.loss import pose_loss
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR
+from pafpose.io.checkpoint import load_model
 from pafpose.training import TrainConfig, train
+from pafpose.training.loss import pose_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 CROP = 256

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from decode_helpers import synthetic_people
+from train_helpers import TINY_MODEL, tiny_config
+
 from pafpose.codec.head import HeadSpec, PafCodec
 from pafpose.codec.masks import mask_to_map
 from pafpose.codec.skeleton import COCO18
@@ -16,7 +17,6 @@ from pafpose.errors import UserError
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 from pafpose.io.checkpoint import load_checkpoint, save_checkpoint, upgrade_checkpoint
 from pafpose.models import ModelConfig, build_model
-from train_helpers import TINY_MODEL, tiny_config
 
 
 @pytest.mark.parametrize("values, message", [

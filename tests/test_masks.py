@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 from pafpose.codec.masks import is_fully_labelled, loss_mask, mask_to_map
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
 
 @pytest.fixture(scope="module")

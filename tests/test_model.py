@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_helpers import tiny_config
 
 from pafpose.config import from_dict, to_dict
-from pafpose.io.checkpoint import load_model, save_checkpoint
 from pafpose.errors import UserError
+from pafpose.io.checkpoint import load_model, save_checkpoint
 from pafpose.models import ModelConfig, build_model
 from pafpose.models.backbone import TORCHVISION_VGG19_INDEX
-from train_helpers import tiny_config
 
 torch.set_num_threads(1)
 

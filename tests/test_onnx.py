@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cli_helpers import TINY_CONFIG, TINY_MOBILENET_CONFIG, tiny_model
 
 from pafpose.codec.head import HeadSpec
 from pafpose.errors import UserError
 from pafpose.inference.onnx_export import OnnxSession, export_onnx
 from pafpose.inference.predict import Predictor
-
-from cli_helpers import TINY_CONFIG, TINY_MOBILENET_CONFIG, tiny_model
 
 torch.set_num_threads(1)
 

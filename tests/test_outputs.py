@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
-from pafpose.errors import UserError
-from pafpose.io.media import VideoReader, VideoWriter, discover_inputs
-from pafpose.inference.evaluate import people_to_coco_results as coco_results
-from pafpose.io.outputs import openpose_json, write_json
 from pafpose.codec.people import Person
-from pafpose.inference.render import draw_people
 from pafpose.codec.skeleton import coco17_to_coco18
+from pafpose.errors import UserError
+from pafpose.inference.evaluate import people_to_coco_results as coco_results
+from pafpose.inference.render import draw_people
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
+from pafpose.io.media import VideoReader, VideoWriter, discover_inputs
+from pafpose.io.outputs import openpose_json, write_json
 
 
 def _people_of_sample_image():

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from predict_helpers import GroundTruthNet, coco_ap, sample_images
 
 from pafpose.codec.head import HeadSpec
+from pafpose.codec.skeleton import COCO18, flip_keypoints
 from pafpose.errors import UserError
 from pafpose.inference.evaluate import people_to_coco_results as coco_results
-from pafpose.inference.predict import Predictor, resample_maps, NetworkInput
-from pafpose.codec.skeleton import COCO18, flip_keypoints
-
-from predict_helpers import GroundTruthNet, coco_ap, sample_images
+from pafpose.inference.predict import NetworkInput, Predictor, resample_maps
 
 torch.set_num_threads(1)
 
@@ -116,7 +115,7 @@ def test_predictor_reads_the_maps_with_the_networks_head(samples):
 def test_resampling_between_scales_keeps_cell_centres():
     # A field linear in original-image coordinates must survive resampling from one scale's
     # grid to another's exactly (away from the clamped border cells).
-    w0, h0, s = 301, 187, 8
+    s = 8  # an original of 301 x 187 pixels, seen at x2 and at height 93
     src, dst = NetworkInput(602, 374, 2.0, 2.0), NetworkInput(150, 93, 150 / 301, 93 / 187)
 
     def field(r: NetworkInput):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from pafpose.io.annotations import load_coco
 from pafpose.cli import main as cli_main
+from pafpose.codec.masks import is_fully_labelled, loss_mask
 from pafpose.data import CocoPoseDataset, DataConfig
 from pafpose.data.synth import SceneConfig, generate_dataset, render_scene
+from pafpose.io.annotations import load_coco
 from pafpose.io.images import read_image
-from pafpose.codec.masks import is_fully_labelled, loss_mask
 
 
 @pytest.fixture(scope="module")

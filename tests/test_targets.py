@@ -5,15 +5,9 @@ import pytest
 import torch
 
 from pafpose.codec.head import PafCodec
-from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 from pafpose.codec.skeleton import COCO18, flip_keypoints
-from pafpose.codec.targets import (
-    flip_heatmaps,
-    flip_pafs,
-    map_size_for,
-    render_heatmaps,
-    render_pafs,
-)
+from pafpose.codec.targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
 STRIDE, SIGMA, WIDTH = 8, 7.0, 1.0  # OpenPose's COCO head, written out: these tests pin the maths
 

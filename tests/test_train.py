@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_helpers import TINY_MODEL, PoseSamples, tiny_config
 
-from pafpose.io.checkpoint import load_checkpoint
 from pafpose.config import from_dict, load_config
 from pafpose.errors import UserError
-from pafpose.training.loss import pose_loss
+from pafpose.io.checkpoint import load_checkpoint
 from pafpose.models import build_model
 from pafpose.training import NonFiniteLoss, TrainConfig, train
-from train_helpers import TINY_MODEL, PoseSamples, tiny_config
+from pafpose.training.loss import pose_loss
 
 torch.set_num_threads(1)
 TESTS = Path(__file__).resolve().parent

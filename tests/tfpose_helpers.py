@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from convert_helpers import pb_field, pb_int_field, pb_varint
 
 

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import torch
+from train_helpers import TINY_MODEL, PoseSamples
 
 from pafpose.config import from_dict
 from pafpose.training import TrainConfig, train
-from train_helpers import TINY_MODEL, PoseSamples
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])

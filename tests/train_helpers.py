@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pafpose.models import ModelConfig
 from pafpose.codec.head import PafCodec
+from pafpose.models import ModelConfig
 
 CODEC = PafCodec()
 

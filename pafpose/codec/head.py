@@ -15,16 +15,18 @@ A :class:`PafCodec` is the spec's behaviour: ``encode`` turns keypoints into hea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from ..errors import UserError
 from .masks import mask_to_map
 from .people import Person
 from .skeleton import Skeleton, coco17_to_coco18, flip_keypoints, get_skeleton
 from .targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
+
+if TYPE_CHECKING:  # encoding numpy arrays never needs torch
+    import torch
 
 __all__ = ["HeadSpec", "PafCodec", "check_same_head"]
 

@@ -56,8 +56,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..io.bundled import DEFAULT_WEIGHTS
     from ..demo import BUNDLED, run_demo, run_synthetic_demo, train_from_scratch
+    from ..io.bundled import DEFAULT_WEIGHTS
 
     synthetic = args.synthetic or args.train
     if synthetic and (args.annotations or args.images or args.input_height):

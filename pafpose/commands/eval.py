@@ -71,8 +71,8 @@ def format_table(stats: dict[str, float]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..io.annotations import default_image_folder, load_coco
     from ..inference.evaluate import evaluate_keypoints, people_to_coco_results
+    from ..io.annotations import default_image_folder, load_coco
     from ..io.images import read_image
     from ..io.outputs import write_json
 

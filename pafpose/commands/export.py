@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
     from ..inference.onnx_export import OnnxSession, export_onnx
+    from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
 
     if args.onnx.suffix.lower() != ".onnx":
         raise UserError(f"{args.onnx}: the output file should end in .onnx")

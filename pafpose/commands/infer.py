@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from ..io.bundled import DEFAULT_WEIGHTS
 from ..errors import UserError
 from .arguments import add_command, add_predictor_arguments, build_predictor, report_failures
 

@@ -84,8 +84,8 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.checkpoint import load_checkpoint
     from ..config import load_config
+    from ..io.checkpoint import load_checkpoint
     from ..training import NonFiniteLoss, TrainConfig, train
 
     overrides = _flag_overrides(args) + list(args.overrides)

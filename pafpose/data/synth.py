@@ -43,8 +43,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..errors import UserError
 from ..codec.skeleton import COCO17
+from ..errors import UserError
 
 __all__ = ["SceneConfig", "SynthStats", "render_scene", "generate_dataset", "COCO_CATEGORY"]
 

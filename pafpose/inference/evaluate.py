@@ -84,9 +84,9 @@ def validate_coco(model: torch.nn.Module, annotations: str | Path, images: str |
     Returns:
         :func:`evaluate_keypoints`' metrics. The model's train/eval mode is left as it was.
     """
-    from .predict import Predictor
     from ..io.annotations import default_image_folder, load_coco
     from ..io.images import read_image
+    from .predict import Predictor
 
     coco = load_coco(annotations)
     root = Path(images or default_image_folder(annotations))

@@ -20,20 +20,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
 import torch
 
-from ..io.bundled import DEFAULT_WEIGHTS
+from ..codec.head import PafCodec
+from ..codec.people import Person
 from ..device import check_device
 from ..errors import UserError
+from ..io.bundled import DEFAULT_WEIGHTS
 from ..io.images import to_bgr8
-from ..codec.head import PafCodec
-
-if TYPE_CHECKING:  # annotations only: decode (and so people) is imported on first prediction
-    from ..codec.people import Person
 
 __all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels"]
 

@@ -21,7 +21,6 @@ from pycocotools.coco import COCO
 from ..errors import UserError
 
 
-
 def load_coco(path: str | Path) -> COCO:
     """Load and validate a COCO keypoint annotation file (images, annotations, categories)."""
     path = Path(path)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
 from ..config import from_dict
 from ..errors import UserError
+from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
            "model_from_checkpoint", "model_weights", "build_with_weights", "load_tensor_file", "mismatch_summary",

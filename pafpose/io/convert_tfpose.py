@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .convert_caffe import CMU_PAF_ORDER
 from ..errors import UserError
+from .convert_caffe import CMU_PAF_ORDER
 from .tfgraph import TfNode, read_graphdef
 
 __all__ = ["TFPOSE_SOURCE", "TFPOSE_LICENCE", "tfpose_weights", "tfpose_to_pafpose", "convert_tfpose"]

@@ -44,9 +44,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ..codec.head import HeadSpec
 from ..config import from_dict
 from ..errors import UserError
-from ..codec.head import HeadSpec
 from .backbone import build_backbone, load_vgg19_weights
 from .mobilenet_thin import MobileNetThin
 from .stages import TpamiStage, cvpr2017_stage, init_weights

@@ -42,12 +42,25 @@ from ..config import to_dict
 from ..errors import UserError
 from ..extras import require
 from ..inference.evaluate import validate_coco
-from ..io.checkpoint import (load_checkpoint, mismatch_summary, model_weights, remove_stale_temporaries,
-                             resolve_weights, save_checkpoint)
+from ..io.checkpoint import (
+    load_checkpoint,
+    mismatch_summary,
+    model_weights,
+    remove_stale_temporaries,
+    resolve_weights,
+    save_checkpoint,
+)
 from ..models import PoseNet, build_model
 from .config import TrainConfig
-from .distributed import (ProcessContext, amp_dtype, end_process_group, rng_state, set_rng_state,
-                          setup_process, stop_on_signals)
+from .distributed import (
+    ProcessContext,
+    amp_dtype,
+    end_process_group,
+    rng_state,
+    set_rng_state,
+    setup_process,
+    stop_on_signals,
+)
 from .loss import pose_loss
 from .sampling import build_train_dataset, build_train_loader
 
