@@ -61,7 +61,7 @@ def main() -> None:
           f"min_score {default.min_score}\n")
     print("| peak_threshold | min_score | AP | AP50 | AP75 | AR |")
     print("|---:|---:|---:|---:|---:|---:|")
-    for peak, score in itertools.product((0.05, 0.1, 0.2, 0.3), (0.2, 0.4, 0.6)):
+    for peak, score in itertools.product((0.03, 0.05, 0.1, 0.2, 0.3), (0.2, 0.4, 0.6)):
         m = ap(peak_threshold=peak, min_score=score)
         print(f"| {peak} | {score} | {m['AP']:.3f} | {m['AP50']:.3f} | {m['AP75']:.3f} | {m['AR']:.3f} |", flush=True)
     print("\n| paf_threshold | min_inlier_fraction | AP |")
