@@ -137,3 +137,26 @@ def test_old_config_keys_say_where_they_went():
         from_dict(TrainConfig, {"data": {"sigma": 5.0}})
     with pytest.raises(UserError, match="'model.skeleton' is now 'model.head.skeleton'"):
         from_dict(TrainConfig, {"model": {"skeleton": "coco18"}})
+
+
+def test_a_coco17_network_runs_through_the_predictor_and_its_outputs():
+    from pafpose.inference.evaluate import people_to_coco_results
+    from pafpose.inference.predict import Predictor
+    from pafpose.inference.render import draw_people
+    from pafpose.io.outputs import openpose_json
+    from predict_helpers import GroundTruthNet, sample_images
+
+    samples = sample_images()[:1]
+    coco17 = HeadSpec(skeleton="coco17")
+    codec = PafCodec(coco17)
+    image_id, image, _ = samples[0]
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    truth = codec.keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image_id)))
+    net = GroundTruthNet([(image, truth)], head=coco17)
+    people = Predictor(net, input_height=368).predict(image)
+    assert people and all(p.keypoints.shape == (17, 3) for p in people)
+    assert len(people_to_coco_results(people, image_id)[0]["keypoints"]) == 51
+    assert len(openpose_json(people)["people"][0]["pose_keypoints_2d"]) == 51
+    assert draw_people(image, people).shape == image.shape
+    with pytest.raises(UserError, match="flip test needs limbs that mirror.*'coco17'"):
+        Predictor(net, flip=True)

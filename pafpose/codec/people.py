@@ -16,7 +16,8 @@ class Person:
     """A person found by :func:`pafpose.codec.decode.decode`.
 
     Attributes:
-        keypoints: (18, 3) float array in COCO-18 order: x, y in input-image pixels (pixel
+        keypoints: (K, 3) float array in the head's skeleton order ((18, 3) COCO-18 for the
+            bundled and CMU networks): x, y in input-image pixels (pixel
             centres at integer coordinates) and the keypoint's heatmap score; a missing keypoint
             is all zeros.
         score: ranking score for COCO evaluation: by default the sum of the person's keypoint and
@@ -31,5 +32,8 @@ class Person:
         return int(np.count_nonzero(self.keypoints[:, 2] > 0))
 
     def to_coco17(self) -> np.ndarray:
-        """(17, 3) keypoints in COCO order (the neck is dropped)."""
+        """(17, 3) keypoints in COCO order (from a COCO-18 head the neck is dropped; a COCO-17
+        head's keypoints already are)."""
+        if len(self.keypoints) == 17:
+            return np.asarray(self.keypoints)
         return coco18_to_coco17(self.keypoints)

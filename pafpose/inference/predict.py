@@ -130,6 +130,9 @@ class Predictor:
         self.network, head = self._open_network(weights_or_model, backend)
         self.codec = PafCodec(head)
         self.stride = self.codec.stride
+        if self.flip and self.codec.skeleton.limb_flip is None:
+            raise UserError(f"the flip test needs limbs that mirror onto each other, and the network's "
+                            f"skeleton {self.codec.skeleton.name!r} has none")
         if (input_height is not None and input_height < self.stride) or max_width < self.stride:
             raise UserError(f"input_height and max_width must be at least the stride ({self.stride})")
         self.input_height = int(input_height or self.recommended.get("input_height", 368))

@@ -13,7 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..codec.skeleton import COCO18
+from ..codec.skeleton import COCO18, coco17_to_coco18
 
 __all__ = ["LIMB_COLOURS", "draw_people", "heatmap_overlay", "paf_overlay", "mask_overlay"]
 
@@ -33,7 +33,8 @@ def draw_people(image: np.ndarray, people: Sequence, min_score: float = 0.05,
     """A copy of the (H, W, 3) BGR uint8 image with each person's skeleton blended on top.
 
     Args:
-        people: objects with ``keypoints`` (18, 3) x, y, confidence in image pixels.
+        people: objects with ``keypoints`` (18, 3) COCO-18 (or (17, 3) COCO) x, y, confidence in
+            image pixels.
         min_score: keypoints below this confidence are not drawn.
         thickness: limb half-width in pixels at full confidence (default: scales with image size).
         opacity: multiplies every shape's opacity (1: limbs 0.4-0.9 and dots 0.6-1.0 by confidence).
@@ -48,6 +49,8 @@ def draw_people(image: np.ndarray, people: Sequence, min_score: float = 0.05,
     shapes = []  # (confidence, kind, geometry, colour index); drawn least confident first
     for person in people:
         kp = np.asarray(person.keypoints, dtype=np.float64)
+        if len(kp) == 17:  # a COCO-17 head's person: drawn with OpenPose's COCO-18 limbs and colours
+            kp = coco17_to_coco18(kp)
         for limb in DRAWN_LIMBS:
             a, b = COCO18.limbs[limb]
             conf = min(float(kp[a, 2]), float(kp[b, 2]), 1.0)
