@@ -51,8 +51,8 @@ def step_rate(cfg: ModelConfig, device: torch.device, batch: int, size: int, rep
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     h = -(-size // 8)
     images = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
-    pafs_t = torch.rand(batch, cfg.num_pafs, h, h, device=device) * 2 - 1
-    heat_t = torch.rand(batch, cfg.num_heatmaps, h, h, device=device)
+    pafs_t = torch.rand(batch, cfg.head.num_pafs, h, h, device=device) * 2 - 1
+    heat_t = torch.rand(batch, cfg.head.num_heatmaps, h, h, device=device)
     mask = torch.ones(batch, 1, h, h, device=device)
 
     def step() -> None:

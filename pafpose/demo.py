@@ -207,6 +207,6 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
     result = train(cfg)
     metrics = result.final_val_metrics or validate_coco(
         result.model, cfg.val_annotations, cfg.val_images, max_images=cfg.val_max_images,
-        input_height=cfg.val_input_height or cfg.data.crop_size)
+        input_height=cfg.validation_height)
     release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics, cfg.val_input_height)
     return release, metrics

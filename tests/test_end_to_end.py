@@ -82,7 +82,7 @@ def test_short_training_from_scratch_learns_to_find_people(tmp_path):
                               tensorboard=False, progress=False, log_every=10)
     untrained = validate_coco(train(dataclasses.replace(cfg, iterations=1, out_dir=str(tmp_path / "r0"))).model,
                               cfg.val_annotations, cfg.val_images, max_images=cfg.val_max_images,
-                              input_height=cfg.val_input_height or cfg.data.crop_size, device="cpu")
+                              input_height=cfg.validation_height, device="cpu")
     result = train(cfg)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if "loss" in r]

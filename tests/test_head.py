@@ -140,11 +140,12 @@ def test_old_config_keys_say_where_they_went():
 
 
 def test_a_coco17_network_runs_through_the_predictor_and_its_outputs():
+    from predict_helpers import GroundTruthNet, sample_images
+
     from pafpose.inference.evaluate import people_to_coco_results
     from pafpose.inference.predict import Predictor
     from pafpose.inference.render import draw_people
     from pafpose.io.outputs import openpose_json
-    from predict_helpers import GroundTruthNet, sample_images
 
     samples = sample_images()[:1]
     coco17 = HeadSpec(skeleton="coco17")

@@ -6,6 +6,7 @@ from pafpose.codec.skeleton import (
     COCO18,
     coco17_to_coco18,
     coco18_to_coco17,
+    convert_keypoints,
     flip_keypoints,
     get_skeleton,
 )
@@ -68,3 +69,15 @@ def test_conversion_rejects_wrong_shapes_and_unknown_skeleton():
         coco18_to_coco17(np.zeros((17, 3)))
     with pytest.raises(ValueError, match="unknown skeleton"):
         get_skeleton("mpii")
+
+
+def test_convert_keypoints_between_the_coco_layouts():
+    kp17 = np.random.default_rng(0).uniform(1, 100, (2, 17, 3))
+    kp18 = convert_keypoints(kp17, "coco18")
+    np.testing.assert_array_equal(kp18, coco17_to_coco18(kp17))
+    np.testing.assert_array_equal(convert_keypoints(kp18, COCO17), kp17)
+    same = convert_keypoints(kp17, "coco17")
+    np.testing.assert_array_equal(same, kp17)
+    assert same is not kp17
+    with pytest.raises(ValueError, match=r"cannot convert keypoints of shape \(2, 16, 3\)"):
+        convert_keypoints(np.zeros((2, 16, 3)), "coco18")

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import UserError
 from .masks import mask_to_map
 from .people import Person
-from .skeleton import Skeleton, coco17_to_coco18, flip_keypoints, get_skeleton
+from .skeleton import Skeleton, convert_keypoints, flip_keypoints, get_skeleton
 from .targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
 
 if TYPE_CHECKING:  # encoding numpy arrays never needs torch
@@ -122,12 +122,10 @@ class PafCodec:
         """
         rows = [np.asarray(a["keypoints"], dtype=np.float64).reshape(17, 3)
                 for a in annotations if not a.get("iscrowd") and a.get("num_keypoints", 0) > 0]
-        coco17 = np.stack(rows) if rows else np.zeros((0, 17, 3))
-        if self.skeleton.name == "coco17":
-            return coco17
-        if self.skeleton.name == "coco18":
-            return coco17_to_coco18(coco17)
-        raise UserError(f"head: no COCO keypoint conversion for skeleton {self.skeleton.name!r}")
+        try:
+            return convert_keypoints(np.stack(rows) if rows else np.zeros((0, 17, 3)), self.skeleton)
+        except ValueError as err:
+            raise UserError(f"head: {err}") from None
 
     def encode(self, keypoints: np.ndarray | torch.Tensor, image_size: tuple[int, int],
                background: bool = True) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:

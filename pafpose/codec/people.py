@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import coco18_to_coco17
+from .skeleton import convert_keypoints
 
 __all__ = ["Person"]
 
@@ -34,6 +34,4 @@ class Person:
     def to_coco17(self) -> np.ndarray:
         """(17, 3) keypoints in COCO order (from a COCO-18 head the neck is dropped; a COCO-17
         head's keypoints already are)."""
-        if len(self.keypoints) == 17:
-            return np.asarray(self.keypoints)
-        return coco18_to_coco17(self.keypoints)
+        return convert_keypoints(self.keypoints, "coco17")

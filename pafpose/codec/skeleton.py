@@ -20,6 +20,7 @@ __all__ = [
     "get_skeleton",
     "coco17_to_coco18",
     "coco18_to_coco17",
+    "convert_keypoints",
     "flip_keypoints",
 ]
 
@@ -163,6 +164,23 @@ def coco18_to_coco17(keypoints: np.ndarray) -> np.ndarray:
         raise ValueError(f"COCO-18 keypoints must have shape (..., 18, 3), got {kp.shape}")
     order = np.argsort(COCO17_TO_COCO18)[1:]  # COCO-18 index of each COCO-17 keypoint
     return kp[..., order, :]
+
+
+def convert_keypoints(keypoints: np.ndarray, target: str | Skeleton) -> np.ndarray:
+    """(..., K, 3) COCO-17 or COCO-18 keypoints (told apart by K) in ``target``'s layout.
+
+    The neck is added (see :func:`coco17_to_coco18`) or dropped as needed; keypoints already in
+    ``target``'s layout come back as a copy.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    source = {COCO17.num_keypoints: COCO17, COCO18.num_keypoints: COCO18}.get(kp.shape[-2])
+    target = get_skeleton(target)
+    if source is None or kp.shape[-1] != 3 or target not in (COCO17, COCO18):
+        raise ValueError(f"cannot convert keypoints of shape {kp.shape} to {target.name!r} "
+                         "(COCO-17 or COCO-18 keypoints, (..., 17 or 18, 3), to either)")
+    if source is target:
+        return kp.copy()
+    return coco17_to_coco18(kp) if target is COCO18 else coco18_to_coco17(kp)
 
 
 def flip_keypoints(keypoints: np.ndarray, image_width: float, skeleton: str | Skeleton) -> np.ndarray:

@@ -40,15 +40,8 @@ from ..codec.masks import is_fully_labelled, loss_mask
 from ..errors import UserError
 from ..io.annotations import load_coco
 from ..io.images import read_image
-from .augment import (
-    Augmentation,
-    fit_augmentation,
-    sample_augmentation,
-    to_network_input,
-    warp_image,
-    warp_keypoints,
-    warp_mask,
-)
+from .augment import (Augmentation, fit_augmentation, sample_augmentation, to_network_input, warp_image,
+                      warp_keypoints, warp_mask)
 from .config import DataConfig
 
 __all__ = ["CocoPoseDataset", "ImageRecord", "render_sample"]

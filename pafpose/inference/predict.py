@@ -129,12 +129,11 @@ class Predictor:
         self.recommended: dict = {}
         self.network, head = self._open_network(weights_or_model, backend)
         self.codec = PafCodec(head)
-        self.stride = self.codec.stride
         if self.flip and self.codec.skeleton.limb_flip is None:
             raise UserError(f"the flip test needs limbs that mirror onto each other, and the network's "
                             f"skeleton {self.codec.skeleton.name!r} has none")
-        if (input_height is not None and input_height < self.stride) or max_width < self.stride:
-            raise UserError(f"input_height and max_width must be at least the stride ({self.stride})")
+        if (input_height is not None and input_height < self.codec.stride) or max_width < self.codec.stride:
+            raise UserError(f"input_height and max_width must be at least the stride ({self.codec.stride})")
         self.input_height = int(input_height or self.recommended.get("input_height", 368))
         # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
         self.decode_params = {**dict(self.recommended.get("decode") or {}), **dict(decode_params or {})}
@@ -252,8 +251,8 @@ class Predictor:
         for scale in self.scales:
             resizes = [self._resize(im.shape[1::-1], scale) for im in images]
             for index, heatmaps, pafs in self._run_scale(images, resizes):
-                heatmaps = resample_maps(heatmaps, resizes[index], refs[index], self.stride)
-                pafs = resample_maps(pafs, resizes[index], refs[index], self.stride)
+                heatmaps = resample_maps(heatmaps, resizes[index], refs[index], self.codec.stride)
+                pafs = resample_maps(pafs, resizes[index], refs[index], self.codec.stride)
                 if sums[index] is None:
                     sums[index] = [heatmaps, pafs]
                 else:
@@ -265,7 +264,7 @@ class Predictor:
 
     def _run_scale(self, images: list[np.ndarray], resizes: list[NetworkInput]):
         """Yield (image index, heatmaps (19, h, w), pafs (38, h, w)) cropped to real pixels."""
-        s = self.stride
+        s = self.codec.stride
         groups: dict[tuple[int, int], list[int]] = {}
         for index, r in enumerate(resizes):
             groups.setdefault((_ceil_to(r.height, s), _ceil_to(r.width, s)), []).append(index)
@@ -293,7 +292,7 @@ class Predictor:
 
     def _preprocess(self, images: list[np.ndarray], resizes: list[NetworkInput]) -> torch.Tensor:
         """(B[*2], 3, Hp, Wp) float32 RGB in [0, 1]: resized, grey-padded, mirrored copies last."""
-        s = self.stride
+        s = self.codec.stride
         padded = []
         for image, r in zip(images, resizes):
             shrink = r.width < image.shape[1]

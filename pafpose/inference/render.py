@@ -13,7 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..codec.skeleton import COCO18, coco17_to_coco18
+from ..codec.skeleton import COCO18, convert_keypoints
 
 __all__ = ["LIMB_COLOURS", "draw_people", "heatmap_overlay", "paf_overlay", "mask_overlay"]
 
@@ -48,9 +48,7 @@ def draw_people(image: np.ndarray, people: Sequence, min_score: float = 0.05,
     base = thickness if thickness is not None else max(2.0, 4.0 * max(height, width) / 656)
     shapes = []  # (confidence, kind, geometry, colour index); drawn least confident first
     for person in people:
-        kp = np.asarray(person.keypoints, dtype=np.float64)
-        if len(kp) == 17:  # a COCO-17 head's person: drawn with OpenPose's COCO-18 limbs and colours
-            kp = coco17_to_coco18(kp)
+        kp = convert_keypoints(person.keypoints, COCO18)  # OpenPose's limbs and colours
         for limb in DRAWN_LIMBS:
             a, b = COCO18.limbs[limb]
             conf = min(float(kp[a, 2]), float(kp[b, 2]), 1.0)

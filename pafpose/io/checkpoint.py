@@ -25,7 +25,7 @@ from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
            "model_from_checkpoint", "model_weights", "build_with_weights", "load_tensor_file", "mismatch_summary",
-           "remove_stale_temporaries", "upgrade_checkpoint"]
+           "remove_stale_temporaries", "upgrade_checkpoint", "load_weights"]
 
 
 
@@ -184,6 +184,15 @@ def model_weights(state: dict) -> dict:
     return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state["model"].items()}
 
 
+def load_weights(model: torch.nn.Module, weights: dict, problem: str) -> None:
+    """``model.load_state_dict(weights)``; when they do not fit, a UserError saying ``problem``
+    with counts and the first few keys that differ."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError:
+        raise UserError(f"{problem} ({mismatch_summary(model.state_dict(), weights)})") from None
+
+
 def build_with_weights(model_config: dict, weights: dict, source: str | Path):
     """(model, ModelConfig): a network of ``model_config`` holding exactly ``weights``.
 
@@ -198,9 +207,5 @@ def build_with_weights(model_config: dict, weights: dict, source: str | Path):
     except (UserError, TypeError) as err:
         raise UserError(f"{source}: bad model_config ({err})") from None
     model = build_model(cfg)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError:
-        raise UserError(f"{source}: weights do not match the {cfg.arch} architecture of its model_config "
-                        f"({mismatch_summary(model.state_dict(), weights)})") from None
+    load_weights(model, weights, f"{source}: weights do not match the {cfg.arch} architecture of its model_config")
     return model, cfg

@@ -168,7 +168,7 @@ class MobileNetThin(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = MobileNetBackbone(cfg.backbone_width, cfg.batch_norm)
-        features, n_paf, n_heat = self.backbone.out_channels, cfg.num_pafs, cfg.num_heatmaps
+        features, n_paf, n_heat = self.backbone.out_channels, cfg.head.num_pafs, cfg.head.num_heatmaps
 
         def branch(out_channels: int, t: int) -> nn.Sequential:
             return _branch(features + (n_paf + n_heat if t else 0), out_channels,
@@ -196,7 +196,7 @@ class MobileNetThin(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(B, 3, H, W) -> (PAFs of every stage, heatmaps of every stage)."""
         f = self.features(x)
-        n_paf, n_maps = self.cfg.num_pafs, self.cfg.num_pafs + self.cfg.num_heatmaps
+        n_paf, n_maps = self.head.num_pafs, self.head.num_pafs + self.head.num_heatmaps
         # Inference reuses one stage input: the features are copied in once and only the map
         # channels change from stage to stage, instead of a new concatenation each time.
         # Training needs each stage's input kept for the backward pass, and exporters trace the

@@ -144,14 +144,6 @@ class ModelConfig:
             raise UserError(f"model config: the {self.arch} network's output stride is {STRIDE}, "
                             f"but head.stride is {self.head.stride}")
 
-    @property
-    def num_heatmaps(self) -> int:
-        return self.head.num_heatmaps
-
-    @property
-    def num_pafs(self) -> int:
-        return self.head.num_pafs
-
 
 class PoseNet(nn.Module):
     """The pose network; see the module docstring for the architectures and names."""
@@ -162,7 +154,7 @@ class PoseNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.backbone = build_backbone(cfg.backbone_width, cfg.cpm_channels, cfg.batch_norm)
-        features, n_paf, n_heat = cfg.cpm_channels[1], cfg.num_pafs, cfg.num_heatmaps
+        features, n_paf, n_heat = cfg.cpm_channels[1], cfg.head.num_pafs, cfg.head.num_heatmaps
         if cfg.arch == "tpami":
             def stage(in_channels: int, out_channels: int, first: bool) -> TpamiStage:
                 return TpamiStage(in_channels, out_channels,

@@ -69,6 +69,11 @@ class TrainConfig:
     tensorboard: bool = True
     progress: bool = True
 
+    @property
+    def validation_height(self) -> int:
+        """The network input height validation runs at: ``val_input_height``, else the crop size."""
+        return self.val_input_height or self.data.crop_size
+
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise UserError(f"train config: amp must be auto, off, bf16 or fp16, got {self.amp!r}")

@@ -42,25 +42,12 @@ from ..config import to_dict
 from ..errors import UserError
 from ..extras import require
 from ..inference.evaluate import validate_coco
-from ..io.checkpoint import (
-    load_checkpoint,
-    mismatch_summary,
-    model_weights,
-    remove_stale_temporaries,
-    resolve_weights,
-    save_checkpoint,
-)
+from ..io.checkpoint import (load_checkpoint, load_weights, model_weights, remove_stale_temporaries,
+                             resolve_weights, save_checkpoint)
 from ..models import PoseNet, build_model
 from .config import TrainConfig
-from .distributed import (
-    ProcessContext,
-    amp_dtype,
-    end_process_group,
-    rng_state,
-    set_rng_state,
-    setup_process,
-    stop_on_signals,
-)
+from .distributed import (ProcessContext, amp_dtype, end_process_group, rng_state, set_rng_state,
+                          setup_process, stop_on_signals)
 from .loss import pose_loss
 from .sampling import build_train_dataset, build_train_loader
 
@@ -95,13 +82,9 @@ def _load_init_weights(model: torch.nn.Module, weights: str) -> None:
     """Start from a checkpoint's (or bundled weights') network: weights only, no optimizer state."""
     path = resolve_weights(weights)
     state = load_checkpoint(path)
-    source = model_weights(state)
-    try:
-        model.load_state_dict(source)
-    except RuntimeError:
-        arch = (state.get("model_config") or {}).get("arch", "?")
-        raise UserError(f"{path}: init weights ({arch}) do not fit the configured {model.cfg.arch} model "
-                        f"({mismatch_summary(model.state_dict(), source)})") from None
+    arch = (state.get("model_config") or {}).get("arch", "?")
+    load_weights(model, model_weights(state),
+                 f"{path}: init weights ({arch}) do not fit the configured {model.cfg.arch} model")
 
 
 class _Trainer:
@@ -164,11 +147,7 @@ class _Trainer:
 
     def _restore(self, path: Path) -> None:
         state = load_checkpoint(path)
-        try:
-            self.model.load_state_dict(state["model"])
-        except RuntimeError:
-            raise UserError(f"{path}: weights do not match the configured model "
-                            f"({mismatch_summary(self.model.state_dict(), state['model'])})") from None
+        load_weights(self.model, state["model"], f"{path}: weights do not match the configured model")
         for key in ("optimizer", "scheduler", "scaler", "rng", "iteration"):
             if key not in state:
                 raise UserError(f"{path}: not a training checkpoint (no '{key}'); use it as backbone "
@@ -325,7 +304,7 @@ class _Trainer:
         if self.ctx.main:
             cfg = self.cfg
             metrics = validate_coco(self.model, cfg.val_annotations, cfg.val_images,
-                                    input_height=cfg.val_input_height or cfg.data.crop_size,
+                                    input_height=cfg.validation_height,
                                     max_images=cfg.val_max_images, device=self.ctx.device)
             self.log_metrics({"val": metrics})
             if self.writer is not None:
