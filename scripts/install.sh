@@ -13,6 +13,6 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[dev,train,onnx]"  # every extra: the tests use them all
+.venv/bin/python -m pip install -q -e ".[dev,train,onnx,openvino]"  # every extra: the tests use them all
 echo "$want" > "$stamp"
 echo "pafpose installed into $root/.venv" >&2
