@@ -145,9 +145,10 @@ def test_export_keeps_eval_mode_parity_and_the_recommended_height(tmp_path):
     export_onnx(model, tmp_path / "again.onnx", sample_size=(64, 64))
     assert model.training  # handed back as it came
 
-    # The .onnx suffix picks the onnx backend; the checkpoint's input height came along.
+    # The .onnx suffix picks OpenVINO (installed here) over torch; the checkpoint's input height came along.
     predictor = Predictor(str(tmp_path / "bn.onnx"))
-    assert type(predictor.network).__name__ == "_OnnxNetwork" and predictor.input_height == 96
+    assert predictor.backend == "openvino" and predictor.input_height == 96
+    assert Predictor(str(tmp_path / "bn.onnx"), backend="onnx").backend == "onnx"
     assert Predictor(str(checkpoint)).input_height == 96
 
 
@@ -327,13 +328,15 @@ def test_ctrl_c_during_a_video_render_leaves_no_partial_video(weights, tmp_path,
     clip = _video(tmp_path / "clip.avi", 6)
     calls = []
 
+    network_maps = Predictor.network_maps
+
     def interrupt_second_batch(self, images):
         calls.append(len(images))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return [[] for _ in images]
+        return network_maps(self, images)
 
-    monkeypatch.setattr(Predictor, "predict_batch", interrupt_second_batch)
+    monkeypatch.setattr(Predictor, "network_maps", interrupt_second_batch)
     out = tmp_path / "out"
     code, _, err = run("infer", clip, "--weights", weights, "--out", out, "--render", "--batch-size", "2",
                        "--quiet")
@@ -342,8 +345,8 @@ def test_ctrl_c_during_a_video_render_leaves_no_partial_video(weights, tmp_path,
     assert not [n for n in left if "clip_rendered" in n or n.endswith(".tmp")], left
     assert (out / "clip" / "clip_000000000001_keypoints.json").exists()  # finished frames kept
     manifest = json.loads((out / "manifest.json").read_text())["inputs"]
-    assert manifest == [{"input": str(clip), "kind": "video", "name": "clip", "outputs": ["clip/"],
-                         "error": "interrupted"}]
+    assert manifest == [{"input": str(clip), "kind": "video", "name": "clip", "frames": 2,
+                         "outputs": ["clip/"], "error": "interrupted"}]
 
 
 # -- what OpenPose users expect -----------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from ..errors import UserError
@@ -65,10 +64,16 @@ def register(subparsers) -> None:
                         help="stop before this video frame (default: the end)")
     parser.add_argument("--frame-step", type=int, default=1,
                         help="process every N-th video frame (default 1: all)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the inputs the manifest in --out lists as done (e.g. after a killed "
+                             "or sharded run); their COCO results are kept")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..inference.runner import Frame, Runner, SourceEnd
+    from ..inference.sharding import Shard
+    from ..inference.writer import ResultWriter
     from ..io.media import discover_inputs
     from ..io.outputs import lock_folder
 
@@ -79,45 +84,106 @@ def run(args: argparse.Namespace) -> int:
                         "--format openpose or coco")
     if not 0 <= args.render_opacity <= 1 or args.max_people is not None and args.max_people < 1:
         raise UserError("--render-opacity must be within 0-1 and --max-people at least 1")
+    # One check for every video, before anything is opened.
+    runner_options = dict(start_frame=args.start_frame, end_frame=args.end_frame, frame_step=args.frame_step)
+    Runner(None, **runner_options)
     if args.display:
         _open_window()
     inputs, failures = discover_inputs(args.inputs, exclude=args.out)
     if not inputs:
         raise UserError("; ".join(failures) if failures else "no inputs")
-    with lock_folder(args.out):
+    shard = Shard.from_environment(args.out, resume=args.resume)
+    if args.resume:
+        inputs = shard.skip_done(inputs)
+    inputs = shard.select(inputs)
+    with lock_folder(args.out, name=shard.lock_name):
         try:
             predictor = build_predictor(args)
         except UserError as err:  # say what was wrong with the inputs too, in the same line
             raise UserError("; ".join([str(err), *failures])) from None
-        job = _Job(args, predictor, num_images=sum(item.kind == "image" for item in inputs))
+        runner = Runner(predictor, **runner_options)
+        writer = ResultWriter(args.out, args.format, args.render, args.render_threshold,
+                              args.render_opacity, args.frame_step, results_dir=shard.part)
+        progress = _Progress(inputs, args.quiet)
+        interrupted = False
         try:
-            for item in inputs:
-                try:
-                    (job.image if item.kind == "image" else job.video)(item)
-                except UserError as err:
-                    failures.append(str(err))
-                    job.done(item, error=str(err))
-                except (RuntimeError, MemoryError) as err:  # e.g. out of memory on one huge input
-                    failures.append(f"{item.path}: {type(err).__name__}: {str(err).splitlines()[0]}")
-                    job.done(item, error=failures[-1])
-                except _Stopped:
-                    job.done(item)
-                    break
-                except KeyboardInterrupt:  # the frames finished so far stay mapped in the manifest
-                    job.done(item, error="interrupted")
-                    raise
-                else:
-                    job.done(item)
-        finally:  # also on Ctrl-C: the COCO results and the manifest so far are written
-            job.finish()
+            for event in runner.run(inputs):
+                picture = writer.write(event)
+                progress.update(event)
+                if isinstance(event, SourceEnd) and event.error:
+                    failures.append(event.error)
+                if args.display and isinstance(event, Frame):
+                    if picture is None:
+                        from ..inference.render import draw_people
+
+                        picture = draw_people(event.image, event.people, min_score=args.render_threshold,
+                                              opacity=args.render_opacity)
+                    if _show(picture):
+                        break
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:  # also on Ctrl-C and SIGTERM: finished outputs, COCO results and the manifest are written
+            writer.close(interrupted=interrupted)
+            progress.close()
+            if not interrupted:
+                _summary(runner, predictor, args.quiet)
+    shard.finish()
     return report_failures("infer", failures, "input")
 
 
+def _summary(runner, predictor, quiet: bool) -> None:
+    stats, t = runner.stats, predictor.timings
+    if quiet or not stats.frames:
+        return
+    per = 1e3 / max(t.images, 1)
+    dropped = f", {stats.dropped} stale live frames dropped" if stats.dropped else ""
+    print(f"pafpose infer: {stats.frames} frames in {stats.seconds:.1f} s: {stats.fps:.1f} fps, latency "
+          f"{1e3 * stats.latency(0.5):.0f} ms (p95 {1e3 * stats.latency(0.95):.0f}){dropped}; per frame "
+          f"network {per * t.network:.0f} ms, decode {per * t.decode:.1f} ms "
+          f"({predictor.backend} {predictor.precision})", file=sys.stderr)
+
+
+class _Progress:
+    """One bar for the images, one per video or stream."""
+
+    def __init__(self, inputs, quiet: bool):
+        self.quiet = quiet
+        self.num_images = sum(item.kind == "image" for item in inputs)
+        self.images = None
+        self.videos: dict = {}
+
+    def _bar(self, **kw):
+        from tqdm import tqdm
+
+        return tqdm(disable=self.quiet, dynamic_ncols=True, file=sys.stderr, **kw)
+
+    def update(self, event) -> None:
+        from ..inference.runner import SourceEnd
+
+        source = event.source
+        if source.kind == "image":
+            if isinstance(event, SourceEnd):
+                if self.images is None:
+                    self.images = self._bar(desc="images", total=self.num_images, unit="img")
+                self.images.update(1)
+            return
+        if isinstance(event, SourceEnd):
+            bar = self.videos.pop(source, None)
+            if bar is not None:
+                bar.close()
+            return
+        if source not in self.videos:
+            self.videos[source] = self._bar(desc=Path(source.name).name, unit="frame")
+        self.videos[source].update(1)
+
+    def close(self) -> None:
+        for bar in [self.images, *self.videos.values()]:
+            if bar is not None:
+                bar.close()
+
+
 WINDOW = "pafpose"
-
-
-class _Stopped(Exception):
-    """The user closed the --display window with q or Esc: finish normally."""
 
 
 def _open_window() -> None:
@@ -130,165 +196,9 @@ def _open_window() -> None:
                         "display); install opencv-python, or drop --display") from None
 
 
-def _show(picture) -> None:
+def _show(picture) -> bool:
+    """Show a frame; True when the user closed the window with q or Esc."""
     import cv2
 
     cv2.imshow(WINDOW, picture)
-    if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-        raise _Stopped
-
-
-class _Job:
-    """Writes each input's results as soon as it is done (COCO results: every 30 s and at the end)."""
-
-    def __init__(self, args: argparse.Namespace, predictor, num_images: int):
-        self.args = args
-        self.predictor = predictor
-        self.num_images = num_images
-        self.coco_results: list[dict] = []
-        self.coco_images: list[dict] = []
-        self.coco_saved = time.monotonic()
-        self.images_bar = None
-        self.manifest: list[dict] = []
-        self.outputs: list[str] = []  # of the input in progress, relative to --out
-        self.coco_mark = 0  # len(coco_images) when the input in progress started
-
-    def _next_image_id(self, name: str, source: str, frame: int | None) -> int:
-        stem = Path(name).name
-        used = {im["id"] for im in self.coco_images}
-        image_id = int(stem) if stem.isdigit() and int(stem) not in used else \
-            max(used | {0}) + 1
-        self.coco_images.append({"id": image_id, "file_name": name, "source": source,
-                                 **({"frame": frame} if frame is not None else {})})
-        return image_id
-
-    def _record(self, name: str, people, source: str, frame: int | None = None,
-                frame_dir: Path | None = None) -> None:
-        from ..inference.evaluate import people_to_coco_results
-        from ..io.outputs import openpose_json, write_json
-
-        if self.args.format == "openpose":
-            relative = (frame_dir or Path(name).parent) / f"{Path(name).name}_keypoints.json"
-            write_json(self.args.out / relative, openpose_json(people))
-            if frame_dir is None:
-                self.outputs.append(relative.as_posix())
-        elif self.args.format == "coco":
-            self.coco_results += people_to_coco_results(people, self._next_image_id(name, source, frame))
-            if time.monotonic() - self.coco_saved > 30:
-                self._save_coco()
-
-    def _save_coco(self) -> None:
-        from ..io.outputs import write_json
-
-        write_json(self.args.out / "results.json", self.coco_results)
-        write_json(self.args.out / "images.json", self.coco_images)
-        self.coco_saved = time.monotonic()
-
-    def _draw(self, image, people):
-        from ..inference.render import draw_people
-
-        return draw_people(image, people, min_score=self.args.render_threshold,
-                           opacity=self.args.render_opacity)
-
-    def done(self, item, error: str | None = None) -> None:
-        """Note in the manifest what ``item`` produced."""
-        if len(self.coco_images) > self.coco_mark:
-            self.outputs += ["results.json", "images.json"]
-        self.manifest.append({"input": str(item.path), "kind": item.kind, "name": item.name,
-                              "outputs": self.outputs, **({"error": error} if error else {})})
-        self.outputs, self.coco_mark = [], len(self.coco_images)
-
-    def image(self, item) -> None:
-        from ..io.images import read_image
-        from ..io.outputs import write_image
-
-        if self.images_bar is None:
-            from tqdm import tqdm
-
-            self.images_bar = tqdm(desc="images", total=self.num_images, unit="img",
-                                   disable=self.args.quiet, dynamic_ncols=True, file=sys.stderr)
-        try:
-            image = read_image(item.path)
-            people = self.predictor.predict(image)
-            self._record(item.name, people, str(item.path))
-            if self.args.render or self.args.display:
-                picture = self._draw(image, people)
-                if self.args.render:
-                    write_image(self.args.out / f"{item.name}_rendered.jpg", picture)
-                    self.outputs.append(f"{item.name}_rendered.jpg")
-                if self.args.display:
-                    _show(picture)
-        finally:
-            self.images_bar.update(1)
-
-    def video(self, item) -> None:
-        from tqdm import tqdm
-
-        from ..io.media import VideoReader, open_render_writer
-
-        args = self.args
-        # Opens the file, camera or stream now: fails before any output is created.
-        reader = VideoReader(item.path, args.start_frame, args.end_frame, args.frame_step)
-        total = reader.info.frame_count
-        if total:
-            total = len(range(args.start_frame, min(total, args.end_frame or total), args.frame_step))
-        writer = None
-        frame_dir = Path(item.name)
-        bar = tqdm(desc=Path(item.name).name, total=total or None, unit="frame",
-                   disable=args.quiet, dynamic_ncols=True, file=sys.stderr)
-        frames: list = []
-        index = args.start_frame
-
-        def flush():
-            nonlocal index, writer
-            batch = frames[:]
-            frames.clear()  # before drawing: a window closed mid-batch must not redo the batch
-            for frame, people in zip(batch, self.predictor.predict_batch(batch)):
-                self._record(f"{item.name}_{index:012d}", people, str(item.path), index, frame_dir)
-                if args.render or args.display:
-                    picture = self._draw(frame, people)
-                    if args.render:
-                        if writer is None:
-                            writer, note = open_render_writer(args.out / f"{item.name}_rendered",
-                                                              reader.info.fps, (frame.shape[1], frame.shape[0]))
-                            if note:
-                                print(f"pafpose infer: note: {note}", file=sys.stderr)
-                        writer.write(picture)
-                    if args.display:
-                        _show(picture)
-                index += args.frame_step
-                bar.update(1)
-
-        # Live input is shown frame by frame, not a batch late.
-        batch_size = 1 if item.kind == "stream" else args.batch_size
-        complete = False  # only a finished (or knowingly cut) video goes under its final name
-        try:
-            try:
-                for frame in reader:
-                    frames.append(frame)
-                    if len(frames) == batch_size:
-                        flush()
-            except (UserError, _Stopped):
-                flush()  # a truncated video or a closed window: keep the frames read so far
-                complete = True
-                raise
-            flush()
-            complete = True
-        finally:
-            bar.close()
-            if writer is not None:
-                writer.close(keep=complete)
-                if complete:
-                    self.outputs.append(writer.path.relative_to(args.out).as_posix())
-            if args.format == "openpose" and index > args.start_frame:
-                self.outputs.append(f"{frame_dir.as_posix()}/")
-
-    def finish(self) -> None:
-        from ..io.outputs import write_json
-
-        if self.images_bar is not None:
-            self.images_bar.close()
-        if self.args.format == "coco":
-            self._save_coco()
-        if self.manifest:
-            write_json(self.args.out / "manifest.json", {"inputs": self.manifest})
+    return cv2.waitKey(1) & 0xFF in (ord("q"), 27)

@@ -33,7 +33,8 @@ from ..errors import UserError
 from ..io.bundled import DEFAULT_WEIGHTS
 from ..io.images import to_bgr8
 
-__all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels"]
+__all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels",
+           "as_bgr_image"]
 
 #: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
 PAD_VALUE = 128
@@ -59,31 +60,6 @@ class NetworkInput:
     fy: float  # h / H0
 
 
-class _TorchNetwork:
-    """A PoseNet (anything with ``infer(x) -> (heatmaps, pafs)``) run under inference_mode."""
-
-    def __init__(self, model: torch.nn.Module, device: torch.device):
-        self.model = model.to(device).eval()
-        self.device = device
-
-    def __call__(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.inference_mode():
-            heatmaps, pafs = self.model.infer(batch)
-        return heatmaps.float(), pafs.float()
-
-
-class _OnnxNetwork:
-    """An exported model run through onnxruntime; returns torch tensors on ``device``."""
-
-    def __init__(self, session, device: torch.device):
-        self.session = session
-        self.device = device
-
-    def __call__(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        heatmaps, pafs = self.session.infer(batch.cpu().numpy())
-        return torch.from_numpy(heatmaps).to(self.device), torch.from_numpy(pafs).to(self.device)
-
-
 class Predictor:
     """Pose estimation on BGR uint8 images, returning people in original-image pixels.
 
@@ -97,13 +73,21 @@ class Predictor:
             recommended height (its "inference" entry), else 368 as in OpenPose.
         scales: multi-scale search factors of ``input_height`` (the paper used 0.5, 1, 1.5, 2).
         flip: also run the mirrored image and average (flip test).
-        backend: "torch", "onnx", or "auto": onnx for an ``.onnx`` path or OnnxSession, else torch.
+        backend: "torch", "onnx", "openvino", or "auto": OpenVINO on a CPU where it is installed
+            (``pafpose[openvino]``), else onnxruntime for an ``.onnx`` file and torch for the rest
+            (:func:`pafpose.inference.backends.open_network`).
+        precision: "fp32", "bf16", "fp16" (CUDA), "int8" (OpenVINO), or "auto": the fastest one
+            this machine supports that keeps the accuracy contract recorded with the weights
+            (within 0.01 AP of fp32; see :mod:`pafpose.inference.backends`), else fp32.
+        threads: CPU threads of the network (default: the backend's choice, all cores).
+        cache_dir: where converted networks are kept (default ``~/.cache/pafpose``).
         decode_params: keyword arguments passed to :func:`pafpose.codec.decode.decode`, on top of
             the decoder settings the checkpoint recommends (its "inference" entry's "decode").
         max_people: keep at most this many people per image, the highest scored (None: all).
         max_width: widest network input at scale 1.0; wider (panoramic or huge) images are
             downscaled further so their width fits, bounding memory and time.
-        batch_size: images per network call in :meth:`predict_batch`.
+        batch_size: images per network call in :meth:`predict_batch` (default: 1 on a CPU, where
+            batching is slower, 8 on a GPU).
 
     The maps are read with the network's head (:attr:`codec`): a checkpoint's or model's
     ``head``, an ONNX file's stored head; a model object without one is taken to have the default
@@ -112,23 +96,28 @@ class Predictor:
 
     def __init__(self, weights_or_model: Any = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
                  input_height: int | None = None, scales: Sequence[float] = (1.0,), flip: bool = False,
-                 backend: str = "auto", decode_params: dict | None = None,
-                 max_width: int = 2048, batch_size: int = 8, max_people: int | None = None):
+                 backend: str = "auto", precision: str = "auto", decode_params: dict | None = None,
+                 max_width: int = 2048, batch_size: int | None = None, max_people: int | None = None,
+                 threads: int | None = None, cache_dir: str | Path | None = None):
+        from .backends import open_network
+
         scales = tuple(float(s) for s in scales)
         if not scales or min(scales) <= 0:
             raise UserError(f"scales must be positive numbers, got {list(scales)}")
         if max_people is not None and max_people < 1:
             raise UserError(f"max_people must be at least 1, got {max_people}")
+        if threads is not None and threads < 1:
+            raise UserError(f"threads must be at least 1, got {threads}")
         self.device = check_device(device)
         self.max_people = max_people
         self.scales = scales
         self.flip = bool(flip)
         self.max_width = int(max_width)
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = max(1, int(batch_size or (1 if self.device.type == "cpu" else 8)))
         self.timings = StageTimes()
-        self.recommended: dict = {}
-        self.network, head = self._open_network(weights_or_model, backend)
-        self.codec = PafCodec(head)
+        self.network = open_network(weights_or_model, backend, precision, self.device, threads, cache_dir)
+        self.recommended: dict = dict(self.network.recommended)
+        self.codec = PafCodec(self.network.head)
         if self.flip and self.codec.skeleton.limb_flip is None:
             raise UserError(f"the flip test needs limbs that mirror onto each other, and the network's "
                             f"skeleton {self.codec.skeleton.name!r} has none")
@@ -138,58 +127,46 @@ class Predictor:
         # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
         self.decode_params = {**dict(self.recommended.get("decode") or {}), **dict(decode_params or {})}
 
-    def _open_network(self, weights_or_model: Any, backend: str):
-        from .onnx_export import OnnxSession  # imports onnxruntime only when a session opens
+    @property
+    def backend(self) -> str:
+        """Where the network runs: "torch", "onnx" or "openvino"."""
+        return self.network.backend
 
-        is_onnx_file = isinstance(weights_or_model, (str, Path)) and Path(weights_or_model).suffix.lower() == ".onnx"
-        if backend == "auto":
-            backend = "onnx" if is_onnx_file or isinstance(weights_or_model, OnnxSession) else "torch"
-        elif backend == "torch" and is_onnx_file:
-            raise UserError(f"{weights_or_model}: an ONNX file; use the onnx backend (--backend onnx or auto)")
-        if backend == "onnx":
-            session = weights_or_model if isinstance(weights_or_model, OnnxSession) else \
-                OnnxSession(weights_or_model, device=str(self.device))
-            self.recommended = dict(session.recommended)
-            return _OnnxNetwork(session, self.device), session.head
-        if backend != "torch":
-            raise UserError(f"unknown backend {backend!r} (choose 'auto', 'torch' or 'onnx')")
-        if isinstance(weights_or_model, (str, Path)):
-            from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
-
-            path = resolve_weights(weights_or_model)
-            state = load_checkpoint(path)
-            model, _ = model_from_checkpoint(state, path, device=str(self.device))
-            self.recommended = dict(state.get("inference") or {})
-        elif hasattr(weights_or_model, "infer"):
-            model = weights_or_model
-        else:
-            raise UserError(f"expected a checkpoint path or a model with .infer(), got "
-                            f"{type(weights_or_model).__name__}")
-        return _TorchNetwork(model, self.device), getattr(model, "head", None)
+    @property
+    def precision(self) -> str:
+        """The precision it runs at: "fp32", "bf16", "fp16" or "int8"."""
+        return self.network.precision
 
     # ---------------------------------------------------------------------------------------
     # public API
     # ---------------------------------------------------------------------------------------
 
-    def predict(self, image: np.ndarray) -> list[Person]:
+    def predict(self, image: Any, color: str = "bgr") -> list[Person]:
         """People in one image.
 
         Args:
-            image (np.ndarray): (H, W, 3) BGR uint8 (an (H, W) gray, (H, W, 4) BGRA or 16-bit
-                array is converted).
+            image: an (H, W, 3) uint8 array in ``color`` order (an (H, W) gray, (H, W, 4) array
+                with alpha or 16-bit array is converted), a PIL image (its own mode decides the
+                colours), or an image file's path (``str`` or ``Path``; EXIF orientation applied).
+            color: "bgr" (OpenCV's order, the default) or "rgb" (PIL, matplotlib, imageio) for
+                arrays; ignored for paths and PIL images.
 
         Returns:
-            list[Person]: sorted by score (best first); each ``keypoints`` is (18, 3) COCO-18
-            x, y in original-image pixels and confidence (0 = missing).
+            list[Person]: sorted by score (best first); each ``keypoints`` is (K, 3) in the head's
+            skeleton order (COCO-18 for the bundled network): x, y in original-image pixels and
+            confidence (0 = missing).
         """
-        return self.predict_batch([image])[0]
+        return self.predict_batch([image], color=color)[0]
 
-    def predict_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> list[list[Person]]:
+    __call__ = predict
+
+    def predict_batch(self, images: Sequence[Any] | np.ndarray, color: str = "bgr") -> list[list[Person]]:
         """People per image; same-size images share network calls.
 
         Args:
-            images (Sequence[np.ndarray] | np.ndarray): a list of N (H_i, W_i, 3) BGR uint8 images
-                (sizes may differ; converted as in :meth:`predict`), or one (N, H, W, C) array.
+            images: a list of N images as :meth:`predict` takes them (sizes may differ), or one
+                (N, H, W, C) array.
+            color: "bgr" or "rgb", for the arrays.
 
         Returns:
             list[list[Person]]: N lists, each as :meth:`predict` returns for that image.
@@ -198,18 +175,25 @@ class Predictor:
             # Iterating one (H, W, 3) image would treat each row as an image.
             raise UserError(f"predict_batch takes a list of images (or an (N, H, W, C) array); got "
                             f"one array of shape {images.shape}: use predict() for a single image")
-        images = [_as_image(im, f"image {i}") for i, im in enumerate(images)]
-        results = []
-        for heatmaps, pafs, resize in self._maps_batch(images):
-            start = time.perf_counter()
-            people = self.codec.decode(heatmaps, pafs, **self.decode_params)
-            people = people[:self.max_people]
-            for person in people:
-                to_original_pixels(person.keypoints, resize.fx, resize.fy)
-            self.timings.decode += time.perf_counter() - start
-            results.append(people)
-        self.timings.images += len(images)
-        return results
+        if isinstance(images, (str, Path)):
+            raise UserError("predict_batch takes a list of images; use predict() for one path")
+        images = [as_bgr_image(im, f"image {i}", color) for i, im in enumerate(images)]
+        return [self.decode_maps(heatmaps, pafs, resize) for heatmaps, pafs, resize in self._maps_batch(images)]
+
+    def decode_maps(self, heatmaps: torch.Tensor, pafs: torch.Tensor, resize: NetworkInput) -> list[Person]:
+        """People from one image's averaged maps (as :meth:`network_maps` yields them), in original pixels."""
+        start = time.perf_counter()
+        people = self.codec.decode(heatmaps, pafs, **self.decode_params)[:self.max_people]
+        for person in people:
+            to_original_pixels(person.keypoints, resize.fx, resize.fy)
+        self.timings.decode += time.perf_counter() - start
+        self.timings.images += 1
+        return people
+
+    def network_maps(self, images: list[np.ndarray]):
+        """[(heatmaps, pafs, resize)] per BGR uint8 image: the network half of :meth:`predict_batch`,
+        for pipelines that decode elsewhere (:class:`pafpose.inference.runner.Runner`)."""
+        return self._maps_batch(images)
 
     def maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Averaged heatmaps and PAFs of one image (over scales and the flip test).
@@ -225,7 +209,7 @@ class Predictor:
             tuple[np.ndarray, np.ndarray]: float32 (19, h, w) heatmaps (background last) and
             (38, h, w) PAFs, h = ceil(input height / stride), w likewise.
         """
-        heatmaps, pafs, _ = self._maps_batch([_as_image(image, "image")])[0]
+        heatmaps, pafs, _ = self._maps_batch([as_bgr_image(image, "image")])[0]
         return heatmaps.cpu().numpy(), pafs.cpu().numpy()
 
     def resize_factors(self, image_size: tuple[int, int]) -> tuple[float, float]:
@@ -308,11 +292,25 @@ class Predictor:
         return tensor.permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _as_image(image: Any, name: str) -> np.ndarray:
+def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndarray:
+    """(H, W, 3) BGR uint8 from an array in ``color`` order, a PIL image or an image file's path."""
+    if color not in ("bgr", "rgb"):
+        raise UserError(f"color must be 'bgr' or 'rgb', got {color!r}")
     if image is None:
         raise UserError(f"{name} is None: no image was given (cv2.imread returns None for a "
                         "missing or unreadable file; pafpose.io.images.read_image names the problem)")
-    return to_bgr8(np.asarray(image), name=name)
+    if isinstance(image, (str, Path)):
+        from ..io.images import read_image
+
+        return read_image(image)
+    if type(image).__module__.startswith("PIL."):
+        mode = getattr(image, "mode", "")
+        rgb = np.asarray(image.convert("RGBA" if "A" in mode else "RGB" if mode not in ("L", "I;16", "I") else mode))
+        return to_bgr8(rgb[..., [2, 1, 0, 3][:rgb.shape[2]]] if rgb.ndim == 3 else rgb, name=name)
+    array = np.asarray(image)
+    if color == "rgb" and array.ndim == 3 and array.shape[2] in (3, 4):
+        array = array[..., [2, 1, 0, 3][:array.shape[2]]]
+    return to_bgr8(array, name=name)
 
 
 def _ceil_to(value: int, multiple: int) -> int:

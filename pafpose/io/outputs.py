@@ -44,7 +44,7 @@ def make_temp_file(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def lock_folder(folder: Path, what: str = "pafpose infer") -> Iterator[None]:
+def lock_folder(folder: Path, what: str = "pafpose infer", name: str = LOCK_NAME) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` for a writer, or raise UserError if another holds it.
 
     Two runs writing the same results.json would each overwrite the other's images. The lock is
@@ -54,7 +54,7 @@ def lock_folder(folder: Path, what: str = "pafpose infer") -> Iterator[None]:
     import fcntl
 
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_NAME, "a+") as f:
+    with open(folder / name, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -1,0 +1,335 @@
+"""The real-time engine: images, folders, videos, cameras and streams through a pipeline.
+
+Three threads and the caller overlap their work, joined by bounded queues so memory stays flat
+on an endless stream:
+
+    reader  ──▶  network (resize, pad, run)  ──▶  decoder (people, tracking)  ──▶  caller
+                                                                          (outputs, rendering)
+
+The network and OpenCV release the GIL, so on a 2-core CPU reading and decoding the next frames
+hide behind the network. Frames come out in the order they were read. Files never drop a
+frame: the reader waits when the queues are full. Live sources (cameras, URLs) drop stale
+frames instead: a frame still waiting for the network when a newer one arrives is replaced, so
+latency stays bounded by one network call plus decoding; :class:`SourceEnd` counts the drops.
+
+Frames are batched only when ``predictor.batch_size`` > 1 (the default on GPUs; on CPUs batching
+is slower), and only consecutive frames of one file of one size.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..codec.people import Person
+from ..errors import UserError
+from ..io.media import MediaInput, discover_inputs
+
+__all__ = ["Frame", "SourceEnd", "Runner", "RunStats"]
+
+
+@dataclass
+class Frame:
+    """One image or video frame and the people in it.
+
+    ``index`` is the frame number in its source (0 for an image); ``time`` the seconds from the
+    start of a video (``index / fps``), None for images; ``latency`` the seconds from reading
+    the frame to its people being ready.
+    """
+
+    source: MediaInput
+    index: int
+    time: float | None
+    image: np.ndarray
+    people: list[Person]
+    latency: float = 0.0
+    fps: float | None = None  # of the source video
+
+
+@dataclass
+class SourceEnd:
+    """A source is finished: ``frames`` processed, ``dropped`` stale live frames skipped,
+    ``error`` what went wrong (None when it ended normally; the frames before it were yielded)."""
+
+    source: MediaInput
+    frames: int
+    dropped: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RunStats:
+    """Throughput and latency of the frames that came out so far."""
+
+    frames: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    latencies: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def latency(self, quantile: float = 0.5) -> float:
+        """Seconds from read to people, over the last 1000 frames."""
+        return float(np.quantile(list(self.latencies), quantile)) if self.latencies else 0.0
+
+
+@dataclass
+class _Item:
+    source: MediaInput
+    index: int
+    time: float | None
+    image: np.ndarray
+    read_at: float
+    fps: float | None = None
+    live: bool = False
+
+
+class _Stop(Exception):
+    """The pipeline was closed by its consumer."""
+
+
+class _Channel:
+    """A bounded FIFO between two threads; ``put_latest`` replaces a waiting live frame."""
+
+    def __init__(self, size: int, stop: threading.Event):
+        self.items: collections.deque = collections.deque()
+        self.size = max(1, size)
+        self.cond = threading.Condition()
+        self.stop = stop
+
+    def put(self, item) -> None:
+        with self.cond:
+            while len(self.items) >= self.size:
+                if self.stop.is_set():
+                    raise _Stop
+                self.cond.wait(0.1)
+            self.items.append(item)
+            self.cond.notify_all()
+
+    def put_latest(self, item: _Item) -> int:
+        """Queue a live frame, first removing frames of its source still waiting; returns how many."""
+        with self.cond:
+            before = len(self.items)
+            self.items = collections.deque(
+                x for x in self.items if not (isinstance(x, _Item) and x.source == item.source))
+            dropped = before - len(self.items)
+            while len(self.items) >= self.size:  # only markers left ahead of it: wait for them
+                if self.stop.is_set():
+                    raise _Stop
+                self.cond.wait(0.1)
+            self.items.append(item)
+            self.cond.notify_all()
+            return dropped
+
+    def get(self, wait: bool = True):
+        with self.cond:
+            while not self.items:
+                if self.stop.is_set():
+                    raise _Stop
+                if not wait:
+                    return None
+                self.cond.wait(0.1)
+            item = self.items.popleft()
+            self.cond.notify_all()
+            return item
+
+
+class _Failure:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_DONE = object()
+
+
+class Runner:
+    """People per frame of files, folders, cameras and streams, through a pipelined Predictor.
+
+    Args:
+        predictor: a :class:`~pafpose.inference.predict.Predictor` (its backend, precision,
+            input height, decoder settings and ``batch_size`` apply).
+        start_frame, end_frame, frame_step: which video frames (``end_frame`` exclusive).
+        queue_size: frames waiting between two stages (memory: about 3 x this many frames).
+        tracker: a callable returning a fresh per-source tracker with ``update(people, time)
+            -> people`` (e.g. :class:`pafpose.tracking.PoseTracker`), or None.
+
+    Use :meth:`frames` for the frames only, :meth:`run` for frames and the end of each source::
+
+        runner = Runner(Predictor())
+        for frame in runner.frames(["clip.mp4"]):
+            print(frame.index, [p.score for p in frame.people])
+    """
+
+    def __init__(self, predictor, start_frame: int = 0, end_frame: int | None = None,
+                 frame_step: int = 1, queue_size: int = 2,
+                 tracker: Callable[[], Any] | None = None):
+        if start_frame < 0 or frame_step < 1 or (end_frame is not None and end_frame <= start_frame):
+            raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start_frame}, "
+                            f"end {end_frame}, step {frame_step}")
+        self.predictor = predictor
+        self.start_frame, self.end_frame, self.frame_step = start_frame, end_frame, frame_step
+        self.queue_size = queue_size
+        self.tracker = tracker
+        self.stats = RunStats()
+
+    # -----------------------------------------------------------------------------------------
+
+    def frames(self, inputs: Iterable[str | Path | MediaInput] | str | Path) -> Iterator[Frame]:
+        """The frames of ``inputs`` with their people, in order (sources that fail are skipped;
+        use :meth:`run` to see why)."""
+        for event in self.run(inputs):
+            if isinstance(event, Frame):
+                yield event
+
+    def run(self, inputs: Iterable[str | Path | MediaInput] | str | Path) -> Iterator[Frame | SourceEnd]:
+        """Every processed frame, and a :class:`SourceEnd` after each source's last frame.
+
+        ``inputs``: paths of images, videos or folders (searched recursively), camera indices,
+        stream URLs, or :class:`~pafpose.io.media.MediaInput` items from
+        :func:`~pafpose.io.media.discover_inputs`. Closing the iterator (``break``) stops the
+        pipeline's threads.
+        """
+        sources = self._sources(inputs)
+        stop = threading.Event()
+        read_q, maps_q, out_q = (_Channel(self.queue_size, stop) for _ in range(3))
+        threads = [threading.Thread(target=self._guard, args=(target, args, out, stop), daemon=True,
+                                    name=f"pafpose-{target.__name__.strip('_')}")
+                   for target, args, out in ((self._read, (sources, read_q), read_q),
+                                             (self._infer, (read_q, maps_q), maps_q),
+                                             (self._decode, (maps_q, out_q), out_q))]
+        for thread in threads:
+            thread.start()
+        started = time.perf_counter()
+        try:
+            while True:
+                event = out_q.get()
+                if event is _DONE:
+                    return
+                if isinstance(event, _Failure):
+                    raise event.error
+                if isinstance(event, Frame):
+                    self.stats.frames += 1
+                    self.stats.latencies.append(event.latency)
+                elif isinstance(event, SourceEnd):
+                    self.stats.dropped += event.dropped
+                self.stats.seconds = time.perf_counter() - started
+                yield event
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+
+    # -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sources(inputs) -> list[MediaInput]:
+        if isinstance(inputs, (str, Path, MediaInput)):
+            inputs = [inputs]
+        items = list(inputs)
+        given = [x for x in items if isinstance(x, MediaInput)]
+        found, errors = discover_inputs([x for x in items if not isinstance(x, MediaInput)]) \
+            if len(given) < len(items) else ([], [])
+        if errors and not found and not given:
+            raise UserError("; ".join(errors))
+        return given + found
+
+    @staticmethod
+    def _guard(target, args, out: _Channel, stop: threading.Event) -> None:
+        """Run one stage; pass an error downstream (the consumer re-raises it) and end the chain."""
+        try:
+            target(*args)
+        except _Stop:
+            return
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer's thread
+            stop_after = _Failure(err)
+            try:
+                out.put(stop_after)
+            except _Stop:
+                pass
+
+    def _read(self, sources: list[MediaInput], out: _Channel) -> None:
+        from ..io.images import read_image
+        from ..io.media import VideoReader
+
+        for source in sources:
+            count = dropped = 0
+            error = None
+            try:
+                if source.kind == "image":
+                    out.put(_Item(source, 0, None, read_image(source.path), time.perf_counter()))
+                    count = 1
+                else:
+                    live = source.kind == "stream"
+                    reader = VideoReader(source.path, self.start_frame, self.end_frame, self.frame_step)
+                    fps = reader.info.fps
+                    for n, frame in enumerate(reader):
+                        index = self.start_frame + n * self.frame_step
+                        item = _Item(source, index, index / fps, frame, time.perf_counter(), fps, live)
+                        if live:
+                            dropped += out.put_latest(item)
+                        else:
+                            out.put(item)
+                        count += 1
+            except UserError as err:
+                error = str(err)
+            out.put(SourceEnd(source, count - dropped, dropped, error))
+        out.put(_DONE)
+
+    def _infer(self, inp: _Channel, out: _Channel) -> None:
+        failed: dict[MediaInput, str] = {}
+        pending: _Item | None = None
+        while True:
+            item = pending or inp.get()
+            pending = None
+            if not isinstance(item, _Item):
+                if isinstance(item, SourceEnd) and item.source in failed and item.error is None:
+                    item.error = failed.pop(item.source)
+                out.put(item)
+                if item is _DONE or isinstance(item, _Failure):
+                    return
+                continue
+            batch = [item]
+            while len(batch) < self.predictor.batch_size and not item.live:
+                following = inp.get(wait=True)
+                if isinstance(following, _Item) and following.source == item.source \
+                        and following.image.shape == item.image.shape:
+                    batch.append(following)
+                else:
+                    pending = following
+                    break
+            try:
+                maps = self.predictor.network_maps([x.image for x in batch])
+            except (RuntimeError, MemoryError) as err:  # e.g. out of memory on one huge input
+                failed[item.source] = f"{item.source.path}: {type(err).__name__}: {str(err).splitlines()[0]}"
+                continue
+            for x, m in zip(batch, maps):
+                out.put((x, m))
+
+    def _decode(self, inp: _Channel, out: _Channel) -> None:
+        trackers: dict[MediaInput, Any] = {}
+        while True:
+            item = inp.get()
+            if item is _DONE or isinstance(item, _Failure):
+                out.put(item)
+                return
+            if isinstance(item, SourceEnd):
+                trackers.pop(item.source, None)
+                out.put(item)
+                continue
+            x, (heatmaps, pafs, resize) = item
+            people = self.predictor.decode_maps(heatmaps, pafs, resize)
+            if self.tracker is not None:
+                tracker = trackers.get(x.source)
+                if tracker is None:
+                    tracker = trackers[x.source] = self.tracker()
+                people = tracker.update(people, x.time if x.time is not None else float(x.index))
+            out.put(Frame(x.source, x.index, x.time, x.image, people,
+                          time.perf_counter() - x.read_at, x.fps))
