@@ -1,0 +1,216 @@
+"""Real time on this machine: every backend x precision of the bundled network, end to end.
+
+Per backend and precision (those this machine supports): network ms per frame at the clip's
+input (368 x 496 for 640 x 480), end-to-end fps through the pipelined ``Runner`` on a generated
+640x480 clip (a bundled COCO photo panned and zoomed, so the people and the decoding are real),
+the same clip read as a live source (stale frames dropped: latency and drops), and COCO keypoint
+AP on the 4 bundled annotated photos (12 people) with the pseudo-ground-truth AP of its detections
+against torch fp32's on 24 augmented variants of them (the spread the 4 photos alone cannot show).
+Then the default settings over input heights, and the default under a concurrent 2-thread CPU
+load (another process multiplying matrices), against the unloaded fps in the same run.
+
+    .venv/bin/python benchmarks/realtime.py            # ~5 minutes on 2 cores
+    .venv/bin/python benchmarks/realtime.py --record   # also store each precision's AP in the
+                                                       # bundled checkpoint (the auto contract)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pafpose.inference.backends import supported_precisions  # noqa: E402
+from pafpose.inference.evaluate import (  # noqa: E402
+    evaluate_keypoints,
+    people_found,
+    people_to_coco_results,
+)
+from pafpose.inference.predict import Predictor  # noqa: E402
+from pafpose.inference.runner import Frame, Runner, SourceEnd  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
+from pafpose.io.bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR  # noqa: E402
+from pafpose.io.images import read_image  # noqa: E402
+from pafpose.io.media import MediaInput, VideoWriter  # noqa: E402
+
+
+def make_clip(path: Path, frames: int, size=(640, 480)) -> Path:
+    """A bundled photo panned and zoomed across ``frames`` frames (Motion-JPEG .avi, 30 fps)."""
+    photo = read_image(sorted(SAMPLE_DIR.glob("*.jpg"))[1])
+    h, w = photo.shape[:2]
+    with VideoWriter(path, 30.0, size, "MJPG", cv2.CAP_OPENCV_MJPEG) as writer:
+        for i in range(frames):
+            t = i / max(frames - 1, 1)
+            zoom = 1.0 + 0.25 * np.sin(np.pi * t)
+            shift = 0.1 * w * np.sin(2 * np.pi * t)
+            matrix = np.array([[zoom * size[0] / w, 0, -shift], [0, zoom * size[1] / h, 0]])
+            writer.write(cv2.warpAffine(photo, matrix, size, borderMode=cv2.BORDER_REFLECT))
+    return path
+
+
+def network_ms(predictor: Predictor, shape=(1, 3, 368, 496), runs: int = 10) -> float:
+    batch = torch.rand(shape)
+    predictor.network(batch)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        predictor.network(batch)
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def end_to_end(predictor: Predictor, clip: Path, live: bool = False):
+    """(fps, median latency ms, dropped frames) of the runner over ``clip``."""
+    source = MediaInput(clip, "stream" if live else "video", "clip")
+    runner = Runner(predictor)
+    dropped = 0
+    for event in runner.run([source]):
+        if isinstance(event, SourceEnd):
+            dropped = event.dropped
+    return runner.stats.fps, 1e3 * runner.stats.latency(0.5), dropped
+
+
+def augmented(images, count: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(count):
+        image = images[k % len(images)]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        scale = rng.uniform(0.6, 1.4)
+        image = cv2.resize(image, None, fx=scale, fy=scale)
+        out.append(np.clip(image * rng.uniform(0.7, 1.3) + rng.uniform(-25, 25), 0, 255).astype(np.uint8))
+    return out
+
+
+def pseudo_ap(reference: list[list], candidate: list[list], sizes) -> float:
+    """AP of ``candidate``'s people with ``reference``'s (fp32) as ground truth."""
+    images, annotations = [], []
+    for i, (people, (h, w)) in enumerate(zip(reference, sizes), start=1):
+        images.append({"id": i, "width": w, "height": h, "file_name": f"{i}.jpg"})
+        for person in people:
+            kp = person.to_coco17()
+            found = kp[:, 2] > 0
+            if found.sum() < 3:
+                continue
+            xs, ys = kp[found, 0], kp[found, 1]
+            box = [float(xs.min()), float(ys.min()), float(np.ptp(xs)) + 1, float(np.ptp(ys)) + 1]
+            triples = np.where(found[:, None], np.column_stack([kp[:, :2], np.full(17, 2.0)]), 0)
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": 1, "iscrowd": 0,
+                                "keypoints": triples.reshape(-1).tolist(), "num_keypoints": int(found.sum()),
+                                "bbox": box, "area": box[2] * box[3]})
+    coco = coco_from_dict({"images": images, "annotations": annotations,
+                           "categories": [{"id": 1, "name": "person"}]})
+    results = [r for i, people in enumerate(candidate, start=1) for r in people_to_coco_results(people, i)]
+    return evaluate_keypoints(coco, results)["AP"] if results else 0.0
+
+
+def accuracy(predictor: Predictor, coco, ids, photos, variants, reference_variants):
+    results = []
+    for image_id, image in zip(ids, photos):
+        results += people_to_coco_results(predictor.predict(image), image_id)
+    ap = evaluate_keypoints(coco, results)["AP"] if results else 0.0
+    people = [predictor.predict(v) for v in variants]
+    spread = pseudo_ap(reference_variants, people, [v.shape[:2] for v in variants]) \
+        if reference_variants is not None else 1.0
+    return ap, people_found(coco, results), people, spread
+
+
+def _burn(stop, threads: int) -> None:
+    torch.set_num_threads(threads)
+    a = torch.rand(512, 512)
+    while not stop.is_set():
+        a = (a @ a).clamp_(-1, 1)
+
+
+@contextlib.contextmanager
+def cpu_load(threads: int = 2):
+    stop = multiprocessing.get_context("spawn").Event()
+    process = multiprocessing.get_context("spawn").Process(target=_burn, args=(stop, threads), daemon=True)
+    process.start()
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        stop.set()
+        process.join(5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--heights", type=int, nargs="+", default=[256, 320, 368, 432])
+    parser.add_argument("--variants", type=int, default=24)
+    parser.add_argument("--record", action="store_true",
+                        help="store each precision's AP in the bundled checkpoint's inference entry")
+    args = parser.parse_args()
+
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    ids = sorted(coco.getImgIds())
+    photos = [read_image(SAMPLE_DIR / coco.imgs[i]["file_name"]) for i in ids]
+    variants = augmented(photos, args.variants)
+    cpu = torch.device("cpu")
+    with tempfile.TemporaryDirectory() as folder:
+        clip = make_clip(Path(folder) / "clip.avi", args.frames)
+        rows, record, reference = [], {}, None
+        combos = [("torch", p) for p in supported_precisions("torch", cpu)] + \
+                 [("onnx", "fp32")] + [("openvino", p) for p in supported_precisions("openvino", cpu)]
+        print(f"{args.frames}-frame 640x480 clip, input height 368, {torch.get_num_threads()} threads\n")
+        print("| backend | precision | network ms | fps (file) | fps (live) | live latency ms | live dropped "
+              "| AP bundled (found/12) | AP vs fp32 on 24 variants |")
+        print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+        for backend, precision in combos:
+            predictor = Predictor(backend=backend, precision=precision)
+            ms = network_ms(predictor)
+            fps, _, _ = end_to_end(predictor, clip)
+            live_fps, latency, dropped = end_to_end(predictor, clip, live=True)
+            ap, found, people, spread = accuracy(predictor, coco, ids, photos, variants, reference)
+            if reference is None:
+                reference = people
+                spread = pseudo_ap(reference, people, [v.shape[:2] for v in variants])
+            record[f"{backend}-{precision}"] = round(ap, 4)
+            print(f"| {backend} | {precision} | {ms:.1f} | {fps:.1f} | {live_fps:.1f} | {latency:.0f} | {dropped} "
+                  f"| {ap:.3f} ({found}/12) | {spread:.3f} |", flush=True)
+            rows.append((backend, precision, fps))
+
+        default = Predictor()
+        print(f"\ndefault: {default.backend} {default.precision}\n")
+        print("| input height | AP bundled (found/12) | network ms | fps (file) |")
+        print("|---:|---|---:|---:|")
+        for height in args.heights:
+            predictor = Predictor(input_height=height)
+            ap, found, _, _ = accuracy(predictor, coco, ids, photos, [], None)
+            shape = (1, 3, height, -(-round(640 * height / 480) // 8) * 8)
+            print(f"| {height} | {ap:.3f} ({found}/12) | {network_ms(predictor, shape):.1f} | "
+                  f"{end_to_end(predictor, clip)[0]:.1f} |", flush=True)
+
+        print("\n| load | default fps | ratio |")
+        print("|---|---:|---:|")
+        unloaded = end_to_end(default, clip)[0]
+        with cpu_load(2):
+            loaded = end_to_end(default, clip)[0]
+        print(f"| none | {unloaded:.1f} | 1.00 |\n| 2-thread matmul process | {loaded:.1f} | "
+              f"{loaded / unloaded:.2f} |")
+    if args.record:
+        from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
+
+        path = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt"
+        state = load_checkpoint(path)
+        state.setdefault("inference", {})["precision_ap"] = record
+        save_checkpoint(path, state)
+        print(f"\nrecorded {record} in {path}")
+
+
+if __name__ == "__main__":
+    main()

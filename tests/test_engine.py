@@ -1,0 +1,315 @@
+"""The real-time engine: backends and precisions, the conversion cache, the pipelined runner,
+its writer and sharded runs under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from cli_helpers import TINY_MOBILENET_CONFIG, run, tiny_model
+
+from pafpose.errors import UserError
+from pafpose.inference.backends import (
+    CpuCapabilities,
+    choose_precision,
+    cpu_capabilities,
+    open_network,
+    supported_precisions,
+)
+from pafpose.inference.model_cache import ModelCache
+from pafpose.inference.predict import Predictor
+from pafpose.inference.runner import Frame, Runner, SourceEnd
+from pafpose.inference.writer import ResultWriter
+from pafpose.io.annotations import SAMPLE_DIR
+from pafpose.io.checkpoint import save_checkpoint
+from pafpose.io.media import MediaInput, VideoWriter
+
+torch.set_num_threads(1)
+CPU = torch.device("cpu")
+NO_BF16 = CpuCapabilities("plain", frozenset({"avx2"}))
+BF16 = CpuCapabilities("bf16", frozenset({"avx512_bf16", "avx512_vnni"}))
+
+
+@pytest.fixture(scope="module")
+def mobilenet_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("w") / "tiny-mobilenet.pt"
+    return save_checkpoint(path, {"model": tiny_model(TINY_MOBILENET_CONFIG).state_dict(),
+                                  "model_config": TINY_MOBILENET_CONFIG, "inference": {"input_height": 64}})
+
+
+def _video(path: Path, frames: int, size=(64, 48)) -> Path:
+    with VideoWriter(path, 10.0, size, "MJPG", cv2.CAP_OPENCV_MJPEG) as writer:
+        for i in range(frames):
+            writer.write(np.full((size[1], size[0], 3), 20 * i % 250, np.uint8))
+    return path
+
+
+# -- backends and precisions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnx"])
+def test_backends_match_torch_fp32_at_every_padded_size(mobilenet_checkpoint, backend):
+    pytest.importorskip("openvino" if backend == "openvino" else "onnxruntime")
+    reference = open_network(mobilenet_checkpoint, "torch", "fp32")
+    other = open_network(mobilenet_checkpoint, backend, "fp32")
+    assert (other.backend, other.precision) == (backend, "fp32")
+    # Traced once at one size: the TF-SAME padding must still be right at other multiples of 8.
+    for shape in [(1, 3, 64, 64), (2, 3, 48, 80), (1, 3, 72, 56)]:
+        batch = torch.rand(shape, generator=torch.Generator().manual_seed(sum(shape)))
+        for expected, got in zip(reference(batch), other(batch)):
+            assert got.shape == expected.shape
+            assert torch.allclose(got, expected, atol=1e-4), (shape, (got - expected).abs().max())
+
+
+def test_reduced_precisions_stay_close_to_fp32(mobilenet_checkpoint):
+    pytest.importorskip("openvino")
+    batch = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(0))
+    reference = open_network(mobilenet_checkpoint, "torch", "fp32")(batch)
+    scale = max(float(m.abs().max()) for m in reference)
+    precisions = [("openvino", "int8")] + [(b, "bf16") for b in ("torch", "openvino")
+                                          if "bf16" in supported_precisions(b, CPU)]
+    for backend, precision in precisions:
+        network = open_network(mobilenet_checkpoint, backend, precision)
+        assert network.precision == precision
+        for expected, got in zip(reference, network(batch)):
+            error = float((got - expected).abs().max()) / scale
+            assert error < 0.15, (backend, precision, error)  # close, not equal
+            assert not torch.equal(got, expected) or precision == "bf16"
+
+
+def test_auto_precision_keeps_the_accuracy_contract():
+    record = {"openvino-fp32": 0.65, "openvino-bf16": 0.62, "openvino-int8": 0.20}
+    assert choose_precision("auto", "openvino", CPU, {"precision_ap": record}, BF16) == "fp32"
+    record["openvino-bf16"] = 0.645  # within 0.01
+    assert choose_precision("auto", "openvino", CPU, {"precision_ap": record}, BF16) == "bf16"
+    # Capabilities are detected: a CPU without bf16 never gets it, even when it kept the contract.
+    assert choose_precision("auto", "openvino", CPU, {"precision_ap": record}, NO_BF16) == "fp32"
+    assert choose_precision("auto", "torch", CPU, {}, BF16) == "fp32"  # nothing recorded: exact
+    with pytest.raises(UserError, match="no bf16 instructions"):
+        choose_precision("bf16", "torch", CPU, {}, NO_BF16)
+    with pytest.raises(UserError, match="fp16"):
+        choose_precision("fp16", "torch", CPU, {}, BF16)
+    caps = cpu_capabilities()
+    assert caps.flags <= {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16",
+                          "amx_int8", "amx_tile", "avx512_fp16"}
+
+
+def test_a_model_object_stays_on_torch_and_bad_backends_are_named():
+    model = tiny_model(TINY_MOBILENET_CONFIG)
+    assert Predictor(model).backend == "torch"
+    with pytest.raises(UserError, match="unknown backend 'tensorrt'"):
+        open_network(model, "tensorrt")
+    with pytest.raises(UserError, match="unknown precision"):
+        open_network(model, "torch", "fp8")
+
+
+# -- the conversion cache ------------------------------------------------------------------------
+
+
+def test_cache_hit_stale_and_corrupt_entries(tmp_path, capsys):
+    cache = ModelCache(tmp_path)
+    builds = []
+
+    def build(folder: Path) -> None:
+        builds.append(folder)
+        (folder / "model.bin").write_bytes(b"weights" * 100)
+
+    key = {"weights": "abc", "precision": "int8"}
+    first = cache.get_or_build(key, ["model.bin"], build)
+    assert cache.get_or_build(key, ["model.bin"], build) == first and len(builds) == 1  # hit
+    # Another key (new weights, runtime or CPU) is another entry, never the old one.
+    assert cache.get_or_build({**key, "weights": "abd"}, ["model.bin"], build) != first
+    assert len(builds) == 2
+    # A flipped byte is caught by the digest and the entry rebuilt.
+    data = bytearray((first / "model.bin").read_bytes())
+    data[3] ^= 0xFF
+    (first / "model.bin").write_bytes(bytes(data))
+    assert not cache.valid(key, ["model.bin"])
+    assert cache.get_or_build(key, ["model.bin"], build) == first and len(builds) == 3
+    assert "stale or damaged" in capsys.readouterr().err
+    # A truncated entry file, and a build that dies half-way, leave nothing trusted behind.
+    (first / "entry.json").write_text("{")
+    assert not cache.valid(key, ["model.bin"])
+
+    def crash(folder: Path) -> None:
+        (folder / "model.bin").write_bytes(b"half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build({"weights": "new"}, ["model.bin"], crash)
+    assert not cache.folder({"weights": "new"}).exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_openvino_conversion_is_cached_per_weights(mobilenet_checkpoint, tmp_path):
+    pytest.importorskip("openvino")
+    open_network(mobilenet_checkpoint, "openvino", "fp32", cache_dir=tmp_path)
+    entries = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1 and (entries[0] / "model.xml").exists()
+    modified = entries[0].stat().st_mtime_ns
+    open_network(mobilenet_checkpoint, "openvino", "fp32", cache_dir=tmp_path)  # hit: not rebuilt
+    assert [p for p in tmp_path.iterdir() if not p.name.startswith(".")] == entries
+    assert entries[0].stat().st_mtime_ns == modified
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+
+
+class _CountingPredictor:
+    """Stands in for a Predictor: one heatmap value per frame, a network that takes ``delay`` s."""
+
+    def __init__(self, delay: float = 0.0, batch_size: int = 1):
+        self.delay = delay
+        self.batch_size = batch_size
+        self.calls = 0
+
+    def network_maps(self, images):
+        self.calls += 1
+        time.sleep(self.delay)
+        return [(float(im[0, 0, 0]), None, None) for im in images]
+
+    def decode_maps(self, heatmaps, pafs, resize):
+        return [heatmaps]
+
+
+def test_files_keep_every_frame_in_order_and_the_queues_stay_bounded(tmp_path):
+    clip = _video(tmp_path / "clip.avi", 12)
+    runner = Runner(_CountingPredictor(), queue_size=2)
+    frames = []
+    for event in runner.run([clip, clip]):
+        if isinstance(event, Frame):
+            frames.append(event)
+            time.sleep(0.01)  # a slow consumer: the reader must wait, not pile frames up
+    assert [f.index for f in frames] == list(range(12)) * 2
+    assert [f.people[0] for f in frames[:12]] == [20 * i % 250 for i in range(12)]
+    assert runner.stats.frames == 24 and runner.stats.dropped == 0
+    assert all(f.time == pytest.approx(f.index / 10.0) for f in frames)
+
+
+def test_queues_bound_what_is_read_ahead(tmp_path):
+    clip = _video(tmp_path / "clip.avi", 40)
+    runner = Runner(_CountingPredictor(), queue_size=2)
+    events = runner.run([clip])
+    next(events)
+    time.sleep(0.3)  # the consumer stops; the stages fill their queues and wait
+    predictor_calls = runner.predictor.calls
+    # read_q (2) + network's item + maps_q (2) + decoder's item + out_q (2) + the yielded one
+    assert predictor_calls <= 8, predictor_calls
+    events.close()  # closing the iterator stops the threads
+    time.sleep(0.3)
+    assert not [t for t in threading.enumerate() if t.name.startswith("pafpose-")]
+
+
+def test_a_live_source_drops_stale_frames_to_keep_latency_bounded(tmp_path):
+    clip = _video(tmp_path / "clip.avi", 30)
+    live = MediaInput(clip, "stream", "camera")
+    runner = Runner(_CountingPredictor(delay=0.02), queue_size=2)
+    events = list(runner.run([live]))
+    frames = [e for e in events if isinstance(e, Frame)]
+    end = events[-1]
+    assert isinstance(end, SourceEnd) and end.dropped > 0
+    assert len(frames) + end.dropped == 30 and end.frames == len(frames)
+    indices = [f.index for f in frames]
+    assert indices == sorted(indices) and indices[-1] == 29  # the newest frame is never dropped
+
+
+def test_runner_api_on_real_photos_and_a_video(tmp_path):
+    predictor = Predictor(tiny_model(TINY_MOBILENET_CONFIG), input_height=64)
+    photos = sorted(SAMPLE_DIR.glob("*.jpg"))[:2]
+    clip = _video(tmp_path / "clip.avi", 3)
+    runner = Runner(predictor, frame_step=2)
+    events = list(runner.run([*photos, clip]))
+    kinds = [(type(e).__name__, e.source.kind) for e in events]
+    assert kinds == [("Frame", "image"), ("SourceEnd", "image")] * 2 + \
+        [("Frame", "video"), ("Frame", "video"), ("SourceEnd", "video")]
+    assert [e.index for e in events if isinstance(e, Frame) and e.source.kind == "video"] == [0, 2]
+    direct = predictor.predict(cv2.imread(str(photos[0])))
+    assert [p.score for p in events[0].people] == [p.score for p in direct]  # same as predict()
+    assert len(list(runner.frames(str(photos[0])))) == 1
+    with pytest.raises(UserError, match="no such file"):
+        list(runner.frames(tmp_path / "missing.jpg"))
+
+
+def test_a_source_that_fails_is_reported_and_the_rest_go_on(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    good = sorted(SAMPLE_DIR.glob("*.jpg"))[0]
+    events = list(Runner(_CountingPredictor()).run([MediaInput(broken, "image", "broken"),
+                                                    MediaInput(good, "image", "good")]))
+    assert isinstance(events[0], SourceEnd) and "broken.jpg" in events[0].error
+    assert isinstance(events[1], Frame) and events[1].source.name == "good"
+
+
+def test_coco_results_stream_to_disk(tmp_path):
+    from pafpose.codec.people import Person
+
+    person = Person(np.tile([10.0, 20.0, 0.9], (18, 1)), 2.0)
+    source = MediaInput(tmp_path / "v.avi", "video", "v")
+    writer = ResultWriter(tmp_path, "coco")
+    for index in range(5):
+        writer.write(Frame(source, index, index / 10, np.zeros((8, 8, 3), np.uint8), [person]))
+    # Written as they come (bounded memory), valid JSON only once closed.
+    partial = [p for p in tmp_path.iterdir() if p.name.startswith(".results.json")]
+    assert partial and partial[0].stat().st_size > 0 and not (tmp_path / "results.json").exists()
+    writer.write(SourceEnd(source, 5))
+    writer.close()
+    results = json.loads((tmp_path / "results.json").read_text())
+    images = json.loads((tmp_path / "images.json").read_text())
+    assert [r["image_id"] for r in results] == [im["id"] for im in images] == [1, 2, 3, 4, 5]
+    assert [im["frame"] for im in images] == list(range(5))
+    assert json.loads((tmp_path / "manifest.json").read_text())["inputs"][0]["frames"] == 5
+
+
+# -- the CLI over the engine -------------------------------------------------------------------
+
+
+def test_infer_reports_fps_and_latency(mobilenet_checkpoint, tmp_path):
+    clip = _video(tmp_path / "clip.avi", 4)
+    code, _, err = run("infer", clip, "--weights", mobilenet_checkpoint, "--out", tmp_path / "out",
+                       "--backend", "torch", "--precision", "fp32")
+    assert code == 0, err
+    assert "4 frames in" in err and "fps, latency" in err and "(torch fp32)" in err
+    code, _, err = run("infer", clip, "--weights", mobilenet_checkpoint, "--out", tmp_path / "o2",
+                       "--threads", "-1")
+    assert code == 2 and "--threads must be >= 1" in err
+
+
+def test_torchrun_shards_and_merges_and_a_rerun_skips_what_is_done(mobilenet_checkpoint, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, photo in enumerate(sorted(SAMPLE_DIR.glob("*.jpg")) * 2):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), cv2.resize(cv2.imread(str(photo)), (96, 64)))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(29500 + os.getpid() % 1000), "-m", "pafpose.cli", "infer", str(folder),
+               "--weights", str(mobilenet_checkpoint), "--backend", "torch", "--out", str(out),
+               "--format", "coco", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    images = json.loads((out / "images.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())["inputs"]
+    assert sorted(im["file_name"] for im in images) == [f"{i:03d}" for i in range(8)]
+    assert len({im["id"] for im in images}) == 8  # one id per image across ranks
+    assert sorted(e["input"] for e in manifest) == sorted(str(p) for p in folder.iterdir())
+    assert not (out / ".parts").exists()
+    results = json.loads((out / "results.json").read_text())
+    assert {r["image_id"] for r in results} <= {im["id"] for im in images}
+
+    # The rerun finds everything done: nothing is inferred again and nothing is lost.
+    (folder / "008.jpg").write_bytes((folder / "000.jpg").read_bytes())
+    done = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = json.loads((out / "images.json").read_text())
+    assert sorted(im["file_name"] for im in again) == [f"{i:03d}" for i in range(9)]
+    assert len(json.loads((out / "manifest.json").read_text())["inputs"]) == 9
+    assert len(json.loads((out / "results.json").read_text())) >= len(results)
