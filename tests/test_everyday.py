@@ -269,7 +269,7 @@ def test_interrupted_training_exits_75(tmp_path, monkeypatch, capsys):
     assert load_checkpoint(tmp_path / "run" / "last.pt")["iteration"] == 2
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert "75 interrupted" in capsys.readouterr().out
+    assert "75  train stopped by Ctrl-C/SIGTERM" in capsys.readouterr().out
 
 
 # -- outputs --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..codec.head import HeadSpec
 from ..config import from_dict, to_dict
 from ..errors import UserError
 from ..extras import require
+from ..io.outputs import ensure_folder
 
 __all__ = ["export_onnx", "OnnxSession"]
 
@@ -58,8 +59,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int
     """
     onnx = require("onnx", "onnx", "ONNX export")
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = ensure_folder(Path(path).parent) / Path(path).name
     tmp = path.with_name(f".{path.name}.tmp")
     dummy = torch.rand(1, 3, *sample_size)
     axes = {"0": "batch", "2": "height", "3": "width"}
