@@ -165,3 +165,206 @@ def test_synth_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
     assert code == errors.EXIT_OS_ERROR
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"pafpose synth: {tmp_path / 'ro'}") and "Permission denied" in line, err
+
+
+# -- folder discovery -----------------------------------------------------------------------------
+
+
+def _jpeg(path: Path, size=(40, 30)) -> Path:
+    import cv2
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".jpg", np.full((size[1], size[0], 3), 90, np.uint8))
+    path.write_bytes(data.tobytes())
+    return path
+
+
+def test_discovery_follows_symlinked_folders_once_and_skips_hidden_names(tmp_path):
+    from pafpose.io.media import discover_inputs
+
+    photos = tmp_path / "photos"
+    _jpeg(photos / "a.jpg")
+    _jpeg(photos / "._a.jpg").write_bytes(b"\0\5\x16\7 macOS resource fork")
+    _jpeg(photos / ".thumbnails" / "a.jpg")
+    _jpeg(photos / "b.jfif")
+    _jpeg(tmp_path / "elsewhere" / "c.jpg")
+    (photos / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (photos / "loop").symlink_to(photos, target_is_directory=True)  # a cycle: must end
+    (photos / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    inputs, failures = discover_inputs([photos])
+    assert [(i.name, i.kind) for i in inputs] == [("a", "image"), ("b", "image"), ("linked/c", "image")]
+    assert failures == [f"{photos / 'gone.jpg'}: broken link (its target is missing)"]
+
+
+def test_jfif_and_gif_are_read_or_reported(tmp_path):
+    from PIL import Image
+
+    from pafpose.io.images import read_image
+    from pafpose.io.media import discover_inputs
+
+    Image.new("RGB", (24, 16), (200, 10, 10)).save(tmp_path / "still.gif")
+    _jpeg(tmp_path / "photo.jfif")
+    inputs, failures = discover_inputs([tmp_path])
+    assert sorted(i.name for i in inputs) == ["photo", "still"] and not failures
+    assert read_image(tmp_path / "photo.jfif").shape == (30, 40, 3)
+    try:
+        assert read_image(tmp_path / "still.gif").shape == (16, 24, 3)
+    except errors.UserError as err:  # an OpenCV without a GIF decoder: one line naming it
+        assert "still.gif" in str(err) and "\n" not in str(err)
+
+
+def test_discovery_into_its_own_folder_skips_only_the_outputs(tmp_path):
+    from pafpose.io.media import discover_inputs
+
+    same = tmp_path / "same"
+    _jpeg(same / "a.jpg")
+    _jpeg(same / "a_rendered.jpg")  # what an earlier run wrote there
+    _jpeg(same / "sub" / "b.jpg")
+    inputs, failures = discover_inputs([same], exclude=same)
+    assert [i.name for i in inputs] == ["a", "sub/b"] and not failures
+    inputs, _ = discover_inputs([same / "sub"], exclude=same)  # --out above the input
+    assert [i.name for i in inputs] == ["b"]
+    inputs, _ = discover_inputs([same], exclude=same / "sub")  # --out inside the input: all of it
+    assert [i.name for i in inputs] == ["a", "a_rendered"]
+
+
+def test_infer_same_out_same(tmp_path):
+    from cli_helpers import tiny_checkpoint
+
+    same = tmp_path / "same"
+    _jpeg(same / "a.jpg", (64, 48))
+    weights = tiny_checkpoint(tmp_path / "tiny.pt")
+    for _ in range(2):  # the second run must not take the first one's rendering as an input
+        code, _, err = run("infer", same, "--out", same, "--weights", weights, "--render",
+                           "--input-height", "64", "--quiet")
+        assert code == 0, err
+    assert (same / "a_keypoints.json").exists() and (same / "a_rendered.jpg").exists()
+    assert not (same / "a_rendered_rendered.jpg").exists()
+
+
+# -- annotations ---------------------------------------------------------------------------------
+
+
+def _annotated(tmp_path: Path, size=(40, 30), annotated=(40, 30), **ann_fields) -> Path:
+    import json
+
+    image = _jpeg(tmp_path / "images" / "p.jpg", size)
+    keypoints = [0] * 51
+    keypoints[:3] = [10, 10, 2]
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "keypoints": keypoints, "bbox": [5, 5, 20, 10],
+           "num_keypoints": 1, "iscrowd": 0, **ann_fields}
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": image.name, "width": annotated[0],
+                                            "height": annotated[1]}],
+                                "annotations": [ann], "categories": [{"id": 1, "name": "person"}]}))
+    return path
+
+
+def test_a_missing_area_is_filled_from_segmentation_or_box(tmp_path):
+    from pafpose.io.annotations import load_coco
+
+    coco = load_coco(_annotated(tmp_path))
+    assert coco.anns[1]["area"] == 200.0  # the box: 20 x 10
+    square = [[0, 0, 10, 0, 10, 10, 0, 10]]
+    coco = load_coco(_annotated(tmp_path, segmentation=square))
+    assert coco.anns[1]["area"] == pytest.approx(100, abs=12)  # the polygon, rasterised
+    assert load_coco(_annotated(tmp_path, area=55.5)).anns[1]["area"] == 55.5  # given: kept
+
+
+def test_eval_without_area_runs_and_checks_limit(tmp_path, monkeypatch):
+    from cli_helpers import tiny_checkpoint
+
+    annotations = _annotated(tmp_path, (64, 48), (64, 48))
+    weights = tiny_checkpoint(tmp_path / "tiny.pt")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("eval", "--weights", weights, "--annotations", annotations, "--quiet",
+                         "--input-height", "64")
+    assert code == 0, err
+    assert "Average Precision" in out and not (tmp_path / "results.json").exists()
+    code, _, err = run("eval", "--weights", weights, "--annotations", annotations, "--limit", "-1")
+    assert code == errors.EXIT_USAGE and "--limit must be at least 1" in err
+    code, out, err = run("eval", "--weights", weights, "--annotations", annotations, "--quiet",
+                         "--input-height", "64", "--out", tmp_path / "r" / "results.json")
+    assert code == 0 and (tmp_path / "r" / "results.json").exists(), err
+
+
+def test_annotated_size_must_match_the_image(tmp_path):
+    from pafpose.data import CocoPoseDataset
+    from pafpose.data.config import DataConfig
+    from pafpose.io.annotations import read_annotated_image
+
+    annotations = _annotated(tmp_path, size=(40, 30), annotated=(80, 60))
+    with pytest.raises(errors.UserError, match=r"p.jpg: annotated as 80x60 pixels but the image is 40x30"):
+        read_annotated_image(tmp_path / "images" / "p.jpg", {"width": 80, "height": 60})
+    dataset = CocoPoseDataset(tmp_path / "images", annotations, DataConfig(crop_size=64), train=False)
+    with pytest.raises(errors.UserError, match="annotated as 80x60"):
+        dataset.sample(0, None)  # __getitem__ logs it and replaces the sample, as for a broken image
+
+
+def test_annotated_on_the_stored_pixels_of_a_rotated_photo(tmp_path, caplog):
+    """A photo stored 40x30 with an EXIF 'rotate 90' tag, annotated as stored (40x30)."""
+    import numpy as np
+    from PIL import Image
+
+    from pafpose.io.annotations import read_annotated_image
+
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(np.full((30, 40, 3), 90, np.uint8)).save(path, exif=exif.tobytes())
+    assert read_annotated_image(path, {"width": 30, "height": 40}).shape == (40, 30, 3)  # as displayed
+    assert read_annotated_image(path, {"width": 40, "height": 30}).shape == (30, 40, 3)  # as stored
+    assert "stored size" in caplog.text
+
+
+# -- small ones ----------------------------------------------------------------------------------
+
+
+def test_non_finite_config_numbers_are_one_line_errors(tmp_path):
+    code, _, err = run("train", "--config", TINY, "--set", "optim.lr=.nan", "--out", tmp_path / "r")
+    assert code == errors.EXIT_USAGE and "optim.lr: expected a finite number, got nan" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bare_pafpose_lists_commands_and_version(capsys):
+    import pafpose
+
+    assert main([]) == errors.EXIT_USAGE
+    listing = capsys.readouterr().err
+    assert "infer" in listing and "train" in listing and "exit status" in listing
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"pafpose {pafpose.__version__}"
+    assert pafpose.__version__[0].isdigit()
+
+
+def test_a_closed_pipe_is_a_quiet_exit(tmp_path):
+    # `true` has exited long before the interpreter starts writing: every write meets a closed pipe.
+    proc = subprocess.run(f"{sys.executable} -m pafpose.cli model-info --size 64 | true; "
+                          "echo ${PIPESTATUS[0]} >&2", shell=True, executable="/bin/bash", cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stderr.strip() == str(errors.EXIT_BROKEN_PIPE), proc.stderr
+
+
+def test_checkpoint_digest_catches_flipped_bytes(tmp_path):
+    import struct
+    import zipfile
+
+    import torch
+
+    from pafpose.io.checkpoint import DIGEST_KEY, load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "c.pt", {"model": {"w": torch.arange(64.0)}, "model_config": {}})
+    assert DIGEST_KEY in torch.load(path, weights_only=True)
+    assert torch.equal(load_checkpoint(path)["model"]["w"], torch.arange(64.0))
+    raw = bytearray(path.read_bytes())
+    entry = next(i for i in zipfile.ZipFile(path).infolist() if i.filename.endswith("/data/0"))
+    name, extra = struct.unpack("<HH", raw[entry.header_offset + 26:entry.header_offset + 30])
+    raw[entry.header_offset + 30 + name + extra + 9] ^= 0x20  # one bit of one weight
+    (tmp_path / "flipped.pt").write_bytes(raw)
+    with pytest.raises(errors.UserError, match="flipped.pt: corrupt"):
+        load_checkpoint(tmp_path / "flipped.pt")
+    torch.save({"model": {"w": torch.ones(2)}, "model_config": {}}, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")["model"]["w"].tolist() == [1, 1]  # no digest: loads
