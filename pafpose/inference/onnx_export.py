@@ -1,8 +1,9 @@
 """ONNX export of a pose network and an onnxruntime session that the Predictor can run on.
 
 The exported graph is ``PoseNet.infer``: input ``image`` (B, 3, H, W) float32 RGB in [0, 1]
-(normalisation is inside the model), outputs ``heatmaps`` (B, 19, H/8, W/8) and ``pafs``
-(B, 38, H/8, W/8), with batch, height and width dynamic. It uses the TorchScript-based exporter
+(normalisation is inside the model), outputs ``heatmaps`` (B, K + 1, H/s, W/s) and ``pafs``
+(B, 2L, H/s, W/s) for the head's K keypoints, L limbs and stride s (19 and 38 at stride 8 for
+COCO-18), with batch, height and width dynamic. It uses the TorchScript-based exporter
 (``dynamo=False``): it handles this plain convolutional graph in a second, with dynamic axes,
 where the dynamo exporter takes far longer for the same graph.
 
@@ -131,7 +132,8 @@ class OnnxSession:
         self.head: HeadSpec = from_dict(HeadSpec, head, f"{self.path}: {HEAD_KEY}")
 
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, 19, h, w), pafs (B, 38, h, w)."""
+        """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, K + 1, h, w), pafs (B, 2L, h, w) of
+        :attr:`head`."""
         heatmaps, pafs = self.session.run(list(OUTPUT_NAMES),
                                           {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})
         return heatmaps, pafs
