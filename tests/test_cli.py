@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from cli_helpers import run, tiny_checkpoint
+from cli_helpers import run
 
 from pafpose.cli import main
 from pafpose.inference.evaluate import evaluate_keypoints
@@ -20,11 +20,6 @@ from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 from pafpose.io.media import VideoWriter
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pt")
 
 
 @pytest.fixture(scope="module")

@@ -229,12 +229,9 @@ def test_discovery_into_its_own_folder_skips_only_the_outputs(tmp_path):
     assert [i.name for i in inputs] == ["a", "a_rendered"]
 
 
-def test_infer_same_out_same(tmp_path):
-    from cli_helpers import tiny_checkpoint
-
+def test_infer_same_out_same(tmp_path, weights):
     same = tmp_path / "same"
     _jpeg(same / "a.jpg", (64, 48))
-    weights = tiny_checkpoint(tmp_path / "tiny.pt")
     for _ in range(2):  # the second run must not take the first one's rendering as an input
         code, _, err = run("infer", same, "--out", same, "--weights", weights, "--render",
                            "--input-height", "64", "--quiet")
@@ -272,12 +269,13 @@ def test_a_missing_area_is_filled_from_segmentation_or_box(tmp_path):
     assert load_coco(_annotated(tmp_path, area=55.5)).anns[1]["area"] == 55.5  # given: kept
 
 
-def test_eval_without_area_runs_and_checks_limit(tmp_path, monkeypatch):
-    from cli_helpers import tiny_checkpoint
+def test_eval_without_area_runs_and_checks_limit(tmp_path, monkeypatch, weights):
+    from pafpose.inference.evaluate import validate_coco
+    from pafpose.io.checkpoint import load_model
 
     annotations = _annotated(tmp_path, (64, 48), (64, 48))
-    weights = tiny_checkpoint(tmp_path / "tiny.pt")
     monkeypatch.chdir(tmp_path)
+    assert set(validate_coco(load_model(weights)[0], annotations, input_height=64)) >= {"AP", "AR"}
     code, out, err = run("eval", "--weights", weights, "--annotations", annotations, "--quiet",
                          "--input-height", "64")
     assert code == 0, err
@@ -287,6 +285,19 @@ def test_eval_without_area_runs_and_checks_limit(tmp_path, monkeypatch):
     code, out, err = run("eval", "--weights", weights, "--annotations", annotations, "--quiet",
                          "--input-height", "64", "--out", tmp_path / "r" / "results.json")
     assert code == 0 and (tmp_path / "r" / "results.json").exists(), err
+    resized = _annotated(tmp_path / "resized", (64, 48), (128, 96))
+    code, _, err = run("eval", "--weights", weights, "--annotations", resized, "--quiet")
+    assert code == errors.EXIT_FAILED and "p.jpg: annotated as 128x96 pixels but the image is 64x48" in err
+
+
+def test_infer_on_a_full_disk_is_one_line(tmp_path, monkeypatch, weights):
+    photo = _jpeg(tmp_path / "p.jpg", (64, 48))
+    _full_disk(monkeypatch)
+    code, _, err = run("infer", photo, "--out", tmp_path / "out", "--weights", weights, "--render",
+                       "--input-height", "64", "--quiet")
+    assert code == errors.EXIT_OS_ERROR, err
+    assert err.strip().splitlines()[-1].endswith("No space left on device")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp") or "_" in p.name]
 
 
 def test_annotated_size_must_match_the_image(tmp_path):
@@ -368,3 +379,14 @@ def test_checkpoint_digest_catches_flipped_bytes(tmp_path):
         load_checkpoint(tmp_path / "flipped.pt")
     torch.save({"model": {"w": torch.ones(2)}, "model_config": {}}, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt")["model"]["w"].tolist() == [1, 1]  # no digest: loads
+
+
+@pytest.mark.parametrize("name", ["mobilenet-thin-coco", "synthetic-small"])
+def test_bundled_weights_carry_a_matching_digest(name):
+    import torch
+
+    from pafpose.io.checkpoint import DIGEST_KEY, WEIGHTS_DIR, load_checkpoint, payload_digest
+
+    stored = torch.load(WEIGHTS_DIR / f"{name}.pt", map_location="cpu", weights_only=True)
+    assert stored[DIGEST_KEY] == payload_digest(stored)
+    load_checkpoint(WEIGHTS_DIR / f"{name}.pt")
