@@ -390,3 +390,32 @@ def test_bundled_weights_carry_a_matching_digest(name):
     stored = torch.load(WEIGHTS_DIR / f"{name}.pt", map_location="cpu", weights_only=True)
     assert stored[DIGEST_KEY] == payload_digest(stored)
     load_checkpoint(WEIGHTS_DIR / f"{name}.pt")
+
+
+def test_sigterm_during_infer_keeps_finished_frames(tmp_path, monkeypatch, weights):
+    """The CLI takes SIGTERM as Ctrl-C (pafpose.signals): infer's cleanup runs, exit 143."""
+    import numpy as np
+
+    from pafpose.inference.predict import Predictor
+    from pafpose.io.media import VideoWriter
+
+    clip = tmp_path / "clip.avi"
+    with VideoWriter(clip, 10.0, (64, 48)) as writer:
+        for i in range(6):
+            writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    calls = []
+
+    def terminated_on_second_batch(self, images):
+        calls.append(len(images))
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return [[] for _ in images]
+
+    monkeypatch.setattr(Predictor, "predict_batch", terminated_on_second_batch)
+    code, _, err = run("infer", clip, "--weights", weights, "--out", tmp_path / "out", "--render",
+                       "--batch-size", "2", "--quiet")
+    assert code == errors.EXIT_TERMINATED and err.strip().endswith("terminated"), err
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert not [n for n in left if "clip_rendered" in n or n.endswith(".tmp")], left
+    assert (tmp_path / "out" / "clip" / "clip_000000000001_keypoints.json").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
