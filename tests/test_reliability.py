@@ -89,26 +89,28 @@ def test_a_second_train_into_the_same_out_is_refused(tmp_path):
         other.communicate("")
 
 
-def _full_disk(monkeypatch):
-    """Every file pafpose opens for writing behaves as on a full disk (it is /dev/full)."""
+def _full_disk(monkeypatch, folder: Path):
+    """Every file opened for writing under ``folder`` behaves as on a full disk (it is /dev/full)."""
     real_open, real_fdopen = builtins.open, os.fdopen
 
     def full_open(file, mode="r", *args, **kwargs):
-        if any(c in mode for c in "wax+") and not str(file).startswith("/dev/"):
+        if "w" in mode and Path(os.fspath(file)).resolve().is_relative_to(folder):
             return real_open("/dev/full", "wb" if "b" in mode else "w")
         return real_open(file, mode, *args, **kwargs)
 
-    def full_fdopen(fd, mode="r", *args, **kwargs):
-        os.close(fd)
-        return real_fdopen(os.open("/dev/full", os.O_WRONLY), mode, *args, **kwargs)
+    def full_fdopen(fd, mode="r", *args, **kwargs):  # the atomic writer's temporary files
+        if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(folder)):
+            os.close(fd)
+            fd = os.open("/dev/full", os.O_WRONLY)
+        return real_fdopen(fd, mode, *args, **kwargs)
 
-    monkeypatch.setattr("pafpose.io.checkpoint.open", full_open, raising=False)
+    monkeypatch.setattr(builtins, "open", full_open)
     monkeypatch.setattr(os, "fdopen", full_fdopen)
 
 
 def test_train_on_a_full_disk_is_one_line_with_its_own_status(tmp_path, monkeypatch):
     monkeypatch.setattr("pafpose.training.loop.build_train_dataset", lambda cfg: PoseSamples(count=8))
-    _full_disk(monkeypatch)
+    _full_disk(monkeypatch, tmp_path.resolve())
     code, _, err = _train(tmp_path / "run")
     assert code == errors.EXIT_OS_ERROR, err
     assert err.strip() == f"pafpose train: {tmp_path / 'run' / 'last.pt'}: No space left on device"
@@ -116,7 +118,7 @@ def test_train_on_a_full_disk_is_one_line_with_its_own_status(tmp_path, monkeypa
 
 
 def test_synth_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
-    _full_disk(monkeypatch)
+    _full_disk(monkeypatch, tmp_path.resolve())
     code, _, err = run("synth", "--out", tmp_path / "s", "--num-images", "2")
     assert code == errors.EXIT_OS_ERROR
     assert err.strip().splitlines()[-1] == (f"pafpose synth: {tmp_path / 's' / 'images' / '000000.jpg'}: "
@@ -124,14 +126,24 @@ def test_synth_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     assert not [p for p in (tmp_path / "s").rglob("*") if p.is_file()]
 
 
-@pytest.mark.parametrize("command", ["train", "synth", "export"])
-def test_out_under_a_file_is_one_line(tmp_path, monkeypatch, command):
+def test_export_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    _full_disk(monkeypatch, tmp_path.resolve())
+    code, _, err = run("export", "--weights", "synthetic-small", "--onnx", tmp_path / "m.onnx")
+    assert code == errors.EXIT_OS_ERROR, err
+    assert err.strip().splitlines()[-1].endswith("No space left on device"), err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", ["train", "synth", "export", "infer"])
+def test_out_under_a_file_is_one_line(tmp_path, monkeypatch, command, weights):
     monkeypatch.setattr("pafpose.training.loop.build_train_dataset", lambda cfg: PoseSamples(count=8))
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     argv = {"train": ["train", "--config", TINY, "--out", blocker / "run", "--no-progress"],
             "synth": ["synth", "--out", blocker / "s", "--num-images", "1"],
-            "export": ["export", "--weights", "synthetic-small", "--onnx", blocker / "m.onnx"]}[command]
+            "export": ["export", "--weights", "synthetic-small", "--onnx", blocker / "m.onnx"],
+            "infer": ["infer", _jpeg(tmp_path / "p.jpg"), "--weights", weights, "--out", blocker / "o"],
+            }[command]
     code, _, err = run(*argv)
     assert code == errors.EXIT_OS_ERROR, err
     line = err.strip().splitlines()[-1]
@@ -292,7 +304,7 @@ def test_eval_without_area_runs_and_checks_limit(tmp_path, monkeypatch, weights)
 
 def test_infer_on_a_full_disk_is_one_line(tmp_path, monkeypatch, weights):
     photo = _jpeg(tmp_path / "p.jpg", (64, 48))
-    _full_disk(monkeypatch)
+    _full_disk(monkeypatch, tmp_path.resolve())
     code, _, err = run("infer", photo, "--out", tmp_path / "out", "--weights", weights, "--render",
                        "--input-height", "64", "--quiet")
     assert code == errors.EXIT_OS_ERROR, err
