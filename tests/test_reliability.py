@@ -431,3 +431,17 @@ def test_sigterm_during_infer_keeps_finished_frames(tmp_path, monkeypatch, weigh
     assert not [n for n in left if "clip_rendered" in n or n.endswith(".tmp")], left
     assert (tmp_path / "out" / "clip" / "clip_000000000001_keypoints.json").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_version_of_a_source_tree_that_was_never_installed(monkeypatch):
+    import importlib.metadata
+    import re
+
+    import pafpose
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    expected = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)[1]
+    assert pafpose.__version__ == expected
