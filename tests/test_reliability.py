@@ -319,7 +319,7 @@ def test_annotated_size_must_match_the_image(tmp_path):
 
     annotations = _annotated(tmp_path, size=(40, 30), annotated=(80, 60))
     with pytest.raises(errors.UserError, match=r"p.jpg: annotated as 80x60 pixels but the image is 40x30"):
-        read_annotated_image(tmp_path / "images" / "p.jpg", {"width": 80, "height": 60})
+        read_annotated_image(tmp_path / "images" / "p.jpg", 80, 60)
     dataset = CocoPoseDataset(tmp_path / "images", annotations, DataConfig(crop_size=64), train=False)
     with pytest.raises(errors.UserError, match="annotated as 80x60"):
         dataset.sample(0, None)  # __getitem__ logs it and replaces the sample, as for a broken image
@@ -336,8 +336,8 @@ def test_annotated_on_the_stored_pixels_of_a_rotated_photo(tmp_path, caplog):
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
     Image.fromarray(np.full((30, 40, 3), 90, np.uint8)).save(path, exif=exif.tobytes())
-    assert read_annotated_image(path, {"width": 30, "height": 40}).shape == (40, 30, 3)  # as displayed
-    assert read_annotated_image(path, {"width": 40, "height": 30}).shape == (30, 40, 3)  # as stored
+    assert read_annotated_image(path, 30, 40).shape == (40, 30, 3)  # as displayed
+    assert read_annotated_image(path, 40, 30).shape == (30, 40, 3)  # as stored
     assert "stored size" in caplog.text
 
 

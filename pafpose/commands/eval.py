@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     for image_id in tqdm(image_ids, desc="eval", unit="img", disable=args.quiet,
                          dynamic_ncols=True, file=sys.stderr):
         try:
-            image = read_annotated_image(image_dir / coco.imgs[image_id]["file_name"], coco.imgs[image_id])
+            info = coco.imgs[image_id]
+            image = read_annotated_image(image_dir / info["file_name"], info.get("width"), info.get("height"))
         except UserError as err:
             failures.append(str(err))
             continue

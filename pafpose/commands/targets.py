@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     image_ids = sorted(coco.getImgIds())[: args.limit]
     for image_id in image_ids:
         info = coco.loadImgs(image_id)[0]
-        image = read_annotated_image(image_dir / info["file_name"], info)
+        image = read_annotated_image(image_dir / info["file_name"], info.get("width"), info.get("height"))
         height, width = image.shape[:2]
         annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
         keypoints = codec.keypoints(annotations)

@@ -201,8 +201,7 @@ class CocoPoseDataset(Dataset):
     def sample(self, sample: int, rng: np.random.Generator) -> dict:
         """Sample number ``sample`` with augmentation drawn from ``rng``; raises on broken data."""
         record = self.records[self.samples[sample][0]]
-        width, height = record.size
-        image = read_annotated_image(record.path, {"width": width, "height": height})
+        image = read_annotated_image(record.path, *record.size)
         aug = self.augmentation(sample, image.shape[1::-1], rng)  # a malformed bbox raises here
         item = render_sample(image, record.annotations, aug, self.cfg, self.codec, colour=self.train)
         item.update(index=sample, image_id=record.image_id)

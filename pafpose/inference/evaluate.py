@@ -97,7 +97,8 @@ def validate_coco(model: torch.nn.Module, annotations: str | Path, images: str |
     predictor = Predictor(model, device=device, input_height=input_height)
     results = []
     for image_id in image_ids:
-        image = read_annotated_image(root / coco.imgs[image_id]["file_name"], coco.imgs[image_id])
+        info = coco.imgs[image_id]
+        image = read_annotated_image(root / info["file_name"], info.get("width"), info.get("height"))
         results += people_to_coco_results(predictor.predict(image), image_id)
     model.train(was_training)
     return evaluate_keypoints(coco, results, image_ids)

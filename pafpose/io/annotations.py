@@ -127,7 +127,8 @@ def coco_from_dict(data: dict, name: str = "annotations") -> COCO:
 
 
 def _is_area(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= 0)
 
 
 def annotation_area(ann: dict, image: dict) -> float:
@@ -145,15 +146,14 @@ def annotation_area(ann: dict, image: dict) -> float:
     return w * h
 
 
-def read_annotated_image(path: str | Path, image: dict) -> np.ndarray:
-    """The picture an annotation file's ``image`` entry describes, as BGR uint8.
+def read_annotated_image(path: str | Path, width: int | None, height: int | None) -> np.ndarray:
+    """The picture an annotation file describes as ``width`` x ``height`` pixels, as BGR uint8.
 
-    Its ``width``/``height`` (when given) must be the decoded size, EXIF rotation applied; when
-    they are the size of the stored pixels instead, those are returned (the annotations were
-    drawn on them) with a warning. Any other size is a UserError naming the file.
+    That size (when given) must be the decoded size, EXIF rotation applied; when it is the size
+    of the stored pixels instead, those are returned (the annotations were drawn on them) with a
+    warning. Any other size is a UserError naming the file.
     """
     picture = read_image(path)
-    width, height = image.get("width"), image.get("height")
     if not isinstance(width, int) or not isinstance(height, int) or picture.shape[:2] == (height, width):
         return picture
     if picture.shape[:2] == (width, height):
