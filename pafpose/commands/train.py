@@ -26,7 +26,6 @@ examples:
   pafpose synth --out data/synth && pafpose train --config configs/tiny.yaml \\
       --annotations data/synth/annotations.json --images data/synth/images --out runs/tiny
 
-
 A run stopped by Ctrl-C or SIGTERM saves a checkpoint and exits with 75 (resume with --resume),
 distinct from 1 (stopped by a non-finite loss): a requeue loop can tell them apart. A second
 Ctrl-C/SIGTERM stops at once (130/143), keeping the last checkpoint written.
