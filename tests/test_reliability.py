@@ -151,32 +151,47 @@ def test_out_under_a_file_is_one_line(tmp_path, monkeypatch, command, weights):
 
 
 def _read_only(monkeypatch, folder: Path) -> None:
-    """``folder`` refuses new files: chmod where that binds, else (as root) a patched mkstemp."""
+    """``folder`` refuses new files: chmod where that binds, else (root ignores permissions) the
+    ways pafpose creates files there are patched to refuse as a read-only folder would."""
     folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         folder.chmod(0o555)
         return
     import tempfile
 
-    real = tempfile.mkstemp
+    real_mkstemp, real_open = tempfile.mkstemp, builtins.open
 
-    def refusing(*args, dir=None, **kwargs):
-        if dir is not None and Path(dir).resolve().is_relative_to(folder.resolve()):
-            raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, "tmp"))
-        return real(*args, dir=dir, **kwargs)
+    def refuse(path) -> None:
+        if Path(os.fspath(path)).resolve().is_relative_to(folder.resolve()):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
 
-    monkeypatch.setattr(tempfile, "mkstemp", refusing)
+    def mkstemp(*args, dir=None, **kwargs):
+        refuse(Path(dir or ".", "tmp"))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(builtins, "open", open_)
 
 
-def test_synth_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
-    _read_only(monkeypatch, tmp_path / "ro")
+@pytest.mark.parametrize("command", ["synth", "train"])
+def test_a_read_only_out_is_one_line(tmp_path, monkeypatch, command):
+    monkeypatch.setattr("pafpose.training.loop.build_train_dataset", lambda cfg: PoseSamples(count=8))
+    out = tmp_path / "ro"
+    _read_only(monkeypatch, out)
+    argv = {"synth": ["synth", "--out", out, "--num-images", "1"],
+            "train": ["train", "--config", TINY, "--out", out, "--no-progress"]}[command]
     try:
-        code, _, err = run("synth", "--out", tmp_path / "ro", "--num-images", "1")
+        code, _, err = run(*argv)
     finally:
-        (tmp_path / "ro").chmod(0o755)
-    assert code == errors.EXIT_OS_ERROR
+        out.chmod(0o755)
+    assert code == errors.EXIT_OS_ERROR, err
     line = err.strip().splitlines()[-1]
-    assert line.startswith(f"pafpose synth: {tmp_path / 'ro'}") and "Permission denied" in line, err
+    assert line.startswith(f"pafpose {command}: {out}") and line.endswith("Permission denied"), err
 
 
 # -- folder discovery -----------------------------------------------------------------------------
