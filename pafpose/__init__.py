@@ -8,20 +8,41 @@ start-up) stays light:
 - ``pafpose.HeadSpec`` and ``pafpose.PafCodec``: what a network's maps mean, and encoding people
   into them and decoding them back (:mod:`pafpose.codec.head`).
 
-The package follows the data flow: ``codec`` (skeleton, targets, masks, decoding) -> ``models``
--> ``data`` -> ``training``; ``io`` (images, annotations, checkpoints, converters) and
-``inference`` (predictor, rendering, ONNX, evaluation) around them; ``commands`` is the CLI.
+The package has one folder per stage, in the order the data flows, each importing only the
+ones before it: ``codec`` (skeleton, targets, masks, decoding) -> ``models`` -> ``io`` (images,
+media, annotations, checkpoints, converters) -> ``data`` -> ``inference`` (predictor, rendering,
+ONNX, evaluation) -> ``training`` -> ``demo`` -> ``commands`` (the CLI).
+
+``pafpose.__version__`` is the installed distribution's version (the source tree's
+``pyproject.toml`` when it is not installed).
 """
 
 from __future__ import annotations
 
-__all__ = ["HeadSpec", "PafCodec", "Person", "Predictor"]
+__all__ = ["HeadSpec", "PafCodec", "Person", "Predictor", "__version__"]
 
 _LAZY = {"Predictor": ".inference.predict", "Person": ".codec.people", "HeadSpec": ".codec.head",
          "PafCodec": ".codec.head"}
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(__name__)
+    except PackageNotFoundError:  # run from a source tree that pip never installed
+        import re
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        match = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE) \
+            if pyproject.is_file() else None
+        return match.group(1) if match else "unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":
+        return _version()
     if name in _LAZY:
         import importlib
 

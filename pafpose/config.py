@@ -10,13 +10,15 @@ YAML is read with the 1.2 core schema's plain scalars, not PyYAML's YAML 1.1: ``
 number (1.1 needs a dot, ``1.0e-3``, and gives the string "1e-3" otherwise) and only
 true/false are booleans (1.1 also turns on/off/yes/no into booleans, so ``amp: off`` arrived as
 False). Every value is then coerced to its field's type — "2e-4" to a float, 3.0 to an int,
-"off" to False for a flag — and a value that does not fit is an error naming the key.
+"off" to False for a flag — and a value that does not fit is an error naming the key, as is
+a NaN or infinite number (no setting means anything there).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 import types
 import typing
@@ -90,9 +92,12 @@ def _coerce(value, hint, key: str, source: str):
         if isinstance(value, bool):
             raise bad("a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise bad("a number") from None
+        if not math.isfinite(number):  # no setting means anything at NaN or infinity
+            raise bad("a finite number")
+        return number
     if hint is int:
         if isinstance(value, bool):
             raise bad("an integer")

@@ -105,8 +105,13 @@ def test_augmentation_keeps_image_keypoints_targets_and_mask_consistent(painted,
         if channel.max() > 0.95:
             i, j = np.unravel_index(channel.argmax(), channel.shape)
             peaks.append((j * STRIDE + 3.5, i * STRIDE + 3.5))
+    assert peaks  # at least one keypoint sits close enough to a cell centre to peak above 0.95
     for x, y in peaks:  # each peak is within a cell of some labelled keypoint
         assert np.hypot(moved[:, 0] - x, moved[:, 1] - y).min() <= STRIDE
+    # ... and every labelled keypoint in the crop has a heatmap peak at its cell.
+    strongest = item["heatmaps"][:18].numpy().max(0)
+    for x, y in moved[inside]:
+        assert strongest[int(round((y - 3.5) / STRIDE)), int(round((x - 3.5) / STRIDE))] > 0.5
 
     # The mask is 0 on cells that are mostly the unlabelled blue person or padding, 1 on cells
     # made only of labelled content.

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from cli_helpers import TINY_CONFIG, run, tiny_checkpoint, tiny_model
+from cli_helpers import TINY_CONFIG, run, tiny_model
 from train_helpers import TINY_MODEL, PoseSamples
 
 from pafpose.cli import build_parser, main
@@ -34,11 +34,6 @@ from pafpose.training import TrainConfig, train
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pt")
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +265,7 @@ def test_interrupted_training_exits_75(tmp_path, monkeypatch, capsys):
     assert load_checkpoint(tmp_path / "run" / "last.pt")["iteration"] == 2
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert "75 interrupted" in capsys.readouterr().out
+    assert "75  train stopped by Ctrl-C/SIGTERM" in capsys.readouterr().out
 
 
 # -- outputs --------------------------------------------------------------------------------------

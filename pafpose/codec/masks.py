@@ -22,10 +22,15 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ["loss_mask", "mask_to_map", "is_fully_labelled"]
+__all__ = ["loss_mask", "mask_to_map", "is_fully_labelled", "MIN_KEYPOINTS", "MIN_AREA"]
+
+#: OpenPose's rule for a fully labelled person: this many labelled keypoints and this many pixels
+#: of segmentation (the defaults of :class:`pafpose.data.config.DataConfig` too).
+MIN_KEYPOINTS = 5
+MIN_AREA = 32.0 * 32.0
 
 
-def is_fully_labelled(annotation: dict, min_keypoints: int = 5, min_area: float = 32 * 32) -> bool:
+def is_fully_labelled(annotation: dict, min_keypoints: int = MIN_KEYPOINTS, min_area: float = MIN_AREA) -> bool:
     """Whether a person annotation is labelled well enough to train on (and to leave unmasked).
 
     Args:
@@ -68,8 +73,8 @@ def _box(annotation: dict, height: int, width: int) -> np.ndarray:
     return region
 
 
-def loss_mask(annotations: list[dict], height: int, width: int, min_keypoints: int = 5,
-              min_area: float = 32 * 32) -> np.ndarray:
+def loss_mask(annotations: list[dict], height: int, width: int, min_keypoints: int = MIN_KEYPOINTS,
+              min_area: float = MIN_AREA) -> np.ndarray:
     """W(p) at input resolution.
 
     Args:

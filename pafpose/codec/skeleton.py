@@ -16,7 +16,6 @@ __all__ = [
     "COCO17",
     "COCO18",
     "COCO17_TO_COCO18",
-    "COCO_SIGMAS",
     "get_skeleton",
     "coco17_to_coco18",
     "coco18_to_coco17",
@@ -118,13 +117,6 @@ COCO17_TO_COCO18 = np.array(
 _NECK = COCO18.keypoint_names.index("neck")
 _L_SHOULDER = COCO17.keypoint_names.index("l_shoulder")
 _R_SHOULDER = COCO17.keypoint_names.index("r_shoulder")
-
-#: Per-keypoint OKS sigmas of COCO keypoint evaluation, COCO-17 order.
-COCO_SIGMAS = np.array(
-    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87,
-     0.89, 0.89]
-) / 10.0
-
 
 def get_skeleton(skeleton: str | Skeleton) -> Skeleton:
     """Return the skeleton named ``skeleton`` ("coco17" or "coco18"), or ``skeleton`` itself."""

@@ -14,10 +14,11 @@ satisfies ``0 <= v.(p - x1) <= |x2 - x1|`` and ``|v_perp.(p - x1)| <= limb_width
 cells); where several people cover a cell their vectors are averaged. Stacked as (2L, H, W) with
 channel 2l = x and 2l + 1 = y of limb l.
 
-Two implementations: a per-sample numpy one for data-loader workers and a batched torch one that
-runs on any device. Neither evaluates whole maps per person: each Gaussian is restricted to a
-fixed window around its keypoint, and each limb to its bounding box, with all windows of a sample
-(or batch) processed as one flat vectorised array and scattered into the maps.
+One implementation of each, for per-sample numpy arrays (data-loader workers) and batched torch
+tensors on any device alike: the algorithms are written once against :class:`_Ops`, the handful
+of array operations in which numpy and torch differ. Neither evaluates whole maps per person: each
+Gaussian is restricted to a fixed window around its keypoint, and each limb to its bounding box,
+with all windows of a batch processed as one flat vectorised array and scattered into the maps.
 """
 
 from __future__ import annotations
@@ -93,6 +94,123 @@ def _limb_pairs(limbs, num_keypoints: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+class _Ops:
+    """numpy's spelling of what the renderers need; :class:`_TorchOps` has torch's."""
+
+    floor, ceil, exp, abs, minimum, maximum, where = map(staticmethod, (
+        np.floor, np.ceil, np.exp, np.abs, np.minimum, np.maximum, np.where))
+
+    def __init__(self, like=None) -> None:
+        self.like = like
+
+    def index(self, values):
+        return np.asarray(values)
+
+    def norm(self, x):
+        """Euclidean length over the last axis."""
+        return np.linalg.norm(x, axis=-1)
+
+    def arange(self, n: int):
+        return np.arange(n)
+
+    def nonzero(self, mask):
+        return np.nonzero(mask)
+
+    def rint(self, x):
+        return np.rint(x).astype(np.int64)
+
+    def long(self, x):
+        return x.astype(np.int64)
+
+    def repeat(self, values, counts):
+        return np.repeat(values, counts)
+
+    def cumsum(self, x):
+        return np.cumsum(x)
+
+    def cat(self, arrays, axis: int):
+        return np.concatenate(arrays, axis=axis)
+
+    def scatter_max(self, size: int, index, values):
+        out = np.zeros(size, np.float32)
+        np.maximum.at(out, index, values.astype(np.float32))
+        return out
+
+    def scatter_sum(self, size: int, index, values=None):
+        """Zeros of ``size`` plus each value (1 when None) at its index; float32 or counts."""
+        out = np.zeros(size, np.int64 if values is None else np.float32)
+        np.add.at(out, index, 1 if values is None else values.astype(np.float32))
+        return out
+
+    def background(self, maps):
+        """``max(1 - max_k S_k, 0)`` of (B, K, H, W) maps as (B, 1, H, W); 1 without channels."""
+        return np.maximum(1.0 - maps.max(axis=1, keepdims=True, initial=0.0), 0.0)
+
+    def float32(self, x):
+        return x.astype(np.float32, copy=False)
+
+
+class _TorchOps(_Ops):
+    if torch is not None:
+        floor, ceil, exp, abs, minimum, maximum, where = map(staticmethod, (
+            torch.floor, torch.ceil, torch.exp, torch.abs, torch.minimum, torch.maximum, torch.where))
+
+    def index(self, values):
+        return torch.as_tensor(values, device=self.like.device)
+
+    def norm(self, x):
+        return torch.linalg.vector_norm(x, dim=-1)
+
+    def arange(self, n: int):
+        return torch.arange(n, device=self.like.device)
+
+    def nonzero(self, mask):
+        return torch.nonzero(mask, as_tuple=True)
+
+    def rint(self, x):
+        return torch.round(x).long()
+
+    def long(self, x):
+        return x.long()
+
+    def repeat(self, values, counts):
+        return torch.repeat_interleave(values, counts)
+
+    def cumsum(self, x):
+        return torch.cumsum(x, 0)
+
+    def cat(self, arrays, axis: int):
+        return torch.cat(arrays, dim=axis)
+
+    def scatter_max(self, size: int, index, values):
+        out = torch.zeros(size, dtype=torch.float32, device=self.like.device)
+        return out.scatter_reduce_(0, index, values.float(), reduce="amax")
+
+    def scatter_sum(self, size: int, index, values=None):
+        out = torch.zeros(size, dtype=self.like.dtype, device=self.like.device)
+        return out.index_add_(0, index, torch.ones_like(index, dtype=out.dtype) if values is None else values)
+
+    def background(self, maps):
+        if not maps.shape[1]:
+            return torch.ones(maps.shape[0], 1, *maps.shape[2:], device=maps.device)
+        return (1.0 - maps.amax(dim=1, keepdim=True)).clamp_min(0.0)
+
+    def float32(self, x):
+        return x.float()
+
+
+def _batched(keypoints):
+    """(keypoints as a (B, P, K, 3) batch, its ops): torch tensors in float32 as given, numpy
+    arrays in float64 as one-sample batches."""
+    if _is_torch(keypoints):
+        _check_keypoints(keypoints, batched=True)
+        keypoints = keypoints.to(torch.float32)
+        return keypoints, _TorchOps(keypoints)
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    _check_keypoints(keypoints, batched=False)
+    return keypoints[None], _Ops(keypoints)
+
+
 def render_heatmaps(keypoints: np.ndarray | torch.Tensor, map_size: tuple[int, int], stride: int,
                     sigma: float, background: bool = True) -> np.ndarray | torch.Tensor:
     """Gaussian confidence maps.
@@ -111,12 +229,9 @@ def render_heatmaps(keypoints: np.ndarray | torch.Tensor, map_size: tuple[int, i
         on the keypoints' device.
     """
     w, h = _check_common(map_size, stride, "sigma", sigma)
-    if _is_torch(keypoints):
-        _check_keypoints(keypoints, batched=True)
-        return _heatmaps_torch(keypoints, w, h, stride, float(sigma), background)
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    _check_keypoints(keypoints, batched=False)
-    return _heatmaps_numpy(keypoints, w, h, stride, float(sigma), background)
+    batch, ops = _batched(keypoints)
+    maps = _heatmaps(batch, ops, w, h, stride, float(sigma), background)
+    return maps if _is_torch(keypoints) else maps[0]
 
 
 def _gaussian_window(sigma: float, stride: int) -> np.ndarray:
@@ -125,55 +240,23 @@ def _gaussian_window(sigma: float, stride: int) -> np.ndarray:
     return np.arange(-radius, radius + 1)
 
 
-def _heatmaps_numpy(kp: np.ndarray, w: int, h: int, stride: int, sigma: float, background: bool):
-    num_kp = kp.shape[1]
-    maps = np.zeros((num_kp, h, w), dtype=np.float32)
-    person, joint = np.nonzero(kp[..., 2] > 0)
-    if len(person):
-        xy = _to_map_frame(kp[person, joint, :2], stride)  # (N, 2)
-        offsets = _gaussian_window(sigma, stride)
-        cols = np.rint(xy[:, :1]).astype(np.int64) + offsets  # (N, R)
-        rows = np.rint(xy[:, 1:]).astype(np.int64) + offsets
-        scale = -0.5 * (stride / sigma) ** 2
-        gx = np.exp(scale * (cols - xy[:, :1]) ** 2)  # separable Gaussian
-        gy = np.exp(scale * (rows - xy[:, 1:]) ** 2)
-        value = gy[:, :, None] * gx[:, None, :]  # (N, R, R)
-        inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-        inside &= value >= _CUTOFF
-        n, r, c = np.nonzero(inside)
-        flat = (joint[n] * h + rows[n, r]) * w + cols[n, c]
-        np.maximum.at(maps.reshape(-1), flat, value[n, r, c].astype(np.float32))
-    if background:
-        bg = 1.0 - maps.max(axis=0, initial=0.0)
-        maps = np.concatenate([maps, np.maximum(bg, 0.0)[None]], axis=0)
-    return maps
-
-
-def _heatmaps_torch(kp, w: int, h: int, stride: int, sigma: float, background: bool):
+def _heatmaps(kp, ops: _Ops, w: int, h: int, stride: int, sigma: float, background: bool):
     batch, _, num_kp, _ = kp.shape
-    kp = kp.to(torch.float32)
-    maps = torch.zeros(batch * num_kp * h * w, dtype=torch.float32, device=kp.device)
-    b, person, joint = torch.nonzero(kp[..., 2] > 0, as_tuple=True)
-    if len(b):
-        xy = _to_map_frame(kp[b, person, joint, :2], stride)
-        offsets = torch.as_tensor(_gaussian_window(sigma, stride), device=kp.device)
-        cols = torch.round(xy[:, :1]).long() + offsets
-        rows = torch.round(xy[:, 1:]).long() + offsets
-        scale = -0.5 * (stride / sigma) ** 2
-        gx = torch.exp(scale * (cols - xy[:, :1]) ** 2)
-        gy = torch.exp(scale * (rows - xy[:, 1:]) ** 2)
-        value = gy[:, :, None] * gx[:, None, :]
-        inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-        inside &= value >= _CUTOFF
-        n, r, c = torch.nonzero(inside, as_tuple=True)
-        flat = ((b[n] * num_kp + joint[n]) * h + rows[n, r]) * w + cols[n, c]
-        maps.scatter_reduce_(0, flat, value[n, r, c], reduce="amax")
-    maps = maps.view(batch, num_kp, h, w)
-    if background:
-        bg = (1.0 - maps.amax(dim=1, keepdim=True)).clamp_min(0.0) if num_kp else \
-            torch.ones(batch, 1, h, w, device=kp.device)
-        maps = torch.cat([maps, bg], dim=1)
-    return maps
+    b, person, joint = ops.nonzero(kp[..., 2] > 0)
+    xy = _to_map_frame(kp[b, person, joint, :2], stride)  # (N, 2)
+    offsets = ops.index(_gaussian_window(sigma, stride))
+    cols = ops.rint(xy[:, :1]) + offsets  # (N, R)
+    rows = ops.rint(xy[:, 1:]) + offsets
+    scale = -0.5 * (stride / sigma) ** 2
+    gx = ops.exp(scale * (cols - xy[:, :1]) ** 2)  # separable Gaussian
+    gy = ops.exp(scale * (rows - xy[:, 1:]) ** 2)
+    value = gy[:, :, None] * gx[:, None, :]  # (N, R, R)
+    inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+    inside &= value >= _CUTOFF
+    n, r, c = ops.nonzero(inside)
+    flat = ((b[n] * num_kp + joint[n]) * h + rows[n, r]) * w + cols[n, c]
+    maps = ops.scatter_max(batch * num_kp * h * w, flat, value[n, r, c]).reshape(batch, num_kp, h, w)
+    return ops.cat([maps, ops.background(maps)], 1) if background else maps
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,99 +282,52 @@ def render_pafs(keypoints: np.ndarray | torch.Tensor, limbs: Sequence[tuple[int,
         keypoints' device; channel 2l = x and 2l + 1 = y of limb l.
     """
     w, h = _check_common(map_size, stride, "limb_width", limb_width)
-    if _is_torch(keypoints):
-        _check_keypoints(keypoints, batched=True)
-        pairs = _limb_pairs(limbs, keypoints.shape[-2])
-        return _pafs_torch(keypoints, pairs, w, h, stride, float(limb_width))
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    _check_keypoints(keypoints, batched=False)
-    pairs = _limb_pairs(limbs, keypoints.shape[-2])
-    return _pafs_numpy(keypoints, pairs, w, h, stride, float(limb_width))
+    batch, ops = _batched(keypoints)
+    pairs = _limb_pairs(limbs, batch.shape[-2])
+    fields = _pafs(batch, ops, pairs, w, h, stride, float(limb_width))
+    return fields if _is_torch(keypoints) else fields[0]
 
 
-def _limb_boxes(p1, p2, width: float, w: int, h: int, xp):
+def _limb_boxes(p1, p2, width: float, w: int, h: int, ops: _Ops):
     """Inclusive integer cell bounds (x0, y0, x1, y1) of each limb's rectangle, clipped to the map."""
-    lo = xp.floor(xp.minimum(p1, p2) - width)
-    hi = xp.ceil(xp.maximum(p1, p2) + width)
-    x0, y0 = lo[:, 0].clip(0, w - 1), lo[:, 1].clip(0, h - 1)
-    x1, y1 = hi[:, 0].clip(0, w - 1), hi[:, 1].clip(0, h - 1)
-    return x0, y0, x1, y1
+    lo = ops.long(ops.floor(ops.minimum(p1, p2) - width))
+    hi = ops.long(ops.ceil(ops.maximum(p1, p2) + width))
+    return lo[:, 0].clip(0, w - 1), lo[:, 1].clip(0, h - 1), hi[:, 0].clip(0, w - 1), hi[:, 1].clip(0, h - 1)
 
 
-def _pafs_numpy(kp: np.ndarray, pairs: np.ndarray, w: int, h: int, stride: int, width: float):
-    num_limbs = len(pairs)
-    out = np.zeros((2 * num_limbs, h, w), dtype=np.float32)
-    if not num_limbs or not len(kp):
-        return out
-    a, b = kp[:, pairs[:, 0]], kp[:, pairs[:, 1]]  # (P, L, 3)
-    p1, p2 = _to_map_frame(a[..., :2], stride), _to_map_frame(b[..., :2], stride)
-    length = np.linalg.norm(p2 - p1, axis=-1)
-    valid = (a[..., 2] > 0) & (b[..., 2] > 0) & (length > 1e-8)
-    _, limb = np.nonzero(valid)
-    if not len(limb):
-        return out
-    p1, p2, length = p1[valid], p2[valid], length[valid]
-    unit = (p2 - p1) / length[:, None]
-    x0, y0, x1, y1 = (v.astype(np.int64) for v in _limb_boxes(p1, p2, width, w, h, np))
-    box_w, box_h = x1 - x0 + 1, y1 - y0 + 1
-    # Limbs wholly outside the map get an empty box.
-    size = np.where((x1 >= x0) & (y1 >= y0), box_w * box_h, 0)
-    # One flat, ragged list of every cell of every box: item -> (box, local index within the box).
-    box = np.repeat(np.arange(len(limb)), size)
-    local = np.arange(box.size) - np.repeat(np.cumsum(size) - size, size)
-    col = x0[box] + local % box_w[box]
-    row = y0[box] + local // box_w[box]
-    dx, dy = col - p1[box, 0], row - p1[box, 1]
-    ux, uy = unit[box, 0], unit[box, 1]
-    along = ux * dx + uy * dy
-    across = np.abs(uy * dx - ux * dy)
-    hit = (along >= 0) & (along <= length[box]) & (across <= width)
-    cell = row[hit] * w + col[hit]
-    channel_x = 2 * limb[box[hit]]
-    count = np.bincount(channel_x * (h * w) + cell)  # people covering each (limb, cell)
-    share = 1.0 / count[channel_x * (h * w) + cell]
-    # Each person adds its vector / count, so the sum over people is their average.
-    np.add.at(out.reshape(-1), channel_x * (h * w) + cell, (ux[hit] * share).astype(np.float32))
-    np.add.at(out.reshape(-1), (channel_x + 1) * (h * w) + cell, (uy[hit] * share).astype(np.float32))
-    return out
-
-
-def _pafs_torch(kp, pairs: np.ndarray, w: int, h: int, stride: int, width: float):
-    batch = kp.shape[0]
-    num_limbs = len(pairs)
-    device = kp.device
-    if not num_limbs or not kp.shape[1]:
-        return torch.zeros(batch, 2 * num_limbs, h, w, device=device)
-    kp = kp.to(torch.float32)
-    idx = torch.as_tensor(pairs, device=device)
+def _pafs(kp, ops: _Ops, pairs: np.ndarray, w: int, h: int, stride: int, width: float):
+    batch, num_limbs = kp.shape[0], len(pairs)
+    idx = ops.index(pairs)
     a, b = kp[:, :, idx[:, 0]], kp[:, :, idx[:, 1]]  # (B, P, L, 3)
     p1, p2 = _to_map_frame(a[..., :2], stride), _to_map_frame(b[..., :2], stride)
-    length = torch.linalg.vector_norm(p2 - p1, dim=-1)
+    length = ops.norm(p2 - p1)
     valid = (a[..., 2] > 0) & (b[..., 2] > 0) & (length > 1e-8)
-    bi, _, limb = torch.nonzero(valid, as_tuple=True)
+    bi, _, limb = ops.nonzero(valid)
     p1, p2, length = p1[valid], p2[valid], length[valid]
-    unit = (p2 - p1) / length[:, None].clamp_min(1e-8)
-    x0, y0, x1, y1 = (v.long() for v in _limb_boxes(p1, p2, width, w, h, torch))
+    unit = (p2 - p1) / length[:, None]
+    x0, y0, x1, y1 = _limb_boxes(p1, p2, width, w, h, ops)
     box_w, box_h = x1 - x0 + 1, y1 - y0 + 1
-    size = torch.where((x1 >= x0) & (y1 >= y0), box_w * box_h, 0)
-    box = torch.repeat_interleave(torch.arange(len(limb), device=device), size)
-    local = torch.arange(box.numel(), device=device) - torch.repeat_interleave(
-        torch.cumsum(size, 0) - size, size)
+    # Limbs wholly outside the map get an empty box.
+    size = ops.where((x1 >= x0) & (y1 >= y0), box_w * box_h, 0)
+    # One flat, ragged list of every cell of every box: item -> (box, local index within the box).
+    box = ops.repeat(ops.arange(len(limb)), size)
+    local = ops.arange(box.shape[0]) - ops.repeat(ops.cumsum(size) - size, size)
     col = x0[box] + local % box_w[box]
     row = y0[box] + local // box_w[box]
     dx, dy = col - p1[box, 0], row - p1[box, 1]
     ux, uy = unit[box, 0], unit[box, 1]
     along = ux * dx + uy * dy
-    across = (uy * dx - ux * dy).abs()
+    across = ops.abs(uy * dx - ux * dy)
     hit = (along >= 0) & (along <= length[box]) & (across <= width)
-    flat = ((bi[box[hit]] * num_limbs + limb[box[hit]]) * h + row[hit]) * w + col[hit]
-    cells = batch * num_limbs * h * w
-    acc = torch.zeros(3, cells, device=device)
-    acc[0].index_add_(0, flat, ux[hit])
-    acc[1].index_add_(0, flat, uy[hit])
-    acc[2].index_add_(0, flat, torch.ones_like(ux[hit]))
-    fields = (acc[:2] / acc[2].clamp_min(1.0)).view(2, batch, num_limbs, h, w)
-    return fields.permute(1, 2, 0, 3, 4).reshape(batch, 2 * num_limbs, h, w)
+    cell = row[hit] * w + col[hit]
+    pair = bi[box[hit]] * num_limbs + limb[box[hit]]  # (sample, limb) of each hit
+    # Summed straight into the output layout (B, L, x|y, H*W); where several people cover a
+    # cell, each adds its vector divided by their count, so the sum is their average.
+    covering = pair * h * w + cell
+    share = 1.0 / ops.scatter_sum(batch * num_limbs * h * w, covering)[covering]
+    xy = ops.cat([2 * pair * h * w + cell, (2 * pair + 1) * h * w + cell], 0)
+    fields = ops.scatter_sum(batch * 2 * num_limbs * h * w, xy, ops.cat([ux[hit] * share, uy[hit] * share], 0))
+    return ops.float32(fields).reshape(batch, 2 * num_limbs, h, w)
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ def register(subparsers) -> None:
     parser = add_command(
         subparsers, "eval", run,
         help="COCO keypoint AP/AR of a model on annotated images",
-        description="Run the predictor on every image of a COCO person-keypoints annotation file, "
-                    "write the COCO results JSON and print pycocotools' keypoint AP/AR table.",
+        description="Run the predictor on every image of a COCO person-keypoints annotation file "
+                    "and print pycocotools' keypoint AP/AR table; --out also writes the COCO "
+                    "results JSON.",
         epilog=EXAMPLES,
     )
     add_predictor_arguments(parser)
@@ -48,9 +49,11 @@ def register(subparsers) -> None:
                         help="COCO person-keypoints JSON (default: the bundled samples)")
     parser.add_argument("--images", type=Path, default=None,
                         help="image folder (default: images/ beside the annotation file, else its folder)")
-    parser.add_argument("--out", type=Path, default=Path("results.json"),
-                        help="COCO results JSON to write (default: results.json)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write the detections as a COCO results JSON file there "
+                             "(default: none written)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="evaluate the first N images (by id) only, N >= 1")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -72,10 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..inference.evaluate import evaluate_keypoints, people_to_coco_results
-    from ..io.annotations import default_image_folder, load_coco
-    from ..io.images import read_image
+    from ..io.annotations import default_image_folder, load_coco, read_annotated_image
     from ..io.outputs import write_json
 
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
     coco = load_coco(args.annotations)
     if coco.skipped_annotations:
         print(f"pafpose eval: left out {len(coco.skipped_annotations)} malformed annotation(s), e.g. "
@@ -98,13 +102,15 @@ def run(args: argparse.Namespace) -> int:
     for image_id in tqdm(image_ids, desc="eval", unit="img", disable=args.quiet,
                          dynamic_ncols=True, file=sys.stderr):
         try:
-            image = read_image(image_dir / coco.imgs[image_id]["file_name"])
+            info = coco.imgs[image_id]
+            image = read_annotated_image(image_dir / info["file_name"], info.get("width"), info.get("height"))
         except UserError as err:
             failures.append(str(err))
             continue
         results += people_to_coco_results(predictor.predict(image), image_id)
         evaluated.append(image_id)
-    write_json(args.out, results)
+    if args.out is not None:
+        write_json(args.out, results)
     # Images that were skipped (--limit, unreadable) must not count as misses.
     stats = evaluate_keypoints(coco, results, image_ids=evaluated)
     print(format_table(stats))
@@ -113,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
         total = times.preprocess + times.network + times.decode
         print(f"{times.images} images, {times.images / max(total, 1e-9):.2f} images/s "
               f"(preprocess {times.preprocess:.1f} s, network {times.network:.1f} s, "
-              f"decode {times.decode:.1f} s); results: {args.out}")
+              f"decode {times.decode:.1f} s)" + (f"; results: {args.out}" if args.out else ""))
     return report_failures("eval", failures, "image")
 

@@ -13,9 +13,11 @@ examples:
   pafpose export --weights model.pt --onnx model.onnx
   pafpose infer photos/ --weights model.onnx --out out/     # .onnx: the onnx backend
 
-The graph takes "image" (B, 3, H, W) float32 RGB in [0, 1] (H, W multiples of 8; the model
-normalises internally) and returns "heatmaps" (B, 19, H/8, W/8) and "pafs" (B, 38, H/8, W/8).
-The checkpoint's recommended input height goes into the file's metadata. Needs pafpose[onnx].
+The graph takes "image" (B, 3, H, W) float32 RGB in [0, 1] (H, W multiples of the head's stride;
+the model normalises internally) and returns "heatmaps" (B, K + 1, H/s, W/s) and "pafs"
+(B, 2L, H/s, W/s) for the head's K keypoints and L limbs (COCO-18 at stride 8: 19 and 38).
+The head and the checkpoint's recommended input height go into the file's metadata. Needs
+pafpose[onnx].
 """
 
 

@@ -40,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
     from ..codec.masks import loss_mask
     from ..config import load_config
     from ..inference.render import heatmap_overlay, mask_overlay, paf_overlay
-    from ..io.annotations import load_coco
-    from ..io.images import read_image
+    from ..io.annotations import load_coco, read_annotated_image
     from ..io.outputs import write_image
     from ..training import TrainConfig
 
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
     cfg = load_config(TrainConfig, args.config, args.overrides)
     codec = PafCodec(cfg.model.head)
     coco = load_coco(args.annotations)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     image_ids = sorted(coco.getImgIds())[: args.limit]
     for image_id in image_ids:
         info = coco.loadImgs(image_id)[0]
-        image = read_image(image_dir / info["file_name"])
+        image = read_annotated_image(image_dir / info["file_name"], info.get("width"), info.get("height"))
         height, width = image.shape[:2]
         annotations = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
         keypoints = codec.keypoints(annotations)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_RESUMABLE, EXIT_STATUS_HELP, UserError
 from .arguments import add_command, add_config_arguments
-
-#: Exit status of a run stopped by SIGINT/SIGTERM after saving its checkpoint (EX_TEMPFAIL):
-#: not a failure and not finished, so a requeue loop knows to run --resume again.
-EXIT_INTERRUPTED = 75
 
 EXAMPLES = """\
 examples:
@@ -29,9 +26,11 @@ examples:
   pafpose synth --out data/synth && pafpose train --config configs/tiny.yaml \\
       --annotations data/synth/annotations.json --images data/synth/images --out runs/tiny
 
-exit status: 0 finished, 75 interrupted by Ctrl-C/SIGTERM with a checkpoint saved (resume with
---resume), 1 stopped by a non-finite loss, 2 bad input (config, files, options)
-"""
+A run stopped by Ctrl-C or SIGTERM saves a checkpoint and exits with 75 (resume with --resume),
+distinct from 1 (stopped by a non-finite loss): a requeue loop can tell them apart. A second
+Ctrl-C/SIGTERM stops at once (130/143), keeping the last checkpoint written.
+
+""" + EXIT_STATUS_HELP
 
 
 def register(subparsers) -> None:
@@ -40,8 +39,8 @@ def register(subparsers) -> None:
         help="train a pose network (Adam, deep supervision, AMP, DDP via torchrun, exact resume)",
         description="Train an OpenPose network on COCO-format person keypoints. Checkpoints "
                     "(OUT/last.pt, written atomically) hold everything needed to resume exactly; "
-                    "Ctrl-C or SIGTERM saves one and exits with status 75. TensorBoard logs go to "
-                    "OUT/tensorboard (needs pafpose[train]).",
+                    "Ctrl-C or SIGTERM saves one and exits with status 75. One run at a time per "
+                    "--out. TensorBoard logs go to OUT/tensorboard (needs pafpose[train]).",
         epilog=EXAMPLES,
     )
     add_config_arguments(parser, "YAML config (configs/coco.yaml, configs/tiny.yaml)")
@@ -86,6 +85,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..io.checkpoint import load_checkpoint
+    from ..io.outputs import lock_folder
     from ..training import NonFiniteLoss, TrainConfig, train
 
     overrides = _flag_overrides(args) + list(args.overrides)
@@ -107,18 +107,22 @@ def run(args: argparse.Namespace) -> int:
             cfg = load_config(TrainConfig, args.config, overrides)
     else:
         cfg = load_config(TrainConfig, args.config, overrides)
-    if args.resume is None and Path(cfg.out_dir, "last.pt").exists():
-        raise UserError(f"{Path(cfg.out_dir, 'last.pt')} exists: pass --resume to continue that run, "
-                        "or choose another --out")
-    try:
-        result = train(cfg, resume=resume)
-    except NonFiniteLoss as err:
-        print(f"pafpose train: {err}", file=sys.stderr)
-        return 1
-    if int(os.environ.get("RANK", "0")) == 0:
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    # Two runs into one folder would interleave metrics.jsonl and overwrite each other's last.pt;
+    # rank 0 alone writes there, so it alone holds the lock.
+    with lock_folder(Path(cfg.out_dir), "pafpose train") if main_process else contextlib.nullcontext():
+        if args.resume is None and Path(cfg.out_dir, "last.pt").exists():
+            raise UserError(f"{Path(cfg.out_dir, 'last.pt')} exists: pass --resume to continue that run, "
+                            "or choose another --out")
+        try:
+            result = train(cfg, resume=resume)
+        except NonFiniteLoss as err:
+            print(f"pafpose train: {err}", file=sys.stderr)
+            return EXIT_FAILED
+    if main_process:
         state = "interrupted" if result.interrupted else "finished"
         print(f"{state} at iteration {result.iteration}; checkpoint: {result.checkpoint}")
         if result.skipped_annotations or result.skipped_samples:
             print(f"skipped {len(result.skipped_annotations)} malformed annotation(s) and "
                   f"{result.skipped_samples} broken sample(s) (reasons in the log and metrics.jsonl)")
-    return EXIT_INTERRUPTED if result.interrupted else 0
+    return EXIT_RESUMABLE if result.interrupted else EXIT_OK

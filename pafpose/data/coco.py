@@ -15,7 +15,8 @@ once whichever release listed it first.
 Broken data never stops a run. A malformed annotation (wrong-length keypoints, a missing
 image_id, a box of zero width, ...) is left out when the files are read, logged with its file, id
 and field, and listed in ``dataset.skipped_annotations``; only a dataset with no usable sample
-left is an error. An image that fails to load or render is logged once (naming the file), counted
+left is an error. An image that fails to load or render, or whose size is not the annotated one
+(:func:`pafpose.io.annotations.read_annotated_image`), is logged once (naming the file), counted
 in ``dataset.skipped``, and replaced by another random sample. DataLoader
 workers are separate processes, so each item also carries ``"skipped"``: how many broken samples
 were replaced to produce it; summing that over batches gives the run's total.
@@ -38,8 +39,7 @@ from torch.utils.data import Dataset
 from ..codec.head import HeadSpec, PafCodec
 from ..codec.masks import is_fully_labelled, loss_mask
 from ..errors import UserError
-from ..io.annotations import load_coco
-from ..io.images import read_image
+from ..io.annotations import load_coco, read_annotated_image
 from .augment import (Augmentation, fit_augmentation, sample_augmentation, to_network_input, warp_image,
                       warp_keypoints, warp_mask)
 from .config import DataConfig
@@ -67,6 +67,7 @@ class ImageRecord:
     path: Path
     image_id: int
     annotations_json: bytes
+    size: tuple[int | None, int | None] = (None, None)  # (width, height) as annotated
 
     @property
     def annotations(self) -> list[dict]:
@@ -93,7 +94,8 @@ def _read_records(image_roots: list[Path], annotation_files: list[Path]
             if key in records:
                 continue
             anns = [a for a in coco.imgToAnns.get(image_id, []) if a["category_id"] in person_ids]
-            records[key] = ImageRecord(root / info["file_name"], image_id, json.dumps(anns).encode())
+            records[key] = ImageRecord(root / info["file_name"], image_id, json.dumps(anns).encode(),
+                                       (info.get("width"), info.get("height")))
     return list(records.values()), skipped
 
 
@@ -199,7 +201,7 @@ class CocoPoseDataset(Dataset):
     def sample(self, sample: int, rng: np.random.Generator) -> dict:
         """Sample number ``sample`` with augmentation drawn from ``rng``; raises on broken data."""
         record = self.records[self.samples[sample][0]]
-        image = read_image(record.path)
+        image = read_annotated_image(record.path, *record.size)
         aug = self.augmentation(sample, image.shape[1::-1], rng)  # a malformed bbox raises here
         item = render_sample(image, record.annotations, aug, self.cfg, self.codec, colour=self.train)
         item.update(index=sample, image_id=record.image_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..codec.masks import MIN_AREA, MIN_KEYPOINTS
 from ..errors import UserError
 
 
@@ -45,8 +46,8 @@ class DataConfig:
     contrast_max: float = 1.5
     max_brightness: float = 32.0
     channel_swap_prob: float = 0.5
-    min_keypoints: int = 5
-    min_area: float = 32 * 32
+    min_keypoints: int = MIN_KEYPOINTS
+    min_area: float = MIN_AREA
 
     def __post_init__(self) -> None:
         if self.crop_size <= 0:

@@ -33,8 +33,6 @@ dataset is reproducible whatever the order or number of images generated.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +43,7 @@ from pycocotools import mask as mask_utils
 
 from ..codec.skeleton import COCO17
 from ..errors import UserError
+from ..io.outputs import ensure_folder, write_image, write_json
 
 __all__ = ["SceneConfig", "SynthStats", "render_scene", "generate_dataset", "COCO_CATEGORY"]
 
@@ -529,10 +528,7 @@ def generate_dataset(out_dir: str | Path, num_images: int, max_people: int = 4, 
     cfg = SceneConfig(image_size=tuple(int(v) for v in image_size), max_people=max_people, **scene_options)
     out = Path(out_dir)
     image_dir = out / "images"
-    try:
-        image_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"{out}: cannot create output folder ({err.strerror})") from None
+    ensure_folder(image_dir)
     start = time.perf_counter()
     images, annotations = [], []
     indices = range(num_images)
@@ -543,8 +539,7 @@ def generate_dataset(out_dir: str | Path, num_images: int, max_people: int = 4, 
     for i in indices:
         image, anns = render_scene(np.random.default_rng([seed, i]), cfg)
         name = f"{i:06d}.jpg"
-        if not cv2.imwrite(str(image_dir / name), image, [cv2.IMWRITE_JPEG_QUALITY, 92]):
-            raise UserError(f"{image_dir / name}: could not write")
+        write_image(image_dir / name, image, jpeg_quality=92)  # cv2.imwrite hides why it failed
         images.append({"id": i + 1, "file_name": name, "width": cfg.image_size[0], "height": cfg.image_size[1]})
         for ann in anns:
             annotations.append({"id": len(annotations) + 1, "image_id": i + 1, **ann})
@@ -557,10 +552,7 @@ def generate_dataset(out_dir: str | Path, num_images: int, max_people: int = 4, 
         "annotations": annotations,
     }
     path = out / "annotations.json"
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, separators=(",", ":"))
-    os.replace(tmp, path)
+    write_json(path, data)
     return SynthStats(
         annotation_file=path,
         images=num_images,

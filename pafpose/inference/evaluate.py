@@ -84,8 +84,7 @@ def validate_coco(model: torch.nn.Module, annotations: str | Path, images: str |
     Returns:
         :func:`evaluate_keypoints`' metrics. The model's train/eval mode is left as it was.
     """
-    from ..io.annotations import default_image_folder, load_coco
-    from ..io.images import read_image
+    from ..io.annotations import default_image_folder, load_coco, read_annotated_image
     from .predict import Predictor
 
     coco = load_coco(annotations)
@@ -98,7 +97,8 @@ def validate_coco(model: torch.nn.Module, annotations: str | Path, images: str |
     predictor = Predictor(model, device=device, input_height=input_height)
     results = []
     for image_id in image_ids:
-        image = read_image(root / coco.imgs[image_id]["file_name"])
+        info = coco.imgs[image_id]
+        image = read_annotated_image(root / info["file_name"], info.get("width"), info.get("height"))
         results += people_to_coco_results(predictor.predict(image), image_id)
     model.train(was_training)
     return evaluate_keypoints(coco, results, image_ids)

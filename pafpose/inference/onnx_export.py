@@ -1,8 +1,9 @@
 """ONNX export of a pose network and an onnxruntime session that the Predictor can run on.
 
 The exported graph is ``PoseNet.infer``: input ``image`` (B, 3, H, W) float32 RGB in [0, 1]
-(normalisation is inside the model), outputs ``heatmaps`` (B, 19, H/8, W/8) and ``pafs``
-(B, 38, H/8, W/8), with batch, height and width dynamic. It uses the TorchScript-based exporter
+(normalisation is inside the model), outputs ``heatmaps`` (B, K + 1, H/s, W/s) and ``pafs``
+(B, 2L, H/s, W/s) for the head's K keypoints, L limbs and stride s (19 and 38 at stride 8 for
+COCO-18), with batch, height and width dynamic. It uses the TorchScript-based exporter
 (``dynamo=False``): it handles this plain convolutional graph in a second, with dynamic axes,
 where the dynamo exporter takes far longer for the same graph.
 
@@ -26,6 +27,7 @@ from ..codec.head import HeadSpec
 from ..config import from_dict, to_dict
 from ..errors import UserError
 from ..extras import require
+from ..io.outputs import ensure_folder
 
 __all__ = ["export_onnx", "OnnxSession"]
 
@@ -58,8 +60,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int
     """
     onnx = require("onnx", "onnx", "ONNX export")
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = ensure_folder(Path(path).parent) / Path(path).name
     tmp = path.with_name(f".{path.name}.tmp")
     dummy = torch.rand(1, 3, *sample_size)
     axes = {"0": "batch", "2": "height", "3": "width"}
@@ -131,7 +132,8 @@ class OnnxSession:
         self.head: HeadSpec = from_dict(HeadSpec, head, f"{self.path}: {HEAD_KEY}")
 
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, 19, h, w), pafs (B, 38, h, w)."""
+        """(B, 3, H, W) float32 RGB in [0, 1] -> heatmaps (B, K + 1, h, w), pafs (B, 2L, h, w) of
+        :attr:`head`."""
         heatmaps, pafs = self.session.run(list(OUTPUT_NAMES),
                                           {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})
         return heatmaps, pafs

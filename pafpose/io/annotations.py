@@ -5,7 +5,14 @@ one line naming it instead of an assertion deep inside pycocotools.
 
 A malformed annotation does not spoil the file: it is left out, and the reason — file,
 annotation id, image and field — is kept in ``coco.skipped_annotations`` for the caller to
-report and count. Only a file with annotations of which none is usable is an error.
+report and count. Only a file with annotations of which none is usable is an error. An
+annotation without ``area`` (which COCOeval needs for its area ranges and OKS) gets the area of
+its segmentation, else of its box, when the file is read, before any image is.
+
+An image's ``width`` and ``height`` are checked against the decoded image
+(:func:`read_annotated_image`): the keypoints were drawn on pixels of that size. When they fit
+only the stored pixels, before the EXIF rotation (annotated in a tool that ignored the tag), the
+stored pixels are used, with a warning; any other mismatch is an error naming the image.
 """
 
 from __future__ import annotations
@@ -13,12 +20,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
+import math
 from pathlib import Path
 
 import numpy as np
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from ..errors import UserError
+from .images import read_image
+
+log = logging.getLogger(__name__)
 
 
 def load_coco(path: str | Path) -> COCO:
@@ -81,11 +94,12 @@ def coco_from_dict(data: dict, name: str = "annotations") -> COCO:
     annotations = data.setdefault("annotations", [])
     if not isinstance(annotations, list):
         raise UserError(f"{name}: 'annotations' must be a list")
-    image_files = {}
+    image_files, images = {}, {}
     for i, image in enumerate(data["images"]):
         if not isinstance(image, dict) or "id" not in image or "file_name" not in image:
             raise UserError(f"{name}: images[{i}] needs 'id' and 'file_name'")
         image_files[image["id"]] = image["file_name"]
+        images[image["id"]] = image
     kept, skipped = [], []
     for i, ann in enumerate(annotations):
         problem = _annotation_problem(ann, image_files)
@@ -98,6 +112,8 @@ def coco_from_dict(data: dict, name: str = "annotations") -> COCO:
         ann.setdefault("iscrowd", 0)
         ann.setdefault("id", i + 1)
         ann.setdefault("num_keypoints", int(np.count_nonzero(np.asarray(kps[2::3]) > 0)))
+        if not _is_area(ann.get("area")):
+            ann["area"] = annotation_area(ann, images[ann["image_id"]])
         kept.append(ann)
     if annotations and not kept:
         raise UserError(f"none of the {len(annotations)} annotations is usable; the first: {skipped[0]}")
@@ -108,6 +124,47 @@ def coco_from_dict(data: dict, name: str = "annotations") -> COCO:
         coco.createIndex()
     coco.skipped_annotations = skipped
     return coco
+
+
+def _is_area(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= 0)
+
+
+def annotation_area(ann: dict, image: dict) -> float:
+    """The pixel area of an annotation's segmentation (polygons or RLE; COCO's own ``area``),
+    else of its box (width x height)."""
+    segmentation = ann.get("segmentation")
+    height, width = image.get("height"), image.get("width")
+    with contextlib.suppress(TypeError, ValueError, KeyError, IndexError):
+        if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
+            return float(mask_utils.area(segmentation))
+        if segmentation and isinstance(height, int) and isinstance(width, int):
+            rles = mask_utils.frPyObjects(segmentation, height, width)
+            return float(mask_utils.area(mask_utils.merge(rles if isinstance(rles, list) else [rles])))
+    _, _, w, h = (float(v) for v in ann["bbox"])
+    return w * h
+
+
+def read_annotated_image(path: str | Path, width: int | None, height: int | None) -> np.ndarray:
+    """The picture an annotation file describes as ``width`` x ``height`` pixels, as BGR uint8.
+
+    That size (when given) must be the decoded size, EXIF rotation applied; when it is the size
+    of the stored pixels instead, those are returned (the annotations were drawn on them) with a
+    warning. Any other size is a UserError naming the file.
+    """
+    picture = read_image(path)
+    if not isinstance(width, int) or not isinstance(height, int) or picture.shape[:2] == (height, width):
+        return picture
+    if picture.shape[:2] == (width, height):
+        stored = read_image(path, orient=False)
+        if stored.shape[:2] == (height, width):
+            log.warning("%s: annotated as %dx%d, its stored size; using the stored pixels, not the "
+                        "picture its EXIF orientation turns to %dx%d", path, width, height, height, width)
+            return stored
+    raise UserError(f"{path}: annotated as {width}x{height} pixels but the image is "
+                    f"{picture.shape[1]}x{picture.shape[0]}; the keypoints would be misplaced "
+                    "(wrong file, or resized after annotation?)")
 
 
 #: Four real COCO val2017 images with their 14 annotated people (see assets/coco/ATTRIBUTION.md).

@@ -7,11 +7,15 @@ target widths) says what the outputs mean; files from before it existed, with "s
 model config and the stride and widths in the training data config, are upgraded on loading. Released weights may add "inference" (settings the
 network was tuned for, e.g. ``{"input_height": 320}``) and "description" (what it was trained
 on). Everything is plain tensors, numbers, strings, lists and dicts, so files load with
-``weights_only=True`` (no arbitrary pickle code runs).
+``weights_only=True`` (no arbitrary pickle code runs). Saved files also hold "sha256", a digest
+of everything else, checked on loading: torch's zip reader does not notice flipped bytes in a
+tensor, which would otherwise load as silently wrong weights. Files without one (written before
+it existed, or by other tools) load unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import re
@@ -22,24 +26,82 @@ import torch
 from ..config import from_dict
 from ..errors import UserError
 from .bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR
+from .outputs import ensure_folder
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS", "save_checkpoint", "load_checkpoint", "resolve_weights", "load_model",
            "model_from_checkpoint", "model_weights", "build_with_weights", "load_tensor_file", "mismatch_summary",
-           "remove_stale_temporaries", "upgrade_checkpoint", "load_weights"]
+           "remove_stale_temporaries", "upgrade_checkpoint", "load_weights", "payload_digest",
+           "DIGEST_KEY"]
 
+#: The entry holding :func:`payload_digest` of the rest of a saved checkpoint.
+DIGEST_KEY = "sha256"
+
+
+def payload_digest(state: dict) -> str:
+    """sha256 over every entry of ``state`` but :data:`DIGEST_KEY`: tensors by dtype, shape and
+    bytes, containers in order, everything else by ``repr`` (all survive a save/load round trip)."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in state.items() if k != DIGEST_KEY})
+    return digest.hexdigest()
+
+
+def _feed(digest, value) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"tensor {tensor.dtype} {tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(value, dict):
+        digest.update(f"dict {len(value)};".encode())
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, (list, tuple)):  # a tuple may come back as a list
+        digest.update(f"list {len(value)};".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"{type(value).__name__} {value!r};".encode())
+
+
+class _KeptWriteErrors:
+    """A file whose write errors are kept: torch's zip writer turns them into a RuntimeError
+    ("enforce fail ... file write failed") without the errno that says why."""
+
+    def __init__(self, file) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
-    """Write ``state`` to ``path`` atomically: a crash mid-write leaves the previous file intact."""
+    """Write ``state`` and its digest to ``path`` atomically: a crash mid-write leaves the previous
+    file intact. A failed write (full disk, read-only folder) raises OSError naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    state = {**state, DIGEST_KEY: payload_digest(state)}
     try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
+        ensure_folder(path.parent)
+        with open(tmp, "wb") as raw:
+            f = _KeptWriteErrors(raw)
+            try:
+                torch.save(state, f)
+            except RuntimeError:
+                if f.error is None:
+                    raise
+                raise f.error from None
+            raw.flush()
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -131,6 +193,10 @@ def load_checkpoint(path: str | Path) -> dict:
     state = load_tensor_file(path)
     if not isinstance(state, dict) or "model" not in state or "model_config" not in state:
         raise UserError(f"{path}: not a pafpose checkpoint (needs 'model' and 'model_config' entries)")
+    stored = state.pop(DIGEST_KEY, None)
+    if stored is not None and stored != payload_digest(state):
+        raise UserError(f"{path}: corrupt: its contents no longer match the sha256 digest written "
+                        "with it (damaged on disk or in a copy); copy or save it again")
     return upgrade_checkpoint(state)
 
 

@@ -9,16 +9,19 @@ import numpy as np
 
 from ..errors import UserError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+#: What folder discovery takes for an image. ``.jfif`` is JPEG; a ``.gif`` is read as its first
+#: frame (an OpenCV without a GIF decoder reports it as unreadable, in one line).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, orient: bool = True) -> np.ndarray:
     """Load an image as (H, W, 3) BGR uint8, whatever its depth or channel count.
 
     Grayscale is replicated to three channels, alpha is dropped, 16-bit and float images are
     rescaled to 8 bits, and an EXIF orientation tag is applied (phone photos are stored sideways
-    with a "rotate" tag; keypoints must be found in the picture as it is meant to be seen).
-    Raises UserError naming the file when it is missing or not an image.
+    with a "rotate" tag; keypoints must be found in the picture as it is meant to be seen);
+    ``orient=False`` keeps the stored pixels. Raises UserError naming the file when it is missing
+    or not an image.
     """
     path = Path(path)
     if not path.is_file():
@@ -26,7 +29,8 @@ def read_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)
     # Not IMREAD_UNCHANGED: that flag also skips the EXIF orientation. ANYDEPTH keeps 16-bit
     # and float samples for to_bgr8 to rescale; ANYCOLOR keeps gray as gray and drops alpha.
-    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | (0 if orient else cv2.IMREAD_IGNORE_ORIENTATION)
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise UserError(f"{path}: not a readable image (corrupt or unsupported format)")
     return to_bgr8(image, name=str(path))

@@ -18,8 +18,11 @@ import numpy as np
 from ..errors import UserError
 from .images import IMAGE_SUFFIXES
 
-__all__ = ["VIDEO_SUFFIXES", "MediaInput", "discover_inputs", "VideoReader", "VideoWriter",
+__all__ = ["VIDEO_SUFFIXES", "RENDERED_SUFFIX", "MediaInput", "discover_inputs", "VideoReader", "VideoWriter",
            "open_render_writer", "is_stream"]
+
+#: What ``infer --render`` appends to an input's name (``photo_rendered.jpg``, ``clip_rendered.mp4``).
+RENDERED_SUFFIX = "_rendered"
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 
@@ -57,22 +60,30 @@ def discover_inputs(paths: list[str | Path], exclude: Path | None = None
     """Expand files and folders (recursively) into images and videos; camera indices and URLs
     become streams.
 
-    Files under ``exclude`` (the output folder, which may sit inside an input folder) are left
-    out, so a second run does not read the first one's renderings back as inputs. Returns the
-    inputs found and one error line per path that does not exist, is an unsupported file, or is
-    a folder without images or videos; the caller decides whether to go on.
+    Folders are searched through symlinked folders too, each real folder once (a link to a
+    folder above it would loop forever). Hidden files and folders (``._IMG_1.jpg``, which macOS
+    writes beside every file on a foreign disk, ``.thumbnails/``, the temporaries of a killed
+    run) are not inputs. Outputs in ``exclude`` (the output folder) are not read back as inputs:
+    all of it when it lies inside an input folder, only the renderings when it is the input
+    folder itself or above it (``infer photos --out photos``). Returns the inputs found and one
+    error line per path that does not exist, is an unsupported file, or is a folder without
+    images or videos; the caller decides whether to go on.
     """
     found: list[MediaInput] = []
     errors: list[str] = []
-    skip = exclude.resolve() if exclude is not None else None
     for raw in paths:
         if is_stream(str(raw)):
             found.append(MediaInput(str(raw), "stream", _stream_name(str(raw))))
             continue
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p)
-                           and not (skip is not None and p.resolve().is_relative_to(skip)))
+            is_output = _output_test(path, exclude)
+            files = []
+            for file in _folder_files(path):
+                if not file.is_file():
+                    errors.append(f"{file}: broken link (its target is missing)")
+                elif not is_output(file):
+                    files.append(file)
             if not files:
                 errors.append(f"{path}: folder contains no images or videos")
             found += [MediaInput(p, _kind(p), str(p.relative_to(path).with_suffix(""))) for p in files]
@@ -85,6 +96,33 @@ def discover_inputs(paths: list[str | Path], exclude: Path | None = None
         else:
             errors.append(f"{path}: no such file or folder")
     return _unique_names(found), errors
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The images and videos under ``folder`` (sorted, hidden names left out), through symlinked
+    folders, each real folder once; broken links with an image or video suffix are included for
+    the caller to report."""
+    files, seen = [], set()
+    for root, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        files += [Path(root, name) for name in names if not name.startswith(".") and _kind(Path(name))]
+    return sorted(files)
+
+
+def _output_test(folder: Path, out: Path | None):
+    """Whether a file found in input ``folder`` is one of the outputs written to ``out``."""
+    if out is None:
+        return lambda file: False
+    out, real_folder = out.resolve(), folder.resolve()
+    if out != real_folder and out.is_relative_to(real_folder):
+        return lambda file: file.resolve().is_relative_to(out)
+    # The input itself is in the output folder: only what infer wrote there is output.
+    return lambda file: file.resolve().is_relative_to(out) and file.stem.endswith(RENDERED_SUFFIX)
 
 
 def _kind(path: Path) -> str | None:

@@ -10,6 +10,7 @@ leaves a half-written file behind and finished files are never lost.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -20,14 +21,25 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["atomic_write_bytes", "write_json", "write_image", "openpose_json", "make_temp_file",
+__all__ = ["ensure_folder", "atomic_write_bytes", "write_json", "write_image", "openpose_json", "make_temp_file",
            "lock_folder", "LOCK_NAME"]
 
-#: The lock file ``pafpose infer`` holds in its output folder while it writes there.
-LOCK_NAME = ".pafpose-infer.lock"
+#: The lock file ``pafpose infer`` and ``pafpose train`` hold in their output folder while they
+#: write there (one name, so neither can write into a folder the other is using).
+LOCK_NAME = ".pafpose.lock"
 
 #: The "version" field of OpenPose's --write_json output this layout follows.
 OPENPOSE_VERSION = 1.3
+
+
+def ensure_folder(folder: Path) -> Path:
+    """``folder``, created with its parents; a file in the way is NotADirectoryError naming it
+    (``mkdir`` says "File exists", which reads as if the folder were there)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+    return folder
 
 
 def make_temp_file(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
@@ -53,8 +65,7 @@ def lock_folder(folder: Path, what: str = "pafpose infer", name: str = LOCK_NAME
     """
     import fcntl
 
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / name, "a+") as f:
+    with open(ensure_folder(folder) / name, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -73,16 +84,25 @@ def lock_folder(folder: Path, what: str = "pafpose infer", name: str = LOCK_NAME
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    A failed write (full disk, read-only folder, a file where a folder should be) raises OSError
+    naming ``path``, not the temporary, which is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = make_temp_file(path)
+    try:
+        ensure_folder(path.parent)
+        fd, tmp = make_temp_file(path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
 
 

@@ -1,4 +1,5 @@
-"""The OpenPose networks: VGG-19 features, then PAF and heatmap refinement stages."""
+"""The OpenPose networks: a feature backbone (VGG-19 for ``tpami`` and ``cvpr2017``, MobileNet-v1
+for ``mobilenet-thin``), then PAF and heatmap refinement stages whose output channels the head decides."""
 
 from .mobilenet_thin import MobileNetThin
 from .network import ModelConfig, PoseNet, build_model

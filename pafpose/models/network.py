@@ -1,9 +1,11 @@
 """PoseNet: backbone F, then PAF stages, then heatmap stages, with deep supervision.
 
 Input (B, 3, H, W) float32 RGB in [0, 1]; the network subtracts the ImageNet mean and divides by
-the std itself, so training, inference and ONNX share one preprocessing. Outputs have
-h = ceil(H/8), w = ceil(W/8) cells, heatmaps with the 18 COCO-18 keypoints then the background
-channel, PAFs in ``COCO18.limbs`` order (channel 2l = x, 2l + 1 = y of limb l).
+the std itself, so training, inference and ONNX share one preprocessing. The head
+(``ModelConfig.head``, a :class:`pafpose.codec.head.HeadSpec`) decides the outputs: h = ceil(H/s),
+w = ceil(W/s) cells at its stride s, heatmaps with its skeleton's K keypoints then the background
+channel, 2L PAF channels in its limb order (channel 2l = x, 2l + 1 = y of limb l); the default
+COCO-18 head at stride 8 gives 19 and 38.
 
 Architectures (``ModelConfig.arch``):
 

@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from ..device import check_device
+from ..signals import raise_for_signal
 
 __all__ = ["ProcessContext", "amp_dtype", "end_process_group", "rng_state", "set_rng_state",
            "setup_process", "stop_on_signals"]
@@ -99,10 +100,16 @@ def set_rng_state(state: dict) -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[dict]:
-    """Turn SIGINT/SIGTERM into a flag (``["stop"]``) the loop checks after each step."""
+    """Turn the first SIGINT/SIGTERM into a flag (``["stop"]``) the loop checks after each step.
+
+    A second one raises at once (KeyboardInterrupt, or :class:`pafpose.signals.Terminated`): a
+    long validation pass or a stuck data loader would otherwise ignore the user's insistence.
+    """
     requested = {"stop": False}
 
     def handler(signum, frame):
+        if requested["stop"]:
+            raise_for_signal(signum)
         requested["stop"] = True
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
