@@ -7,6 +7,7 @@ import builtins
 import errno
 import os
 import signal
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -431,14 +432,16 @@ def test_sigterm_during_infer_keeps_finished_frames(tmp_path, monkeypatch, weigh
         for i in range(6):
             writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
     calls = []
+    network_maps = Predictor.network_maps
 
     def terminated_on_second_batch(self, images):
         calls.append(len(images))
         if len(calls) == 2:
+            time.sleep(1)  # the first batch's frames are decoded and written meanwhile
             os.kill(os.getpid(), signal.SIGTERM)
-        return [[] for _ in images]
+        return network_maps(self, images)
 
-    monkeypatch.setattr(Predictor, "predict_batch", terminated_on_second_batch)
+    monkeypatch.setattr(Predictor, "network_maps", terminated_on_second_batch)
     code, _, err = run("infer", clip, "--weights", weights, "--out", tmp_path / "out", "--render",
                        "--batch-size", "2", "--quiet")
     assert code == errors.EXIT_TERMINATED and err.strip().endswith("terminated"), err
