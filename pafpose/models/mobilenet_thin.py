@@ -195,7 +195,10 @@ class MobileNetThin(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(B, 3, H, W) -> (PAFs of every stage, heatmaps of every stage)."""
-        f = self.features(x)
+        return self.stages(self.features(x))
+
+    def stages(self, f: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Backbone features (B, 864, h, w) -> (PAFs of every stage, heatmaps of every stage)."""
         n_paf, n_maps = self.head.num_pafs, self.head.num_pafs + self.head.num_heatmaps
         # Inference reuses one stage input: the features are copied in once and only the map
         # channels change from stage to stage, instead of a new concatenation each time.
@@ -229,3 +232,26 @@ class MobileNetThin(nn.Module):
         """(B, 3, H, W) -> (heatmaps (B, K+1, h, w), pafs (B, 2L, h, w)) of the last stage."""
         pafs, heatmaps = self.forward(x)
         return heatmaps[-1], pafs[-1]
+
+    # Inference in two parts, which the backends can run at different precisions (bf16 keeps
+    # the backbone and the first stage in fp32): infer(x) == infer_later_stages(infer_first_stage(x)).
+
+    def infer_first_stage(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> the second stage's input (B, maps + 864, h, w), channels last."""
+        f = self.features(x)
+        return torch.cat((self.paf_stages[0](f), self.heatmap_stages[0](f), f), 1).contiguous(
+            memory_format=torch.channels_last)
+
+    def infer_later_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The second stage's input -> (heatmaps, pafs) of the last stage."""
+        n_paf, n_maps = self.head.num_pafs, self.head.num_pafs + self.head.num_heatmaps
+        x = x.clone(memory_format=torch.channels_last) if not (torch.is_grad_enabled() or _exporting()) else x
+        pafs = heatmaps = None
+        for t, (paf_stage, heatmap_stage) in enumerate(zip(self.paf_stages[1:], self.heatmap_stages[1:])):
+            if t and not (torch.is_grad_enabled() or _exporting()):
+                x[:, :n_paf] = pafs  # the reused stage input of stages()
+                x[:, n_paf:n_maps] = heatmaps
+            elif t:
+                x = torch.cat((pafs, heatmaps, x[:, n_maps:]), 1)
+            pafs, heatmaps = paf_stage(x), heatmap_stage(x)
+        return heatmaps, pafs

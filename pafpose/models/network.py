@@ -199,7 +199,10 @@ class PoseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(B, 3, H, W) -> (PAFs of every PAF stage, heatmaps of every heatmap stage)."""
-        f = self.features(x)
+        return self.stages(self.features(x))
+
+    def stages(self, f: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Backbone features (B, C, h, w) -> (PAFs of every PAF stage, heatmaps of every heatmap stage)."""
         pafs: list[torch.Tensor] = []
         heatmaps: list[torch.Tensor] = []
         if self.cfg.arch == "tpami":
@@ -220,6 +223,32 @@ class PoseNet(nn.Module):
         """(B, 3, H, W) -> (heatmaps (B, K+1, h, w), pafs (B, 2L, h, w)) of the last stages."""
         pafs, heatmaps = self.forward(x)
         return heatmaps[-1], pafs[-1]
+
+    # Inference in two parts, which the backends can run at different precisions (bf16 keeps
+    # the backbone and the first stage in fp32): infer(x) == infer_later_stages(infer_first_stage(x)).
+
+    def infer_first_stage(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> the second stage's input: features and the first stage's maps."""
+        f = self.features(x)
+        if self.cfg.arch == "tpami":
+            return torch.cat((f, self.paf_stages[0](f)), 1)
+        return torch.cat((self.paf_stages[0](f), self.heatmap_stages[0](f), f), 1)
+
+    def infer_later_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The second stage's input -> (heatmaps, pafs) of the last stages."""
+        if self.cfg.arch == "tpami":
+            f, pafs = x[:, :self.cfg.cpm_channels[1]], x[:, self.cfg.cpm_channels[1]:]
+            for stage in self.paf_stages[1:]:
+                pafs = stage(torch.cat((f, pafs), 1))
+            heatmaps = None
+            for stage in self.heatmap_stages:
+                heatmaps = stage(torch.cat((f, pafs) if heatmaps is None else (f, pafs, heatmaps), 1))
+            return heatmaps, pafs
+        f = x[:, self.head.num_pafs + self.head.num_heatmaps:]
+        for paf_stage, heatmap_stage in zip(self.paf_stages[1:], self.heatmap_stages[1:]):
+            pafs, heatmaps = paf_stage(x), heatmap_stage(x)
+            x = torch.cat((pafs, heatmaps, f), 1)
+        return heatmaps, pafs
 
 
 def build_model(cfg: ModelConfig | dict | None = None, backbone_weights=None) -> nn.Module:
