@@ -463,3 +463,28 @@ def test_version_of_a_source_tree_that_was_never_installed(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
     expected = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)[1]
     assert pafpose.__version__ == expected
+
+
+def test_eval_out_under_a_file_fails_before_any_image(tmp_path, monkeypatch, weights):
+    from pafpose.inference.predict import Predictor
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setattr(Predictor, "predict", lambda *a: pytest.fail("ran an image first"))
+    code, _, err = run("eval", "--weights", weights, "--out", blocker / "results.json")
+    assert code == errors.EXIT_OS_ERROR and err.strip() == f"pafpose eval: {blocker}: Not a directory"
+
+
+def test_an_unreadable_image_is_one_failed_input(tmp_path, monkeypatch):
+    import numpy as np
+
+    from pafpose.io.images import read_image
+
+    photo = _jpeg(tmp_path / "p.jpg")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(photo))
+
+    monkeypatch.setattr(np, "fromfile", refused)
+    with pytest.raises(errors.UserError, match=r"p.jpg: cannot read \(Permission denied\)"):
+        read_image(photo)

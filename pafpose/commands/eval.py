@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..inference.evaluate import evaluate_keypoints, people_to_coco_results
     from ..io.annotations import default_image_folder, load_coco, read_annotated_image
-    from ..io.outputs import write_json
+    from ..io.outputs import ensure_folder, write_json
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if len(missing) == len(image_ids):
         raise UserError(f"{image_dir}: none of the {len(image_ids)} annotated images is there "
                         f"(e.g. {missing[0]})")
+    if args.out is not None:  # a folder that cannot be made fails now, not after every image ran
+        ensure_folder(args.out.parent)
     predictor = build_predictor(args)
     results: list[dict] = []
     failures: list[str] = []

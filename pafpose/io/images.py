@@ -26,7 +26,10 @@ def read_image(path: str | Path, orient: bool = True) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as err:  # unreadable like a corrupt file: that input fails, the others go on
+        raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
     # Not IMREAD_UNCHANGED: that flag also skips the EXIF orientation. ANYDEPTH keeps 16-bit
     # and float samples for to_bgr8 to rescale; ANYCOLOR keeps gray as gray and drops alpha.
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | (0 if orient else cv2.IMREAD_IGNORE_ORIENTATION)
