@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from .skeleton import Skeleton, get_skeleton
+from .spec import map_size_for, pixels_to_cells
 
 try:  # torch is a hard dependency of the package, but the numpy path never needs it.
     import torch
@@ -39,11 +40,6 @@ __all__ = ["render_heatmaps", "render_pafs", "flip_heatmaps", "flip_pafs", "map_
 _CUTOFF = 0.01
 # exp(-0.5 r^2) >= 0.01  <=>  r <= sqrt(2 ln 100): radius of a Gaussian's support in sigmas.
 _SUPPORT = math.sqrt(2.0 * math.log(1.0 / _CUTOFF))
-
-
-def map_size_for(image_size: tuple[int, int], stride: int) -> tuple[int, int]:
-    """(W, H) of the maps for an input image of (W, H) pixels: ceil(side / stride)."""
-    return (-(-int(image_size[0]) // stride), -(-int(image_size[1]) // stride))
 
 
 def _is_torch(x) -> bool:
@@ -74,11 +70,6 @@ def _check_keypoints(keypoints, batched: bool) -> None:
         torch.isfinite(keypoints[..., :2]).all(-1)
     if bool((labelled & ~finite).any()):
         raise ValueError("keypoints contain NaN or inf coordinates on labelled (v > 0) keypoints")
-
-
-def _to_map_frame(xy, stride: int):
-    """Input-pixel coordinates -> map-cell coordinates (cell j is centred at j)."""
-    return (xy - (stride / 2.0 - 0.5)) / stride
 
 
 def _limb_pairs(limbs, num_keypoints: int) -> np.ndarray:
@@ -130,7 +121,7 @@ def _heatmaps_numpy(kp: np.ndarray, w: int, h: int, stride: int, sigma: float, b
     maps = np.zeros((num_kp, h, w), dtype=np.float32)
     person, joint = np.nonzero(kp[..., 2] > 0)
     if len(person):
-        xy = _to_map_frame(kp[person, joint, :2], stride)  # (N, 2)
+        xy = pixels_to_cells(kp[person, joint, :2], stride)  # (N, 2)
         offsets = _gaussian_window(sigma, stride)
         cols = np.rint(xy[:, :1]).astype(np.int64) + offsets  # (N, R)
         rows = np.rint(xy[:, 1:]).astype(np.int64) + offsets
@@ -155,7 +146,7 @@ def _heatmaps_torch(kp, w: int, h: int, stride: int, sigma: float, background: b
     maps = torch.zeros(batch * num_kp * h * w, dtype=torch.float32, device=kp.device)
     b, person, joint = torch.nonzero(kp[..., 2] > 0, as_tuple=True)
     if len(b):
-        xy = _to_map_frame(kp[b, person, joint, :2], stride)
+        xy = pixels_to_cells(kp[b, person, joint, :2], stride)
         offsets = torch.as_tensor(_gaussian_window(sigma, stride), device=kp.device)
         cols = torch.round(xy[:, :1]).long() + offsets
         rows = torch.round(xy[:, 1:]).long() + offsets
@@ -224,7 +215,7 @@ def _pafs_numpy(kp: np.ndarray, pairs: np.ndarray, w: int, h: int, stride: int, 
     if not num_limbs or not len(kp):
         return out
     a, b = kp[:, pairs[:, 0]], kp[:, pairs[:, 1]]  # (P, L, 3)
-    p1, p2 = _to_map_frame(a[..., :2], stride), _to_map_frame(b[..., :2], stride)
+    p1, p2 = pixels_to_cells(a[..., :2], stride), pixels_to_cells(b[..., :2], stride)
     length = np.linalg.norm(p2 - p1, axis=-1)
     valid = (a[..., 2] > 0) & (b[..., 2] > 0) & (length > 1e-8)
     _, limb = np.nonzero(valid)
@@ -265,7 +256,7 @@ def _pafs_torch(kp, pairs: np.ndarray, w: int, h: int, stride: int, width: float
     kp = kp.to(torch.float32)
     idx = torch.as_tensor(pairs, device=device)
     a, b = kp[:, :, idx[:, 0]], kp[:, :, idx[:, 1]]  # (B, P, L, 3)
-    p1, p2 = _to_map_frame(a[..., :2], stride), _to_map_frame(b[..., :2], stride)
+    p1, p2 = pixels_to_cells(a[..., :2], stride), pixels_to_cells(b[..., :2], stride)
     length = torch.linalg.vector_norm(p2 - p1, dim=-1)
     valid = (a[..., 2] > 0) & (b[..., 2] > 0) & (length > 1e-8)
     bi, _, limb = torch.nonzero(valid, as_tuple=True)
