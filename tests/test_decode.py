@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from decode_helpers import CODEC, degraded_maps, real_sample_maps, render_maps, synthetic_people
 
-from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
+from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode, sample_fields
+from pafpose.codec.decode.peaks import noise_sigma
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO18, flip_keypoints
 from pafpose.codec.targets import render_heatmaps
 from pafpose.config import from_dict
-from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
+from pafpose.data.degrade import ISSUE20
+from pafpose.inference.evaluate import evaluate_keypoints, people_found, people_to_coco_results
 
 STRIDE = CODEC.stride
 
@@ -92,6 +95,7 @@ def test_people_are_sorted_by_score_with_consistent_fields():
     keypoints, size = synthetic_people(6, np.random.default_rng(3))
     keypoints[0, 8:14] = 0  # a person without legs has fewer parts and a different score
     people = decode(*render_maps(keypoints, size))
+    assert len(people) == 6
     scores = [p.score for p in people]
     assert scores == sorted(scores, reverse=True)
     for person in people:
@@ -113,10 +117,11 @@ def _match(people_a: list[Person], people_b: list[Person]) -> float:
 
 def test_flipped_maps_give_flipped_people(sample):
     _, images = sample
-    for _, heatmaps, pafs, _ in images:
+    for _, heatmaps, pafs, keypoints in images:
         width = heatmaps.shape[-1] * STRIDE
         people = decode(heatmaps, pafs)
         mirrored = decode(*CODEC.flip_maps(heatmaps, pafs))
+        assert len(people) == len(mirrored) == len(keypoints) > 0
         expected = [Person(flip_keypoints(p.keypoints, width, COCO18), p.score) for p in people]
         assert _match(mirrored, expected) < 1e-3
         np.testing.assert_allclose(sorted(p.score for p in mirrored),
@@ -180,7 +185,9 @@ def test_hundreds_of_spurious_peaks_are_capped_and_people_survive():
     people = decode(noisy, pafs, max_candidates=40)
     assert len(people) == 5  # spurious peaks lack PAF support, except near real keypoints
     # With a cap smaller than the real number of a type, only the strongest are kept.
-    assert len(decode(heatmaps, pafs, max_candidates=2)) <= 2
+    capped = decode(heatmaps, pafs, max_candidates=2)
+    assert 1 <= len(capped) <= 2
+    assert (np.sum([p.keypoints[:, 2] > 0 for p in capped], axis=0) <= 2).all()
 
 
 def test_bad_input_raises_clear_value_errors():
@@ -306,3 +313,78 @@ def test_checkpoint_decode_params_are_validated():
         from_dict(DecodeParams, {"recover_radius": 0})
     with pytest.raises(ValueError, match="unknown key 'input_height'"):
         from_dict(DecodeParams, {"input_height": 368})
+
+
+# ------------------------------------------------------------------------------------------
+# no cliff, split torsos, the field sampler (issue 20)
+# ------------------------------------------------------------------------------------------
+
+
+def test_peaks_sunk_below_the_noise_following_threshold_still_decode(sample):
+    # Issue 20's severe level: blur and attenuation bring the true peaks (smoothed as the
+    # decoder smooths) under 4x the maps' noise, the old threshold, which then dropped nearly
+    # every peak at once.
+    coco, images = sample
+    ours, unbounded, under = [], [], []
+    for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
+        size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
+        h, p = degraded_maps(keypoints, size, ISSUE20["severe"], seed=n)
+        smooth = cv2.GaussianBlur(np.ascontiguousarray(h[:18].transpose(1, 2, 0)), (0, 0), 1.0,
+                                  borderType=cv2.BORDER_CONSTANT).transpose(2, 0, 1)
+        cells = np.rint(CODEC.spec.pixels_to_cells(keypoints[..., :2])).astype(int)
+        rows, cols = cells[..., 1].clip(0, smooth.shape[1] - 1), cells[..., 0].clip(0, smooth.shape[2] - 1)
+        truth = smooth[np.arange(18), rows, cols][keypoints[..., 2] > 0]
+        under.append(np.mean(truth < 4 * noise_sigma(smooth)))
+        ours += people_to_coco_results(decode(h, p), image_id)
+        unbounded += people_to_coco_results(decode(h, p, signal_fraction=1.0), image_id)
+    assert np.mean(under) > 0.6  # most true peaks lie under the old threshold
+    assert people_found(coco, ours) >= 6  # of 12 annotated
+    assert people_found(coco, unbounded) <= people_found(coco, ours) - 3
+
+
+def test_people_without_any_neck_evidence_are_joined_at_the_torso(sample):
+    # One shoulder hidden, so no neck either, and no neck fields at all (maps rendered from the
+    # reduced people): nothing links shoulders to hips, and the person falls apart.
+    _, images = sample
+    joined, apart, mixed = [], [], 0
+    for _, heatmaps, _, keypoints in images:
+        reduced, both = _without_a_shoulder(keypoints)
+        hidden, pafs = CODEC.encode(reduced, (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE))
+        with_legs = [p for p in both if (reduced[p, [8, 11], 2] > 0).any()]
+        people = decode(hidden, pafs)
+        joined += [_torso(people, reduced[p]) for p in with_legs]
+        apart += [_torso(decode(hidden, pafs, join_torsos=False), reduced[p]) for p in with_legs]
+        for person in people:  # each decoded person is one annotated person's keypoints
+            found = person.keypoints[:, 2] > 0
+            error = np.abs(reduced[:, found, :2] - person.keypoints[None, found, :2]).max(axis=(1, 2))
+            mixed += error.min() > 2.0
+    assert len(joined) >= 10
+    assert not any(apart)
+    assert sum(joined) >= len(joined) - 1
+    assert mixed == 0
+
+
+def _torso(people, truth: np.ndarray) -> bool:
+    """Whether one decoded person holds a shoulder and a hip of ``truth`` (18, 3), within 2 pixels."""
+    for person in people:
+        near = (person.keypoints[:, 2] > 0) & (np.abs(person.keypoints[:, :2] - truth[:, :2]).max(axis=1) < 2.0)
+        if near[[2, 5]].any() and near[[8, 11]].any():
+            return True
+    return False
+
+
+def test_the_field_sampler_is_bilinear_and_clamps_to_the_border():
+    h, w = 5, 7
+    rows, cols = np.mgrid[:h, :w].astype(np.float32)
+    pafs = np.stack([cols, rows, 2 * cols + 3 * rows, -rows]).astype(np.float32)  # 2 limbs, linear fields
+    limb = np.array([0, 1, 1, 0])
+    xy = np.array([[2.0, 3.0], [1.25, 0.5], [5.9, 3.99], [6.0, 4.0]])
+    expected = np.array([[2.0, 3.0], [2 * 1.25 + 3 * 0.5, -0.5], [2 * 5.9 + 3 * 3.99, -3.99], [6.0, 4.0]])
+    np.testing.assert_allclose(sample_fields(pafs, limb, xy), expected, rtol=1e-6)  # exact for linear fields
+    # Outside the map the border's value, any number of points per row.
+    outside = np.array([[[-3.0, 2.0], [9.0, -1.0]], [[100.0, 100.0], [-1.0, 4.5]]])
+    np.testing.assert_allclose(sample_fields(pafs, np.array([0, 1]), outside),
+                               [[[0.0, 2.0], [6.0, 0.0]], [[2 * 6 + 3 * 4, -4.0], [3 * 4, -4.0]]])
+    # A map one cell wide is constant across.
+    column = pafs[:, :, :1]
+    np.testing.assert_allclose(sample_fields(column, np.array([1]), np.array([[0.7, 2.5]])), [[7.5, -2.5]])
