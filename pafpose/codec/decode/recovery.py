@@ -10,8 +10,6 @@ keypoints join the candidates, and only the pairs they form are scored and match
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .limbs import LimbCandidates
 from .params import DecodeParams
@@ -46,6 +44,21 @@ def _open_ends(peaks: Peaks, connections: LimbCandidates, limbs: np.ndarray):
 
 
 
+def _clusters(linked: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of a small symmetric (n, n) bool adjacency (diagonal set): their
+    number and (n,) labels, numbered by their lowest member (as scipy's connected_components,
+    without its sparse-matrix set-up, which costs more than the few recovered ends need)."""
+    label = np.arange(len(linked))
+    while True:
+        lowest = np.where(linked, label[None, :], len(label)).min(axis=1)
+        lowest = lowest[lowest]  # jump along the chain: the loop runs about log(n) times
+        if (lowest == label).all():
+            break
+        label = lowest
+    _, group = np.unique(label, return_inverse=True)
+    return group.max(initial=-1) + 1, group
+
+
 def _trace(pafs: np.ndarray, limb: np.ndarray, start: np.ndarray, direction: np.ndarray,
            sign: np.ndarray, best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow limbs' fields from their open ends to where they fade.
@@ -64,27 +77,26 @@ def _trace(pafs: np.ndarray, limb: np.ndarray, start: np.ndarray, direction: np.
         (P, 2) ends, (P,) largest support along each trace, (P,) cells travelled.
     """
     _, h, w = pafs.shape
+    centre, extent = np.array([(w - 1) / 2, (h - 1) / 2]), np.array([(w - 1) / 2, (h - 1) / 2])
     position, direction, best = start.copy(), direction.copy(), best.copy()
     travelled = np.zeros(len(limb))
     alive = np.arange(len(limb))
     chunk, total = 1, 0
     while len(alive) and total < 4 * (h + w):  # at most twice across the map, as a bound
-        steps = 0.5 * np.arange(1, chunk + 1)
         total += chunk
-        ahead = position[alive, None, :] + steps[None, :, None] * direction[alive, None, :]  # (A, C, 2)
-        inside = (ahead[..., 0] >= 0) & (ahead[..., 0] <= w - 1) & (ahead[..., 1] >= 0) & (ahead[..., 1] <= h - 1)
+        ahead = position[alive, None] + (0.5 * np.arange(1, chunk + 1))[:, None] * direction[alive, None]  # (A, C, 2)
         field = sample_fields(pafs, limb[alive], ahead) * sign[alive, None, None]
-        along = (field * direction[alive, None, :]).sum(axis=2)  # (A, C)
-        seen = np.maximum(best[alive, None], np.maximum.accumulate(along, axis=1))
-        before = np.concatenate([best[alive, None], seen[:, :-1]], axis=1)
-        going = inside & (along >= 0.5 * before)
-        taken = np.where(going.all(axis=1), chunk, going.argmin(axis=1))  # steps before the first stop
-        moved = np.flatnonzero(taken > 0)
+        along = (field * direction[alive, None]).sum(axis=2)  # (A, C)
+        # The largest support seen before each step and up to it.
+        running = np.maximum.accumulate(np.concatenate([best[alive, None], along], axis=1), axis=1)
+        going = (np.abs(ahead - centre) <= extent).all(axis=2) & (along >= 0.5 * running[:, :-1])
+        taken = np.concatenate([going, np.zeros((len(alive), 1), dtype=bool)], axis=1).argmin(axis=1)
+        moved = np.flatnonzero(taken)
         index, last = alive[moved], taken[moved] - 1
         position[index] = ahead[moved, last]
         travelled[index] += 0.5 * taken[moved]
-        best[index] = seen[moved, last]
-        crossed = (field[moved] * (np.arange(chunk) <= last[:, None])[:, :, None]).sum(axis=1)
+        best[index] = running[moved, taken[moved]]
+        crossed = np.cumsum(field[moved], axis=1)[np.arange(len(moved)), last]
         norm = np.hypot(crossed[:, 0], crossed[:, 1])
         direction[index] = np.where(norm[:, None] > 1e-9, crossed / np.maximum(norm, 1e-9)[:, None],
                                     direction[index])
@@ -141,8 +153,7 @@ def recover_keypoints(peaks: Peaks, connections: LimbCandidates, pafs: np.ndarra
         return None
     # Several traces reach the same lost keypoint (a neck from both hips, a shoulder and the nose).
     gap = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
-    same = (gap < params.recover_radius) & (kind[:, None] == kind[None])
-    groups, group = connected_components(coo_matrix(same), directed=False)
+    groups, group = _clusters((gap < params.recover_radius) & (kind[:, None] == kind[None]))
     size = np.bincount(group, minlength=groups)
     xy = np.stack([np.bincount(group, weights=xy[:, d], minlength=groups) for d in (0, 1)], axis=1) / size[:, None]
     best_score = np.zeros(groups)
