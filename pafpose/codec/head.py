@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..errors import UserError
+from . import decode as decoder
 from .masks import mask_to_map
 from .people import Person
 from .skeleton import convert_keypoints, flip_keypoints
@@ -112,9 +113,7 @@ class PafCodec:
                **params) -> list[Person]:
         """People from one image's (K[+1], h, w) heatmaps and (2L, h, w) PAFs, in input pixels;
         ``params`` are :class:`~pafpose.codec.decode.DecodeParams` fields."""
-        from .decode import decode  # the decoder pulls in scipy; encoding never needs it
-
-        return decode(heatmaps, pafs, self.spec, **params)
+        return decoder.decode(heatmaps, pafs, self.spec, **params)
 
     # ---- flips -----------------------------------------------------------------------------
 

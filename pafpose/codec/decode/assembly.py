@@ -24,12 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ..people import Person
 from ..skeleton import Skeleton
 from ..spec import HeadSpec
+from .arrays import components, median
 from .limbs import LimbCandidates
 from .params import DecodeParams
 from .peaks import Peaks
@@ -188,9 +187,7 @@ def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: 
         return []
     skeleton = head.keypoint_skeleton
     num_types, num_candidates = skeleton.num_keypoints, len(peaks.score)
-    graph = coo_matrix((np.ones(len(connections.a)), (connections.a, connections.b)),
-                       shape=(num_candidates, num_candidates))
-    _, group = connected_components(graph, directed=False)
+    _, group = components(connections.a, connections.b, num_candidates)
     used = np.zeros(num_candidates, dtype=bool)
     used[connections.a] = used[connections.b] = True
     per_type = np.bincount(group[used] * num_types + peaks.kind[used],
@@ -233,7 +230,7 @@ def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: 
     score = total if params.person_score == "total" else mean
     # A weak map makes every person weak: judge each against this image's typical keypoint and
     # limb (medians, which the few strong spurious peaks and limbs do not move).
-    typical = np.median(peaks.score[ends]) + np.median(limb_scores)
+    typical = median(peaks.score[ends]) + median(limb_scores)
     good = np.flatnonzero((parts >= params.min_parts) & (mean >= params.min_score * typical))
     good = good[np.argsort(-score[good], kind="stable")]
     return [Person(keypoints=keypoints[p], score=float(score[p])) for p in good]

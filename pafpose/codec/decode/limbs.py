@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .params import DecodeParams
 from .peaks import Peaks
@@ -81,7 +80,8 @@ def score_limbs(peaks: Peaks, pafs: np.ndarray, limbs: np.ndarray, stride: float
     samples = params.num_samples
     t = np.linspace(0.0, 1.0, samples)
     needed = math.ceil(params.min_inlier_fraction * samples - 1e-9)
-    probe = np.unique(np.round(np.linspace(0, samples - 1, samples - needed + 3)[1:-1]).astype(int))
+    # (Python's set, not np.unique: that imports numpy.ma on first use, a tenth of a second.)
+    probe = np.array(sorted({round(v) for v in np.linspace(0, samples - 1, samples - needed + 3)[1:-1]}), dtype=int)
     # The few pairs of added candidates are cheaper to sample than to pre-test.
     pruned = len(probe) == samples - needed + 1 and len(a) > 0 and fresh is None
     if pruned:
@@ -110,7 +110,7 @@ def score_limbs(peaks: Peaks, pafs: np.ndarray, limbs: np.ndarray, stride: float
     # Sampling in rounds, the probe points first: after each round, pairs already failing at
     # more than samples - needed points are out and are not sampled further.
     allowed = samples - needed
-    rest = np.setdiff1d(np.arange(samples), probe)
+    rest = np.array([i for i in range(samples) if i not in set(probe.tolist())], dtype=int)
     rounds = [probe, rest[:allowed + 1], rest[allowed + 1:]] if pruned else [np.arange(samples)]
     support, fails = np.zeros((len(a), 0)), np.zeros(len(a), dtype=np.int64)
     for points in (r for r in rounds if len(r)):
@@ -172,6 +172,8 @@ def _greedy(c: LimbCandidates, num_candidates: int) -> np.ndarray:
 
 
 def _hungarian(c: LimbCandidates) -> np.ndarray:
+    from scipy.optimize import linear_sum_assignment  # only here: importing scipy.optimize is slow
+
     chosen = []
     bounds = np.flatnonzero(np.diff(c.limb, prepend=-1, append=c.limb.max(initial=0) + 1))
     for lo, hi in zip(bounds[:-1], bounds[1:]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import components, median
 from .limbs import LimbCandidates
 from .params import DecodeParams
 from .peaks import Peaks, grouped
@@ -42,21 +43,6 @@ def _open_ends(peaks: Peaks, connections: LimbCandidates, limbs: np.ndarray):
     free = ~taken[limb * num + candidate]
     return candidate[free], limb[free], side[free]
 
-
-
-def _clusters(linked: np.ndarray) -> tuple[int, np.ndarray]:
-    """Connected components of a small symmetric (n, n) bool adjacency (diagonal set): their
-    number and (n,) labels, numbered by their lowest member (as scipy's connected_components,
-    without its sparse-matrix set-up, which costs more than the few recovered ends need)."""
-    label = np.arange(len(linked))
-    while True:
-        lowest = np.where(linked, label[None, :], len(label)).min(axis=1)
-        lowest = lowest[lowest]  # jump along the chain: the loop runs about log(n) times
-        if (lowest == label).all():
-            break
-        label = lowest
-    _, group = np.unique(label, return_inverse=True)
-    return group.max(initial=-1) + 1, group
 
 
 def _trace(pafs: np.ndarray, limb: np.ndarray, start: np.ndarray, direction: np.ndarray,
@@ -129,7 +115,7 @@ def recover_keypoints(peaks: Peaks, connections: LimbCandidates, pafs: np.ndarra
     # A field is a limb's when somewhere along the trace it is as strong as half this image's
     # typical connection; weaker ones are noise (which on a noisy map passes paf_threshold nearly
     # everywhere). At the limb's end the band has faded to about half, hence a quarter here.
-    typical = np.median(connections.score) if len(connections.score) else np.inf
+    typical = median(connections.score) if len(connections.score) else np.inf
     keep = support > max(params.paf_threshold, 0.25 * typical)
     if not keep.any():
         return None
@@ -153,7 +139,7 @@ def recover_keypoints(peaks: Peaks, connections: LimbCandidates, pafs: np.ndarra
         return None
     # Several traces reach the same lost keypoint (a neck from both hips, a shoulder and the nose).
     gap = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
-    groups, group = _clusters((gap < params.recover_radius) & (kind[:, None] == kind[None]))
+    groups, group = components(*np.nonzero((gap < params.recover_radius) & (kind[:, None] == kind[None])), len(kind))
     size = np.bincount(group, minlength=groups)
     xy = np.stack([np.bincount(group, weights=xy[:, d], minlength=groups) for d in (0, 1)], axis=1) / size[:, None]
     best_score = np.zeros(groups)
