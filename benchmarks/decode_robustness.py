@@ -177,7 +177,7 @@ def averaged(coco, items, level, decoders: dict, rounds: int = 1, **params) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=12, help="synthetic crowd images")
-    parser.add_argument("--rounds", type=int, default=5, help="timing rounds on clean and real maps")
+    parser.add_argument("--rounds", type=int, default=21, help="timing rounds on clean and real maps")
     parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="what decode time means")
     parser.add_argument("--plot", type=Path, help="write AP-per-level curves to this PNG")
     parser.add_argument("--sweep", action="store_true",

@@ -1,9 +1,8 @@
 """Ground-truth confidence maps (heatmaps) and Part Affinity Fields, exactly as OpenPose trains on.
 
-Geometry. A map of stride ``s`` has cell (i, j) centred on input pixel
-``(j*s + s/2 - 0.5, i*s + s/2 - 0.5)``; with pixel centres at integer coordinates this makes the
-map an exact ``s``-times box downsampling of the image, so flips and resizes of the image map to
-flips and resizes of the maps. Both heatmaps and PAFs use it.
+Geometry: :mod:`pafpose.codec.spec`'s (cell (i, j) of a stride-``s`` map is centred on input
+pixel ``(j*s + s/2 - 0.5, i*s + s/2 - 0.5)``, an exact ``s``-times box downsampling of the image);
+both heatmaps and PAFs use its helpers.
 
 Heatmaps: per person and keypoint a Gaussian ``exp(-0.5 d^2 / sigma^2)`` (d and sigma in input
 pixels), values below 0.01 cut to 0, people combined by max; an optional background channel
