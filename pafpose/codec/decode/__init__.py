@@ -66,7 +66,9 @@ def _check_inputs(heatmaps, pafs, sk: Skeleton) -> tuple[np.ndarray, np.ndarray]
     if heatmaps.shape[1:] != pafs.shape[1:] or 0 in heatmaps.shape[1:]:
         raise UserError(f"decode: heatmaps {heatmaps.shape} and pafs {pafs.shape} must share a "
                         f"non-empty (H, W)")
-    return heatmaps[:k], pafs
+    # The fields are sampled through a flat view, which a strided array (a network's channels-last
+    # output) would copy on every sampling round.
+    return heatmaps[:k], np.ascontiguousarray(pafs)
 
 
 def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
