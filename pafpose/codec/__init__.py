@@ -1,7 +1,8 @@
 """What a PAF head's maps mean, both ways.
 
-``skeleton`` (keypoint and limb order, flips) -> ``targets`` (Gaussian heatmaps, PAFs) and
-``masks`` (the loss mask W) -> ``head`` (:class:`HeadSpec`, the one description of a head, and
-:class:`PafCodec`, which encodes people into its maps and decodes them back with ``decode``:
-peaks, PAF line integrals, matching, assembly into ``people``).
+``skeleton`` (keypoint and limb order, flips) -> ``spec`` (:class:`HeadSpec`, the one description
+of a head, and the map geometry: cell <-> pixel, map sizes) -> ``targets`` (Gaussian heatmaps,
+PAFs) and ``masks`` (the loss mask W) -> ``head`` (:class:`PafCodec`, which encodes people into
+a head's maps and decodes them back with the ``decode`` package: peaks, PAF line integrals,
+matching, recovery, assembly into ``people``).
 """

@@ -14,68 +14,22 @@ A :class:`PafCodec` is the spec's behaviour: ``encode`` turns keypoints into hea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..errors import UserError
+from . import decode as decoder
 from .masks import mask_to_map
 from .people import Person
-from .skeleton import Skeleton, convert_keypoints, flip_keypoints, get_skeleton
-from .targets import flip_heatmaps, flip_pafs, map_size_for, render_heatmaps, render_pafs
+from .skeleton import convert_keypoints, flip_keypoints
+from .spec import HeadSpec
+from .targets import flip_heatmaps, flip_pafs, render_heatmaps, render_pafs
 
 if TYPE_CHECKING:  # encoding numpy arrays never needs torch
     import torch
 
 __all__ = ["HeadSpec", "PafCodec", "check_same_head"]
-
-
-@dataclass(frozen=True)
-class HeadSpec:
-    """What a PAF head's maps mean. Defaults: OpenPose's COCO head.
-
-    Attributes:
-        skeleton: keypoint layout ("coco18": OpenPose's COCO keypoints with a neck and 19 limbs).
-            The head has K + 1 heatmaps (the background last) and 2 x limbs PAF channels.
-        stride: input pixels per map cell; must equal the network's output stride.
-        sigma: spread of the heatmap Gaussians, in input pixels.
-        limb_width: PAF half-width sigma_c, in map cells.
-    """
-
-    skeleton: str = "coco18"
-    stride: int = 8
-    sigma: float = 7.0
-    limb_width: float = 1.0
-
-    def __post_init__(self) -> None:
-        try:
-            get_skeleton(self.skeleton)
-        except ValueError as err:
-            raise UserError(f"head: {err}") from None
-        if isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1:
-            raise UserError(f"head: stride must be a positive integer, got {self.stride!r}")
-        for name in ("sigma", "limb_width"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"head: {name} must be positive, got {getattr(self, name)}")
-
-    @property
-    def keypoint_skeleton(self) -> Skeleton:
-        return get_skeleton(self.skeleton)
-
-    @property
-    def num_heatmaps(self) -> int:
-        """Heatmap channels: one per keypoint, then the background."""
-        return self.keypoint_skeleton.num_keypoints + 1
-
-    @property
-    def num_pafs(self) -> int:
-        """PAF channels: x and y per limb."""
-        return 2 * self.keypoint_skeleton.num_limbs
-
-    def describe(self) -> str:
-        return (f"{self.skeleton}, stride {self.stride}, sigma {self.sigma:g}, "
-                f"limb width {self.limb_width:g}")
 
 
 def check_same_head(expected: HeadSpec, given: HeadSpec, expected_name: str, given_name: str) -> None:
@@ -105,7 +59,7 @@ class PafCodec:
 
     def map_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
         """(W, H) of the maps for an input of ``image_size`` = (W, H) pixels."""
-        return map_size_for(image_size, self.spec.stride)
+        return self.spec.map_size(image_size)
 
     # ---- encoding --------------------------------------------------------------------------
 
@@ -159,9 +113,7 @@ class PafCodec:
                **params) -> list[Person]:
         """People from one image's (K[+1], h, w) heatmaps and (2L, h, w) PAFs, in input pixels;
         ``params`` are :class:`~pafpose.codec.decode.DecodeParams` fields."""
-        from .decode import decode  # the decoder pulls in scipy; encoding never needs it
-
-        return decode(heatmaps, pafs, self.spec.stride, self.skeleton, **params)
+        return decoder.decode(heatmaps, pafs, self.spec, **params)
 
     # ---- flips -----------------------------------------------------------------------------
 

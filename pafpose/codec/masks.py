@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from .spec import map_size_for
+
 __all__ = ["loss_mask", "mask_to_map", "is_fully_labelled", "MIN_KEYPOINTS", "MIN_AREA"]
 
 #: OpenPose's rule for a fully labelled person: this many labelled keypoints and this many pixels
@@ -112,7 +114,7 @@ def mask_to_map(mask: np.ndarray, stride: int) -> np.ndarray:
     if stride <= 0:
         raise ValueError(f"stride must be positive, got {stride}")
     h, w = mask.shape
-    hm, wm = -(-h // stride), -(-w // stride)
+    wm, hm = map_size_for((w, h), stride)
     masked = np.zeros((hm * stride, wm * stride), dtype=np.float32)
     masked[:h, :w] = mask == 0
     fraction = masked.reshape(hm, stride, wm, stride).mean(axis=(1, 3))

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from .skeleton import Skeleton, get_skeleton
+from .spec import map_size_for, pixels_to_cells
 
 try:  # torch is a hard dependency of the package, but the numpy path never needs it.
     import torch
@@ -40,11 +41,6 @@ __all__ = ["render_heatmaps", "render_pafs", "flip_heatmaps", "flip_pafs", "map_
 _CUTOFF = 0.01
 # exp(-0.5 r^2) >= 0.01  <=>  r <= sqrt(2 ln 100): radius of a Gaussian's support in sigmas.
 _SUPPORT = math.sqrt(2.0 * math.log(1.0 / _CUTOFF))
-
-
-def map_size_for(image_size: tuple[int, int], stride: int) -> tuple[int, int]:
-    """(W, H) of the maps for an input image of (W, H) pixels: ceil(side / stride)."""
-    return (-(-int(image_size[0]) // stride), -(-int(image_size[1]) // stride))
 
 
 def _is_torch(x) -> bool:
@@ -75,11 +71,6 @@ def _check_keypoints(keypoints, batched: bool) -> None:
         torch.isfinite(keypoints[..., :2]).all(-1)
     if bool((labelled & ~finite).any()):
         raise ValueError("keypoints contain NaN or inf coordinates on labelled (v > 0) keypoints")
-
-
-def _to_map_frame(xy, stride: int):
-    """Input-pixel coordinates -> map-cell coordinates (cell j is centred at j)."""
-    return (xy - (stride / 2.0 - 0.5)) / stride
 
 
 def _limb_pairs(limbs, num_keypoints: int) -> np.ndarray:
@@ -243,7 +234,7 @@ def _gaussian_window(sigma: float, stride: int) -> np.ndarray:
 def _heatmaps(kp, ops: _Ops, w: int, h: int, stride: int, sigma: float, background: bool):
     batch, _, num_kp, _ = kp.shape
     b, person, joint = ops.nonzero(kp[..., 2] > 0)
-    xy = _to_map_frame(kp[b, person, joint, :2], stride)  # (N, 2)
+    xy = pixels_to_cells(kp[b, person, joint, :2], stride)  # (N, 2)
     offsets = ops.index(_gaussian_window(sigma, stride))
     cols = ops.rint(xy[:, :1]) + offsets  # (N, R)
     rows = ops.rint(xy[:, 1:]) + offsets
@@ -299,7 +290,7 @@ def _pafs(kp, ops: _Ops, pairs: np.ndarray, w: int, h: int, stride: int, width: 
     batch, num_limbs = kp.shape[0], len(pairs)
     idx = ops.index(pairs)
     a, b = kp[:, :, idx[:, 0]], kp[:, :, idx[:, 1]]  # (B, P, L, 3)
-    p1, p2 = _to_map_frame(a[..., :2], stride), _to_map_frame(b[..., :2], stride)
+    p1, p2 = pixels_to_cells(a[..., :2], stride), pixels_to_cells(b[..., :2], stride)
     length = ops.norm(p2 - p1)
     valid = (a[..., 2] > 0) & (b[..., 2] > 0) & (length > 1e-8)
     bi, _, limb = ops.nonzero(valid)

@@ -1,3 +1,9 @@
+# Vendored baseline for the decode benchmarks: pafpose/decode.py exactly as of commit 7f7e151
+# ("write_image: JPEG quality only for JPEG files"), the decoder before issue 12's robustness
+# work (recovery, fragment merging, noise-following thresholds). Only its three relative imports
+# are rewritten to the modules' current addresses; nothing else is changed, so it is the
+# "before" of every comparison in benchmarks/decode.py and benchmarks/decode_robustness.py.
+# Not part of the package; do not edit.
 """Bottom-up parsing: from confidence maps and Part Affinity Fields to people.
 
 The algorithm of Cao et al. (CVPR 2017, TPAMI 2019), in four vectorised stages:
@@ -5,10 +11,8 @@ The algorithm of Cao et al. (CVPR 2017, TPAMI 2019), in four vectorised stages:
 1. **Peaks.** Per keypoint type, the heatmap is smoothed by a Gaussian of ``smooth_sigma`` cells
    (the original demo smooths too, at input resolution; smoothing a Gaussian peak gives a wider
    Gaussian at the same place, so nothing is lost on clean maps and noise peaks vanish), then
-   cells above ``peak_threshold`` (low, 0.03: a weak or blurred map's real peaks sink to ~0.1
-   after smoothing, and spurious ones die for want of PAF support) that are the maximum of their
-   3x3 neighbourhood (ties go to the first cell in raster order, so a plateau gives one peak)
-   are refined to sub-cell precision.
+   cells above ``peak_threshold`` that are the maximum of their 3x3 neighbourhood (ties go to the
+   first cell in raster order, so a plateau gives one peak) are refined to sub-cell precision.
    The default refinement fits a parabola to the log of the map along x and y, which is exact for
    Gaussian peaks, so stride-8 maps locate keypoints far below the 4-pixel quantisation.
    ``peak_mode="upsample"`` is the original demo's alternative: maps resized to input size
@@ -29,35 +33,26 @@ The algorithm of Cao et al. (CVPR 2017, TPAMI 2019), in four vectorised stages:
    or ``"hungarian"`` (maximum total score, ``scipy.optimize.linear_sum_assignment``). Both give
    the same AP on clean and degraded ground-truth maps (benchmarks/decode.py); greedy is the
    default as the faster and the original.
-   **Recovery.** A candidate whose limb has a field around it but no connection is the end of
-   a limb whose other end left no peak (occluded, or the neck of a person with one shoulder
-   hidden, since the neck exists only where both shoulders do). Following that field finds the
-   lost keypoint; such keypoints join the candidates and stages 2-3 run again (only on maps that
-   have any, so clean maps cost nothing more).
 4. **Assembly.** Greedy by limb score: a limb touching one person joins it, one joining two people
    merges them when they share no keypoint type, else it is dropped; otherwise it starts a
    person. When a connected group of limbs holds each keypoint type at most once, greedy assembly
    yields exactly that group, so only groups with a conflict are assembled one limb at a time.
-   Every limb is used, the two redundant ear-shoulder limbs of the 19 included. Fragments that a
-   scored pair left out by the one-to-one matching joins are then merged when they share no
-   keypoint type (best pair first). People with fewer than ``min_parts`` keypoints, or whose
-   mean score per keypoint (sum of keypoint scores + sum of limb scores, over the number of
-   keypoints: the original's test) is below ``min_score`` times the image's typical keypoint
-   plus limb score, are dropped. The ranking score ``Person.score`` is by default the sum
+   People with fewer than ``min_parts`` keypoints, or whose mean score per keypoint (sum of
+   keypoint scores + sum of limb scores, over the number of keypoints: the original's test) is
+   below ``min_score``, are dropped. The ranking score ``Person.score`` is by default the sum
    itself (``person_score="total"``), which ranks complete people above fragments of equal
    quality: on ground-truth maps of busy synthetic scenes, where overlapping limbs split some
    people into fragments, it gives COCO AP 0.860 against 0.823 for the per-keypoint mean
    (``person_score="mean"``, the original's value), and the same on the real COCO samples.
 
 Coordinates: map cell (i, j) is centred on input pixel ``(j*stride + stride/2 - 0.5,
-i*stride + stride/2 - 0.5)``, the convention of :mod:`pafpose.codec.targets`.
+i*stride + stride/2 - 0.5)``, the convention of :mod:`pafpose.targets`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -65,17 +60,12 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..config import from_dict
-from ..errors import UserError
-from .head import HeadSpec
-from .people import Person
-from .skeleton import Skeleton, get_skeleton
-
-if TYPE_CHECKING:  # for annotations only: decoding itself runs on numpy
-    import torch
+from pafpose.errors import UserError
+from pafpose.codec.people import Person
+from pafpose.codec.skeleton import Skeleton, get_skeleton
 
 __all__ = ["DecodeParams", "Peaks", "LimbCandidates", "decode", "find_peaks", "score_limbs", "match_limbs",
-           "recover_keypoints", "assemble"]
+           "assemble"]
 
 _LOG_FLOOR = 1e-4  # log-parabola fit: values below this are treated as this (noise, cut-offs)
 _ORIGINAL_SMOOTHING_SIGMA = 3.0  # pixels, as in the CMU demo
@@ -103,24 +93,12 @@ class DecodeParams:
             times stride.
         matching: "greedy" or "hungarian".
         min_parts: fewest keypoints a person may have.
-        min_score: lowest mean score per keypoint of a person kept, as a fraction of the image's
-            typical keypoint plus limb score (medians over all connections), so a weak map
-            keeps its people and a clean one cuts as a fixed 0.4 did.
+        min_score: lowest mean score per keypoint of a person kept.
         person_score: "total" (sum of keypoint and limb scores) or "mean" (that sum over the
             number of keypoints) as ``Person.score``, the ranking used by COCO evaluation.
-        noise_factor: in "refine" mode the peak threshold is at least this many times the
-            (smoothed) heatmaps' noise, measured from their negative values; 0 turns it off.
-        recover: find keypoints that left no peak where their limbs' PAFs end (see
-            :func:`recover_keypoints`).
-        recover_radius: in map cells, recovered ends closer than this to each other are one
-            keypoint, and closer to an existing candidate of their type add nothing.
-
-    A checkpoint may carry its own settings (its "inference" entry's "decode" dict), read with
-    :func:`pafpose.config.from_dict`. The defaults were chosen on benchmarks/decode_robustness.py: ground
-    truth at four degradation levels and a real network's maps, not one model.
     """
 
-    peak_threshold: float = 0.03
+    peak_threshold: float = 0.1
     peak_mode: str = "refine"
     smooth_sigma: float = 1.0
     refine: str = "quadratic"
@@ -131,11 +109,8 @@ class DecodeParams:
     image_height: float | None = None
     matching: str = "greedy"
     min_parts: int = 3
-    min_score: float = 0.2
+    min_score: float = 0.4
     person_score: str = "total"
-    noise_factor: float = 4.0
-    recover: bool = True
-    recover_radius: float = 3.0
 
     def __post_init__(self) -> None:
         choices = {"peak_mode": ("refine", "upsample"), "refine": ("quadratic", "centroid", "none"),
@@ -149,10 +124,16 @@ class DecodeParams:
             raise UserError(f"decode: min_inlier_fraction must lie in [0, 1], got {self.min_inlier_fraction}")
         if not self.smooth_sigma >= 0:
             raise UserError(f"decode: smooth_sigma must be >= 0, got {self.smooth_sigma}")
-        if not self.recover_radius > 0:
-            raise UserError(f"decode: recover_radius must be positive, got {self.recover_radius}")
         if self.image_height is not None and not self.image_height > 0:
             raise UserError(f"decode: image_height must be positive, got {self.image_height}")
+
+    @classmethod
+    def from_kwargs(cls, params: dict) -> DecodeParams:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise UserError(f"decode: unknown parameter(s) {unknown}; known: {sorted(known)}")
+        return cls(**params)
 
 
 @dataclass
@@ -306,19 +287,6 @@ def _upsampled_maxima(maps: np.ndarray, stride: float, threshold: float):
     return kind, xy, score
 
 
-def _peak_threshold(maps: np.ndarray, params: DecodeParams) -> float:
-    """``peak_threshold``, raised to ``noise_factor`` times the noise of (K, H, W) maps.
-
-    A confidence map is nowhere negative, so its negative values are noise alone: for noise of
-    zero mean, the mean of min(x, 0)^2 is half its variance wherever the map is 0. Noise makes
-    the ground between people bumpy, and the bumps pass a threshold set for weak but clean maps.
-    """
-    flat = maps[:, ::2, ::2].reshape(-1)  # every fourth cell measures the noise as well
-    negative = np.minimum(flat, 0.0)
-    sigma = math.sqrt(2.0 * float(negative @ negative) / len(flat))
-    return max(params.peak_threshold, params.noise_factor * sigma)
-
-
 def find_peaks(heatmaps: np.ndarray, stride: float, params: DecodeParams) -> Peaks:
     """Keypoint candidates of (K, H, W) float32 heatmaps; see the module docstring."""
     num_types = heatmaps.shape[0]
@@ -326,7 +294,7 @@ def find_peaks(heatmaps: np.ndarray, stride: float, params: DecodeParams) -> Pea
         kind, xy, score = _upsampled_maxima(heatmaps, stride, params.peak_threshold)
     else:
         smooth = _smoothed(heatmaps, params.smooth_sigma) if params.smooth_sigma > 0 else heatmaps
-        kind, row, col, _ = _local_maxima(smooth, _peak_threshold(smooth, params))
+        kind, row, col, _ = _local_maxima(smooth, params.peak_threshold)
         score = heatmaps[kind, row, col]
         offsets = _refine_offsets(smooth, kind, row, col, params.refine)
         # Zero padding pulls smoothed peaks near the border inwards; refine those on the raw maps.
@@ -336,7 +304,17 @@ def find_peaks(heatmaps: np.ndarray, stride: float, params: DecodeParams) -> Pea
         if params.smooth_sigma > 0 and near.any():
             offsets[near] = _refine_offsets(heatmaps, kind[near], row[near], col[near], params.refine)
         xy = np.stack([col, row], axis=1) + offsets
-    return _grouped(kind, xy, score, num_types, params.max_candidates)
+    order = np.lexsort((-score, kind))
+    kind, xy, score = kind[order], xy[order], score[order].astype(np.float64)
+    count = np.bincount(kind, minlength=num_types)
+    start = np.cumsum(count) - count
+    rank = np.arange(len(kind)) - start[kind]
+    if (count > params.max_candidates).any():
+        keep = rank < params.max_candidates
+        kind, xy, score = kind[keep], xy[keep], score[keep]
+        count = np.minimum(count, params.max_candidates)
+        start = np.cumsum(count) - count
+    return Peaks(xy=xy, score=score, kind=kind, start=start, count=count)
 
 
 # --------------------------------------------------------------------------------------------
@@ -519,146 +497,6 @@ def match_limbs(candidates: LimbCandidates, num_candidates: int, method: str) ->
 
 
 # --------------------------------------------------------------------------------------------
-# 3b. keypoints recovered from the fields
-# --------------------------------------------------------------------------------------------
-
-
-def _field(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """(P, 2) bilinear PAF vectors of limbs (P,) at points (P, 2) in cells (clamped to the map)."""
-    _, h, w = pafs.shape
-    x, y, x0, y0 = _lower_corner(xy, np.zeros_like(xy), np.zeros(1), w, h)
-    fx, fy, corner = (x - x0)[:, 0], (y - y0)[:, 0], ((2 * h * w) * limb + y0[:, 0] * w + x0[:, 0])
-    step_x, step_y = int(w > 1), w * int(h > 1)
-    flat = pafs.reshape(-1)
-    weights = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
-    offsets = (0, step_x, step_y, step_x + step_y)
-    return np.stack([sum(flat[corner + (c * h * w + o)] * wt for o, wt in zip(offsets, weights))
-                     for c in (0, 1)], axis=1)
-
-
-def _open_ends(peaks: Peaks, connections: LimbCandidates, limbs: np.ndarray):
-    """Every (candidate, limb) that could have a connection of that limb and has none.
-
-    Returns (P,) candidate indices, (P,) limbs and (P,) the end of the limb the candidate sits
-    at (0: the field points away from it, 1: towards it).
-    """
-    candidate, limb, side = [], [], []
-    for end in (0, 1):
-        count = peaks.count[limbs[:, end]]
-        limb.append(np.repeat(np.arange(len(limbs)), count))
-        first = np.repeat(peaks.start[limbs[:, end]] - (np.cumsum(count) - count), count)
-        candidate.append(first + np.arange(count.sum()))
-        side.append(np.full(count.sum(), end))
-    candidate, limb, side = np.concatenate(candidate), np.concatenate(limb), np.concatenate(side)
-    num = len(peaks.score)
-    taken = np.zeros(len(limbs) * num, dtype=bool)
-    taken[connections.limb * num + connections.a] = True
-    taken[connections.limb * num + connections.b] = True
-    free = ~taken[limb * num + candidate]
-    return candidate[free], limb[free], side[free]
-
-
-def recover_keypoints(peaks: Peaks, connections: LimbCandidates, pafs: np.ndarray,
-                      limbs: np.ndarray, params: DecodeParams) -> Peaks | None:
-    """Candidates for keypoints the heatmaps lost but the PAFs still show, or None if there are none.
-
-    A candidate with a limb's field around it but no connection of that limb is the end of a
-    limb whose other end left no peak (occluded, or the neck of a person with one shoulder
-    hidden). Following the field from there (a streamline, half a cell per step) to where its
-    support falls below half the largest seen finds that end: half the maximum is where a
-    blurred band ends, so blur does not move it. Ends of the same type within
-    ``recover_radius`` cells are one keypoint; ends that land on an existing candidate of their
-    type add nothing. A recovered keypoint's score is half the largest support along its trace
-    (it has one limb's evidence and no heat of its own).
-
-    Args:
-        pafs: (2L, H, W); limbs: (L, 2).
-
-    Returns:
-        All candidates, old and new, in :class:`Peaks` order.
-    """
-    candidate, limb, side = _open_ends(peaks, connections, limbs)
-    sign = np.where(side == 0, 1.0, -1.0)[:, None]  # towards the missing end
-    vector = _field(pafs, limb, peaks.xy[candidate]) * sign
-    support = np.hypot(vector[:, 0], vector[:, 1])
-    # A field is a limb's when somewhere along the trace it is as strong as half this image's
-    # typical connection; weaker ones are noise (which on a noisy map passes paf_threshold nearly
-    # everywhere). At the limb's end the band has faded to about half, hence a quarter here.
-    typical = np.median(connections.score) if len(connections.score) else np.inf
-    keep = support > max(params.paf_threshold, 0.25 * typical)
-    if not keep.any():
-        return None
-    candidate, limb, side, sign, vector, support = (
-        v[keep] for v in (candidate, limb, side, sign, vector, support))
-    _, h, w = pafs.shape
-    position = peaks.xy[candidate].copy()
-    direction = vector / support[:, None]
-    best = support.copy()
-    travelled = np.zeros(len(limb))
-    alive = np.arange(len(limb))
-    for _ in range(2 * (h + w)):
-        ahead = position[alive] + 0.5 * direction[alive]
-        inside = (ahead[:, 0] >= 0) & (ahead[:, 0] <= w - 1) & (ahead[:, 1] >= 0) & (ahead[:, 1] <= h - 1)
-        field = _field(pafs, limb[alive], ahead) * sign[alive]
-        along = (field * direction[alive]).sum(axis=1)
-        going = inside & (along >= 0.5 * best[alive])
-        moving = alive[going]
-        position[moving] = ahead[going]
-        travelled[moving] += 0.5
-        best[moving] = np.maximum(best[moving], along[going])
-        norm = np.hypot(field[going, 0], field[going, 1])
-        direction[moving] = field[going] / np.maximum(norm, 1e-9)[:, None]
-        alive = moving
-        if not len(alive):
-            break
-    kind = limbs[limb, 1 - side]
-    found = (travelled >= 1.0) & (best >= 0.5 * typical)
-    xy, kind, score = position[found], kind[found], 0.5 * best[found]
-    if not len(kind):
-        return None
-    # Ends on an existing candidate of their type: that limb failed for another reason.
-    pairs_new = np.repeat(np.arange(len(kind)), peaks.count[kind])
-    pairs_old = np.repeat(peaks.start[kind] - (np.cumsum(peaks.count[kind]) - peaks.count[kind]),
-                          peaks.count[kind]) + np.arange(peaks.count[kind].sum())
-    near = np.hypot(*(xy[pairs_new] - peaks.xy[pairs_old]).T) < params.recover_radius
-    fresh = np.ones(len(kind), dtype=bool)
-    fresh[pairs_new[near]] = False
-    xy, kind, score = xy[fresh], kind[fresh], score[fresh]
-    if not len(kind):
-        return None
-    # Several traces reach the same lost keypoint (a neck from both hips, a shoulder and the nose).
-    gap = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
-    same = (gap < params.recover_radius) & (kind[:, None] == kind[None])
-    groups, group = connected_components(coo_matrix(same), directed=False)
-    size = np.bincount(group, minlength=groups)
-    xy = np.stack([np.bincount(group, weights=xy[:, d], minlength=groups) for d in (0, 1)], axis=1) / size[:, None]
-    best_score = np.zeros(groups)
-    np.maximum.at(best_score, group, score)
-    kind = np.zeros(groups, dtype=np.int64)
-    kind[group] = limbs[limb, 1 - side][found][fresh]
-    xy = np.concatenate([peaks.xy, xy])
-    score = np.concatenate([peaks.score, best_score])
-    kind = np.concatenate([peaks.kind, kind])
-    return _grouped(kind, xy, score, len(peaks.count), params.max_candidates)
-
-
-def _grouped(kind: np.ndarray, xy: np.ndarray, score: np.ndarray, num_types: int,
-             max_candidates: int) -> Peaks:
-    """:class:`Peaks` of (N,) types, (N, 2) positions and (N,) scores: grouped by type, strongest
-    first, at most ``max_candidates`` per type."""
-    order = np.lexsort((-score, kind))
-    kind, xy, score = kind[order], xy[order], score[order].astype(np.float64)
-    count = np.bincount(kind, minlength=num_types)
-    start = np.cumsum(count) - count
-    if (count > max_candidates).any():
-        keep = np.arange(len(kind)) - start[kind] < max_candidates
-        kind, xy, score = kind[keep], xy[keep], score[keep]
-        count = np.minimum(count, max_candidates)
-        start = np.cumsum(count) - count
-    return Peaks(xy=xy, score=score, kind=kind, start=start, count=count)
-
-
-# --------------------------------------------------------------------------------------------
 # 4. assembly
 # --------------------------------------------------------------------------------------------
 
@@ -694,55 +532,9 @@ def _assemble_greedily(a: np.ndarray, b: np.ndarray, score: np.ndarray, kind: np
     return label
 
 
-def _merge_fragments(label: np.ndarray, ends: np.ndarray, candidates: LimbCandidates,
-                     kind: np.ndarray, num_candidates: int, num_types: int):
-    """Merge people that a scored pair joins when they share no keypoint type, best pair first.
-
-    Matching is one-to-one per limb, so a pair whose ends went to two fragments of one person
-    (a neck lost to a spurious rival, a limb taken by a neighbour) is left out, yet it is PAF
-    evidence that the fragments belong together.
-
-    Args:
-        label: (C,) person of each kept connection; ends: (2C,) its candidates a then b.
-
-    Returns:
-        (C,) merged, contiguous labels and the bridging pairs as a small record with ``label``
-        and ``score`` arrays (their limb scores count for the merged person).
-    """
-    owner = np.full(num_candidates, -1)
-    owner[ends] = np.concatenate([label, label])
-    pa, pb = owner[candidates.a], owner[candidates.b]
-    num_people = label.max() + 1
-    types = np.zeros((num_people, num_types), dtype=bool)
-    types[owner[ends], kind[ends]] = True
-    bridge = np.flatnonzero((pa >= 0) & (pb >= 0) & (pa != pb))
-    bridge = bridge[~(types[pa[bridge]] & types[pb[bridge]]).any(axis=1)]
-    root = np.arange(num_people)
-    used = []
-    for i in bridge[np.argsort(-candidates.score[bridge], kind="stable")]:
-        ra, rb = root[pa[i]], root[pb[i]]
-        if ra == rb or (types[ra] & types[rb]).any():
-            continue
-        types[ra] |= types[rb]
-        root[root == rb] = ra
-        used.append(i)
-    _, merged = np.unique(root, return_inverse=True)
-    used = np.asarray(used, dtype=np.int64)
-    return merged[label], _Bridges(label=merged[pa[used]], score=candidates.score[used])
-
-
-@dataclass
-class _Bridges:
-    label: np.ndarray
-    score: np.ndarray
-
-
 def assemble(peaks: Peaks, connections: LimbCandidates, num_types: int, stride: float,
-             params: DecodeParams, candidates: LimbCandidates | None = None) -> list[Person]:
-    """People from the chosen connections; see the module docstring.
-
-    ``candidates`` (all scored pairs, before matching) lets fragments they join be merged.
-    """
+             params: DecodeParams) -> list[Person]:
+    """People from the chosen connections; see the module docstring."""
     if not len(connections.score):
         return []
     num_candidates = len(peaks.score)
@@ -765,28 +557,20 @@ def assemble(peaks: Peaks, connections: LimbCandidates, num_types: int, stride: 
         label[tangled] = np.where(sub >= 0, sub + group.max() + 1, -1)
     kept = label >= 0
     label, ends = label[kept], np.concatenate([connections.a[kept], connections.b[kept]])
-    _, label = np.unique(label, return_inverse=True)
-    limb_scores = connections.score[kept]
-    if candidates is not None and len(label):
-        label, bridges = _merge_fragments(label, ends, candidates, peaks.kind, num_candidates, num_types)
-        limb_scores = np.concatenate([limb_scores, bridges.score])
-        label = np.concatenate([label, bridges.label])
-    num_people = label.max(initial=-1) + 1
+    people_ids, label = np.unique(label, return_inverse=True)
+    num_people = len(people_ids)
 
     keypoints = np.zeros((num_people, num_types, 3))
-    node_person = np.concatenate([label[:len(ends) // 2]] * 2)
+    node_person = np.concatenate([label, label])
     keypoints[node_person, peaks.kind[ends], 0] = peaks.xy[ends, 0] * stride + (stride / 2.0 - 0.5)
     keypoints[node_person, peaks.kind[ends], 1] = peaks.xy[ends, 1] * stride + (stride / 2.0 - 0.5)
     keypoints[node_person, peaks.kind[ends], 2] = peaks.score[ends]
     parts = np.count_nonzero(keypoints[:, :, 2] > 0, axis=1)
-    limb_total = np.bincount(label, weights=limb_scores, minlength=num_people)
+    limb_total = np.bincount(label, weights=connections.score[kept], minlength=num_people)
     total = keypoints[:, :, 2].sum(axis=1) + limb_total
     mean = total / np.maximum(parts, 1)
     score = total if params.person_score == "total" else mean
-    # A weak map makes every person weak: judge each against this image's typical keypoint and
-    # limb (medians, which the few strong spurious peaks and limbs do not move).
-    typical = np.median(peaks.score[ends]) + np.median(limb_scores)
-    good = np.flatnonzero((parts >= params.min_parts) & (mean >= params.min_score * typical))
+    good = np.flatnonzero((parts >= params.min_parts) & (mean >= params.min_score))
     good = good[np.argsort(-score[good], kind="stable")]
     return [Person(keypoints=keypoints[p], score=float(score[p])) for p in good]
 
@@ -796,30 +580,26 @@ def assemble(peaks: Peaks, connections: LimbCandidates, num_types: int, stride: 
 # --------------------------------------------------------------------------------------------
 
 
-def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
-           stride: float = HeadSpec.stride, skeleton: str | Skeleton = HeadSpec.skeleton,
+def decode(heatmaps, pafs, stride: float = 8, skeleton: str | Skeleton = "coco18",
            **params) -> list[Person]:
     """People in one image from its network maps.
 
     Args:
-        heatmaps (np.ndarray | torch.Tensor): (K or K+1, H, W); a trailing background channel is
+        heatmaps: (K or K+1, H, W) numpy array or torch tensor; a trailing background channel is
             ignored. K = 18 for COCO-18.
-        pafs (np.ndarray | torch.Tensor): (2L, H, W); channel 2l = x and 2l+1 = y of the
-            skeleton's limb l (L = 19 for COCO-18).
-        stride (float): input pixels per map cell (default: the default head's, 8).
-        skeleton (str | Skeleton): "coco18" (the default head's) or a :class:`~pafpose.codec.skeleton.Skeleton` with PAF
-            limbs.
+        pafs: (2L, H, W); channel 2l = x and 2l+1 = y of the skeleton's limb l.
+        stride: input pixels per map cell.
+        skeleton: "coco18" or a :class:`~pafpose.skeleton.Skeleton` with PAF limbs.
         **params: fields of :class:`DecodeParams`.
 
     Returns:
-        list[Person]: people sorted by score (best first), each with (K, 3) keypoints x, y in
-        input-image pixels and confidence (0 = missing).
+        People sorted by score (best first), keypoints in input-image pixels.
 
     Raises:
         UserError (a ValueError): wrong shapes or channel counts, NaN/inf, stride <= 0, unknown
         parameters.
     """
-    config = from_dict(DecodeParams, params, "decode")
+    config = DecodeParams.from_kwargs(params)
     sk = get_skeleton(skeleton)
     heatmaps, pafs = _check_inputs(heatmaps, pafs, stride, sk)
     stride = float(stride)
@@ -828,10 +608,4 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
     limbs = np.asarray(sk.limbs, dtype=np.int64).reshape(-1, 2)
     candidates = score_limbs(peaks, pafs, limbs, stride, image_height, config)
     connections = match_limbs(candidates, len(peaks.score), config.matching)
-    if config.recover:
-        recovered = recover_keypoints(peaks, connections, pafs, limbs, config)
-        if recovered is not None:
-            peaks = recovered
-            candidates = score_limbs(peaks, pafs, limbs, stride, image_height, config)
-            connections = match_limbs(candidates, len(peaks.score), config.matching)
-    return assemble(peaks, connections, sk.num_keypoints, stride, config, candidates)
+    return assemble(peaks, connections, sk.num_keypoints, stride, config)
