@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..codec.head import PafCodec
+from ..codec.spec import cells_to_pixels, map_size_for, pixels_to_cells
 from ..codec.people import Person
 from ..device import check_device
 from ..errors import UserError
@@ -206,8 +207,9 @@ class Predictor:
             image (np.ndarray): (H, W, 3) BGR uint8, converted as in :meth:`predict`.
 
         Returns:
-            tuple[np.ndarray, np.ndarray]: float32 (19, h, w) heatmaps (background last) and
-            (38, h, w) PAFs, h = ceil(input height / stride), w likewise.
+            tuple[np.ndarray, np.ndarray]: float32 (K+1, h, w) heatmaps (background last) and
+            (2L, h, w) PAFs of the head (19 and 38 for COCO-18), (w, h) = ``codec.map_size`` of
+            the network input.
         """
         heatmaps, pafs, _ = self._maps_batch([as_bgr_image(image, "image")])[0]
         return heatmaps.cpu().numpy(), pafs.cpu().numpy()
@@ -247,11 +249,10 @@ class Predictor:
                 for (hm, pf), ref in zip(sums, refs)]
 
     def _run_scale(self, images: list[np.ndarray], resizes: list[NetworkInput]):
-        """Yield (image index, heatmaps (19, h, w), pafs (38, h, w)) cropped to real pixels."""
-        s = self.codec.stride
+        """Yield (image index, heatmaps (K+1, h, w), pafs (2L, h, w)) cropped to real pixels."""
         groups: dict[tuple[int, int], list[int]] = {}
         for index, r in enumerate(resizes):
-            groups.setdefault((_ceil_to(r.height, s), _ceil_to(r.width, s)), []).append(index)
+            groups.setdefault(self.codec.map_size((r.width, r.height)), []).append(index)
         per_call = max(1, self.batch_size // (2 if self.flip else 1))
         for indices in groups.values():
             for start in range(0, len(indices), per_call):
@@ -269,7 +270,7 @@ class Predictor:
                     heatmaps = (heatmaps[:k] + mirrored_heatmaps) / 2
                     pafs = (pafs[:k] + mirrored_pafs) / 2
                 for row, index in enumerate(chunk):
-                    rows, cols = -(-resizes[index].height // s), -(-resizes[index].width // s)
+                    cols, rows = self.codec.map_size((resizes[index].width, resizes[index].height))
                     yield index, heatmaps[row, :, :rows, :cols], pafs[row, :, :rows, :cols]
                 self.timings.preprocess += t1 - t0
                 self.timings.network += t2 - t1
@@ -282,9 +283,9 @@ class Predictor:
             shrink = r.width < image.shape[1]
             resized = cv2.resize(image, (r.width, r.height),
                                  interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-            padded.append(cv2.copyMakeBorder(
-                resized, 0, _ceil_to(r.height, s) - r.height, 0, _ceil_to(r.width, s) - r.width,
-                cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
+            cols, rows = self.codec.map_size((r.width, r.height))
+            padded.append(cv2.copyMakeBorder(resized, 0, rows * s - r.height, 0, cols * s - r.width,
+                                             cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
         batch = np.stack(padded)
         if self.flip:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
@@ -313,10 +314,6 @@ def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndar
     return to_bgr8(array, name=name)
 
 
-def _ceil_to(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def to_original_pixels(keypoints: np.ndarray, fx: float, fy: float) -> None:
     """In place: (K, 3) network-input x, y of found keypoints (score > 0) -> original pixels.
 
@@ -332,11 +329,13 @@ def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stri
                           device: torch.device) -> torch.Tensor:
     """(n_out, n_in) linear interpolation from one map grid to another along one axis.
 
-    Output cell j is centred on original coordinate ``(j*s + s/2) / f_out - 0.5``, which lies at
-    fractional input cell ``((j*s + s/2) * f_in / f_out - s/2) / s``; clamped to the grid.
+    Output cell j is centred on a pixel of the output's network input, which is an original pixel
+    and then a pixel of the input's network input (pixel centres at integers on every side), and
+    so a fractional input cell; clamped to the grid.
     """
-    centre = (torch.arange(n_out, dtype=torch.float64) * stride + stride / 2) * (f_in / f_out)
-    u = ((centre - stride / 2) / stride).clamp(0, n_in - 1)
+    x_out = cells_to_pixels(torch.arange(n_out, dtype=torch.float64), stride)
+    x_in = (x_out + 0.5) * (f_in / f_out) - 0.5
+    u = pixels_to_cells(x_in, stride).clamp(0, n_in - 1)
     lo = u.floor().long().clamp(max=n_in - 1)
     hi = (lo + 1).clamp(max=n_in - 1)
     frac = u - lo
@@ -349,7 +348,7 @@ def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stri
 
 def resample_maps(maps: torch.Tensor, src: NetworkInput, dst: NetworkInput, stride: int) -> torch.Tensor:
     """(C, h, w) maps on ``src``'s grid -> (C, h', w') on ``dst``'s grid (a copy)."""
-    rows, cols = -(-dst.height // stride), -(-dst.width // stride)
+    cols, rows = map_size_for((dst.width, dst.height), stride)
     if src == dst:
         return maps.clone()
     ay = _interpolation_matrix(rows, maps.shape[1], dst.fy, src.fy, stride, maps.device)
