@@ -1,7 +1,7 @@
 """Inference speed: images/s of each network at 368 input, split into stages, in one run.
 
 Runs the Predictor on the bundled real COCO images (640 px wide -> 368 x 552 network input) on
-CPU with 1 and 2 threads, with the torch and the onnxruntime backend, and on CUDA when available,
+CPU with 1 and 2 threads, with the torch, onnxruntime and OpenVINO (fp32) backends, and on CUDA when available,
 for each network of ``--archs``: the VGG networks (tpami, cvpr2017) with randomly initialised
 weights (speed does not depend on the values) and mobilenet-thin with the bundled COCO-trained
 weights. Prints per-image milliseconds of preprocess / network / decode (median over repeats)
@@ -20,6 +20,7 @@ environment with tensorflow-cpu installed (never a pafpose dependency).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -154,6 +155,12 @@ def main() -> None:
                 results[arch, f"onnx {threads}"] = t = measure(
                     Predictor(session, backend="onnx", input_height=368), images, args.repeats)
                 print(row(name, f"onnxruntime CPU, {threads} thread(s)", t), flush=True)
+        if importlib.util.find_spec("openvino") is not None:
+            for threads in (1, 2):
+                results[arch, f"openvino {threads}"] = t = measure(
+                    Predictor(model, backend="openvino", precision="fp32", input_height=368, threads=threads),
+                    images, args.repeats)
+                print(row(name, f"OpenVINO CPU fp32, {threads} thread(s)", t), flush=True)
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True
             results[arch, "cuda"] = t = measure(Predictor(model, device="cuda", input_height=368), images, args.repeats)

@@ -4,6 +4,9 @@ The everyday entry points are imported on first use, so that ``import pafpose`` 
 start-up) stays light:
 
 - ``pafpose.Predictor``: images -> people (:mod:`pafpose.inference.predict`);
+- ``pafpose.Runner``: people per frame of files, folders, videos, cameras and streams, through
+  a pipeline (:mod:`pafpose.inference.runner`), and ``pafpose.ResultWriter``: the outputs
+  ``pafpose infer`` writes from its frames (:mod:`pafpose.inference.writer`);
 - ``pafpose.Person``: one detected person (:mod:`pafpose.codec.people`);
 - ``pafpose.HeadSpec`` and ``pafpose.PafCodec``: what a network's maps mean, and encoding people
   into them and decoding them back (:mod:`pafpose.codec.head`).
@@ -19,10 +22,10 @@ ONNX, evaluation) -> ``training`` -> ``demo`` -> ``commands`` (the CLI).
 
 from __future__ import annotations
 
-__all__ = ["HeadSpec", "PafCodec", "Person", "Predictor", "__version__"]
+__all__ = ["HeadSpec", "PafCodec", "Person", "Predictor", "Runner", "ResultWriter", "__version__"]
 
 _LAZY = {"Predictor": ".inference.predict", "Person": ".codec.people", "HeadSpec": ".codec.head",
-         "PafCodec": ".codec.head"}
+         "PafCodec": ".codec.head", "Runner": ".inference.runner", "ResultWriter": ".inference.writer"}
 
 
 def _version() -> str:
