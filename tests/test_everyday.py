@@ -289,6 +289,8 @@ def test_collisions_nested_out_and_format_none(weights, photo, tmp_path):
     image = cv2.imread(str(photo))
     cv2.imwrite(str(photos / "x.jpg"), image)
     cv2.imwrite(str(photos / "x.png"), image)
+    cv2.imwrite(str(photos / "x-1.jpg"), image)  # a real file with the name a counter would give
+    cv2.imwrite(str(photos / "x.png.jpg"), image)  # and one with the name the suffix would give
     out = photos / "out"  # inside the input folder
     for _ in range(2):  # the second run must not read the first one's renderings
         code, _, err = run("infer", photos, "--weights", weights, "--out", out, "--render",
@@ -297,7 +299,11 @@ def test_collisions_nested_out_and_format_none(weights, photo, tmp_path):
         manifest = json.loads((out / "manifest.json").read_text())["inputs"]
         assert {e["input"]: e["outputs"] for e in manifest} == {
             str(photos / "x.jpg"): ["x_keypoints.json", "x_rendered.jpg"],
-            str(photos / "x.png"): ["x-1_keypoints.json", "x-1_rendered.jpg"]}
+            str(photos / "x-1.jpg"): ["x-1_keypoints.json", "x-1_rendered.jpg"],
+            str(photos / "x.png.jpg"): ["x.png_keypoints.json", "x.png_rendered.jpg"],
+            str(photos / "x.png"): ["x.png-1_keypoints.json", "x.png-1_rendered.jpg"]}
+        written = [o for e in manifest for o in e["outputs"]]
+        assert len(written) == len(set(written))  # one input, one set of outputs
     code, _, err = run("infer", photos, "--weights", weights, "--out", tmp_path / "o", "--format", "none")
     assert code == 2 and "--render" in err and not (tmp_path / "o").exists()
 

@@ -131,13 +131,30 @@ def _kind(path: Path) -> str | None:
 
 
 def _unique_names(inputs: list[MediaInput]) -> list[MediaInput]:
-    """Disambiguate equal output names (a.jpg and a.png, or two folders' x.jpg) with a counter."""
-    seen: dict[str, int] = {}
+    """Output names that no two inputs share and that no input's own name can collide with.
+
+    The first of several inputs with one name keeps it; the others take their suffix along
+    (``a.jpg``, ``a.png`` -> ``a``, ``a.png``), then a counter if even that is taken. Every
+    name any input keeps is reserved first, so a real ``a-1.jpg`` is never renamed over.
+    """
+    counts: dict[str, int] = {}
+    for item in inputs:
+        counts[item.name] = counts.get(item.name, 0) + 1
+    used = set(counts)
+    kept: set[str] = set()
     out = []
     for item in inputs:
-        count = seen.get(item.name, 0)
-        seen[item.name] = count + 1
-        out.append(item if count == 0 else MediaInput(item.path, item.kind, f"{item.name}-{count}"))
+        if item.name not in kept:
+            kept.add(item.name)
+            out.append(item)
+            continue
+        suffix = Path(str(item.path)).suffix.lstrip(".") if item.kind != "stream" else ""
+        base = f"{item.name}.{suffix}" if suffix else item.name
+        name, n = base, 1
+        while name in used:
+            name, n = f"{base}-{n}", n + 1
+        used.add(name)
+        out.append(MediaInput(item.path, item.kind, name))
     return out
 
 
