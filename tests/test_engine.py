@@ -313,3 +313,20 @@ def test_torchrun_shards_and_merges_and_a_rerun_skips_what_is_done(mobilenet_che
     assert sorted(im["file_name"] for im in again) == [f"{i:03d}" for i in range(9)]
     assert len(json.loads((out / "manifest.json").read_text())["inputs"]) == 9
     assert len(json.loads((out / "results.json").read_text())) >= len(results)
+
+
+@pytest.mark.parametrize("arch", ["tpami", "cvpr2017", "mobilenet-thin"])
+def test_inference_in_two_parts_equals_the_whole(arch):
+    """bf16 runs the part after the first stage at another precision: the split must be exact."""
+    from cli_helpers import TINY_CONFIG
+
+    config = TINY_MOBILENET_CONFIG if arch == "mobilenet-thin" else {**TINY_CONFIG, "arch": arch}
+    if arch == "cvpr2017":
+        config = {**{k: v for k, v in config.items() if k != "stage_blocks"}, "heatmap_stages": 2}
+    model = tiny_model(config)
+    x = torch.rand(2, 3, 64, 80, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        whole = model.infer(x)
+        parts = model.infer_later_stages(model.infer_first_stage(x))
+    for a, b in zip(whole, parts):
+        assert torch.equal(a, b)
