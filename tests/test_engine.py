@@ -222,6 +222,14 @@ def test_a_live_source_drops_stale_frames_to_keep_latency_bounded(tmp_path):
     assert indices == sorted(indices) and indices[-1] == 29  # the newest frame is never dropped
 
 
+def test_realtime_plays_a_file_at_its_frame_rate(tmp_path):
+    clip = _video(tmp_path / "clip.avi", 10)  # 10 fps: 1 s of video
+    start = time.perf_counter()
+    events = list(Runner(_CountingPredictor(), realtime=True).run([clip]))
+    assert time.perf_counter() - start >= 0.85
+    assert isinstance(events[-1], SourceEnd) and events[-1].frames + events[-1].dropped == 10
+
+
 def test_runner_api_on_real_photos_and_a_video(tmp_path):
     predictor = Predictor(tiny_model(TINY_MOBILENET_CONFIG), input_height=64)
     photos = sorted(SAMPLE_DIR.glob("*.jpg"))[:2]

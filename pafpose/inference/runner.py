@@ -160,6 +160,8 @@ class Runner:
         queue_size: frames waiting between two stages (memory: about 3 x this many frames).
         tracker: a callable returning a fresh per-source tracker with ``update(people, time)
             -> people`` (e.g. :class:`pafpose.tracking.PoseTracker`), or None.
+        realtime: play video files as a camera delivers frames, at their own frame rate, and
+            drop stale ones like a live source (to try a live set-up on a recording).
 
     Use :meth:`frames` for the frames only, :meth:`run` for frames and the end of each source::
 
@@ -170,7 +172,7 @@ class Runner:
 
     def __init__(self, predictor, start_frame: int = 0, end_frame: int | None = None,
                  frame_step: int = 1, queue_size: int = 2,
-                 tracker: Callable[[], Any] | None = None):
+                 tracker: Callable[[], Any] | None = None, realtime: bool = False):
         if start_frame < 0 or frame_step < 1 or (end_frame is not None and end_frame <= start_frame):
             raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start_frame}, "
                             f"end {end_frame}, step {frame_step}")
@@ -178,6 +180,7 @@ class Runner:
         self.start_frame, self.end_frame, self.frame_step = start_frame, end_frame, frame_step
         self.queue_size = queue_size
         self.tracker = tracker
+        self.realtime = realtime
         self.stats = RunStats()
 
     # -----------------------------------------------------------------------------------------
@@ -267,11 +270,14 @@ class Runner:
                     out.put(_Item(source, 0, None, read_image(source.path), time.perf_counter()))
                     count = 1
                 else:
-                    live = source.kind == "stream"
+                    live = source.kind == "stream" or self.realtime
                     reader = VideoReader(source.path, self.start_frame, self.end_frame, self.frame_step)
                     fps = reader.info.fps
+                    started = time.perf_counter()
                     for n, frame in enumerate(reader):
                         index = self.start_frame + n * self.frame_step
+                        if self.realtime and source.kind != "stream":
+                            time.sleep(max(0.0, started + n * self.frame_step / fps - time.perf_counter()))
                         item = _Item(source, index, index / fps, frame, time.perf_counter(), fps, live)
                         if live:
                             dropped += out.put_latest(item)
