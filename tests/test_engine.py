@@ -338,3 +338,42 @@ def test_inference_in_two_parts_equals_the_whole(arch):
         parts = model.infer_later_stages(model.infer_first_stage(x))
     for a, b in zip(whole, parts):
         assert torch.equal(a, b)
+
+
+def test_the_predictor_takes_paths_pil_images_and_rgb_arrays(tmp_path):
+    from PIL import Image
+
+    predictor = Predictor(tiny_model(TINY_MOBILENET_CONFIG), input_height=64)
+    path = sorted(SAMPLE_DIR.glob("*.jpg"))[0]
+    bgr = cv2.imread(str(path))
+    expected = [p.keypoints.tolist() for p in predictor.predict(bgr)]
+    assert expected  # random biases: the tiny network finds someone
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    for image, kwargs in ((path, {}), (str(path), {}), (Image.fromarray(rgb), {}), (rgb, {"color": "rgb"})):
+        assert [p.keypoints.tolist() for p in predictor(image, **kwargs)] == expected, type(image)
+    # An RGB array read as BGR gives other maps: the colour order matters and is not guessed.
+    assert [p.keypoints.tolist() for p in predictor(rgb)] != expected
+    with pytest.raises(UserError, match="color must be"):
+        predictor(rgb, color="hsv")
+    with pytest.raises(UserError, match="no such file|cannot read|not found"):
+        predictor(tmp_path / "missing.jpg")
+
+
+def test_coco_ids_cost_constant_memory_on_a_long_stream(tmp_path):
+    import tracemalloc
+
+    from pafpose.inference.writer import CocoResultsStream
+
+    stream = CocoResultsStream(tmp_path)
+    for index in range(2000):
+        stream.add(f"cam_{index:012d}", "0", index, [])
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for index in range(2000, 22000):
+        stream.add(f"cam_{index:012d}", "0", index, [])
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    stream.close()
+    assert grown < 64 * 1024, grown  # nothing kept per frame
+    images = json.loads((tmp_path / "images.json").read_text())
+    assert len(images) == 22000 and len({im["id"] for im in images}) == 22000

@@ -365,6 +365,13 @@ def test_frame_range_and_odd_frame_sizes(weights, tmp_path):
     rendered = cv2.VideoCapture(str(out / "odd_rendered.avi"))
     ok, frame = rendered.read()
     assert ok and frame.shape == (47, 65, 3)
+    # Every 3rd frame of a 10 fps clip: the rendering plays at 10/3 fps (the AVI header rounds
+    # it to whole frames per second), at the original speed, not 3x too fast.
+    assert rendered.get(cv2.CAP_PROP_FPS) == pytest.approx(10 / 3, abs=0.5)
+    # A frame range that selects nothing is one error for the run, not one per video.
+    code, _, err = run("infer", clip, clip, "--weights", weights, "--out", tmp_path / "o2",
+                       "--start-frame", "5", "--end-frame", "5")
+    assert code == 2 and err.count("frame range") == 1 and err.count("\n") == 1, err
 
 
 def test_streams_and_cameras_are_kept_as_given(tmp_path, monkeypatch):

@@ -66,7 +66,7 @@ class CocoResultsStream:
         """Record one image or frame's people; returns its image id."""
         from .evaluate import people_to_coco_results
 
-        stem = Path(name).name
+        stem = name.rsplit("/", 1)[-1]  # not Path: it interns every name it parses
         image_id = int(stem) if stem.isdigit() and int(stem) >= self.next_id else self.next_id
         self.next_id = image_id + 1
         self._append("images.json", [{"id": image_id, "file_name": name, "source": source,
