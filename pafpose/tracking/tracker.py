@@ -63,7 +63,7 @@ class TrackerConfig:
         min_confidence: keypoints below this confidence are treated as missing.
     """
 
-    min_similarity: float = 0.2
+    min_similarity: float = 0.1
     sigma_scale: float = 2.0
     min_shared: int = 3
     confirm_frames: int = 2
@@ -128,9 +128,10 @@ class _Tracks:
 
     ids: np.ndarray  # (N,) int64, -1 while tentative
     state: np.ndarray  # (N,) int8 _TENTATIVE / _CONFIRMED
-    keypoints: np.ndarray  # (N, K, 2) last seen position of each keypoint
+    keypoints: np.ndarray  # (N, K, 2) position of each keypoint at ``seen_time``
     seen: np.ndarray  # (N, K) bool: keypoint seen at least once
-    seen_time: np.ndarray  # (N, K) time the keypoint was last seen
+    seen_time: np.ndarray  # (N, K) time of ``keypoints``: the track's last match
+    observed: np.ndarray  # (N, K) bool: ``keypoints`` was seen then (not moved along unseen)
     velocity: np.ndarray  # (N, 2) pixels per time unit
     has_velocity: np.ndarray  # (N,) bool
     area: np.ndarray  # (N,) OKS object area s^2, pixels^2
@@ -141,7 +142,8 @@ class _Tracks:
     def empty(cls, num_keypoints: int) -> _Tracks:
         k = num_keypoints
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros((0, k, 2)),
-                   np.zeros((0, k), bool), np.zeros((0, k)), np.zeros((0, 2)), np.zeros(0, bool),
+                   np.zeros((0, k), bool), np.zeros((0, k)), np.zeros((0, k), bool),
+                   np.zeros((0, 2)), np.zeros(0, bool),
                    np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def __len__(self) -> int:
@@ -234,11 +236,9 @@ class PoseTracker:
         det_xy = det[..., :2].astype(np.float64)
         det_seen = det[..., 2] > cfg.min_confidence
 
-        # Predict: each keypoint moves at the track's velocity since it was last seen (a keypoint
-        # hidden while the rest of the person was seen moves with them), but once the whole
-        # track is lost, for at most coast_frames frames.
-        last_match = tracks.seen_time.max(axis=1, keepdims=True)
-        elapsed = (last_match - tracks.seen_time) + np.minimum(now - last_match, cfg.coast_frames * self._interval)
+        # Predict: keypoints move at the track's velocity since the track's last match, for at
+        # most coast_frames frames.
+        elapsed = np.minimum(now - tracks.seen_time, cfg.coast_frames * self._interval)
         velocity = np.where(tracks.has_velocity[:, None], tracks.velocity, 0.0)
         predicted = tracks.keypoints + velocity[:, None, :] * elapsed[..., None]
         widen = 1.0 + cfg.lost_widening * tracks.misses
@@ -253,6 +253,17 @@ class PoseTracker:
         rows, cols = rows[keep], cols[keep]
 
         self._update_matched(tracks, rows, det_xy[cols], det_seen[cols], now)
+        duplicate = self._duplicates(tracks, rows, det_seen[cols])
+        for j, i in enumerate(duplicate.tolist()):
+            if i >= 0:  # the surviving track takes what the duplicate saw, and the bigger piece
+                a, b = rows[i], rows[j]
+                tracks.keypoints[a] = np.where(tracks.observed[b][:, None], tracks.keypoints[b], tracks.keypoints[a])
+                tracks.observed[a] |= tracks.observed[b]
+                tracks.seen[a] |= tracks.seen[b]
+                if det_seen[cols[j]].sum() > det_seen[cols[i]].sum():
+                    cols[i] = cols[j]
+        dropped = rows[duplicate >= 0]
+        rows, cols = rows[duplicate < 0], cols[duplicate < 0]
         matched = np.zeros(len(tracks), bool)
         matched[rows] = True
         tracks.misses[~matched] += 1
@@ -260,6 +271,7 @@ class PoseTracker:
         promote = (tracks.state == _TENTATIVE) & (tracks.hits >= cfg.confirm_frames)
         alive = np.where(tracks.state == _CONFIRMED, tracks.misses <= cfg.max_lost_frames,
                          tracks.misses == 0)
+        alive[dropped] = False
 
         # An unmatched detection that resembles a track someone else took is a duplicate or a
         # fragment of that person (a decoder's split), not a new person: it starts no track.
@@ -285,9 +297,10 @@ class PoseTracker:
         if not len(rows):
             return
         old_xy, old_seen, old_time = tracks.keypoints[rows], tracks.seen[rows], tracks.seen_time[rows]
-        # Velocity measured on the keypoints seen now and before, each over its own interval.
+        # Velocity measured on the keypoints seen now and when last stored, each over its own
+        # interval.
         dt = now - old_time
-        both = seen & old_seen & (dt > 0)
+        both = seen & tracks.observed[rows] & (dt > 0)
         per_kp = (xy - old_xy) / np.where(both, dt, 1.0)[..., None]
         count = both.sum(axis=1)
         measured = np.where(both[..., None], per_kp, 0.0).sum(axis=1) / np.maximum(count, 1)[:, None]
@@ -298,8 +311,12 @@ class PoseTracker:
         tracks.velocity[rows] = np.where(has[:, None], blended, tracks.velocity[rows])
         tracks.has_velocity[rows] |= has
 
-        tracks.keypoints[rows] = np.where(seen[..., None], xy, old_xy)
-        tracks.seen_time[rows] = np.where(seen, now, old_time)
+        # Keypoints not seen now move with the person (a hidden hip walks on with its body), as
+        # far as a lost track coasts.
+        moved = old_xy + tracks.velocity[rows][:, None] * np.minimum(dt, cfg.coast_frames * self._interval)[..., None]
+        tracks.keypoints[rows] = np.where(seen[..., None], xy, moved)
+        tracks.seen_time[rows] = now
+        tracks.observed[rows] = seen
         tracks.seen[rows] = old_seen | seen
         # Only a mostly complete person measures its size: a fragment's box (a head, a leg) is
         # far smaller than the person and would make the track intolerant.
@@ -307,6 +324,36 @@ class PoseTracker:
         tracks.area[rows] = np.where(enough, _areas(xy, seen), tracks.area[rows])
         tracks.hits[rows] += 1
         tracks.misses[rows] = 0
+
+    def _duplicates(self, tracks: _Tracks, rows: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """(M,) int: for each of the just matched tracks (rows), the index in ``rows`` of the
+        track it duplicates, or -1.
+
+        A decoder may split one person into complementary pieces (an arm here, the rest
+        there) and, frame after frame, hand the pieces out differently; each piece then keeps a
+        track alive whose remembered keypoints are the whole person's. Two tracks are one
+        person when their remembered keypoints agree (OKS >= 0.5) while this frame's
+        detections share almost no keypoint types (two people, even crossing, are each seen
+        with their own heads and shoulders); the younger track (a larger id; tentative ones are
+        youngest) is the duplicate.
+        """
+        cfg = self.config
+        m, k = seen.shape
+        if m < 2:
+            return np.full(m, -1)
+        keypoints, known = tracks.keypoints[rows], tracks.seen[rows]
+        agreement, _ = pose_similarity(keypoints, known, tracks.area[rows], keypoints, known,
+                                       self._sigmas, cfg.min_shared)
+        complementary = seen.astype(np.float64) @ seen.T.astype(np.float64) < cfg.min_shared
+        ids = tracks.ids[rows]
+        age = np.where(ids >= 0, ids, np.iinfo(np.int64).max // 2 + rows)  # smaller = older
+        same = (agreement >= 0.5) & complementary & (age[:, None] < age[None, :])
+        # The oldest of a group survives; chains (c duplicates b duplicates a) all point at a.
+        survivor = np.where(same.any(axis=0), np.argmax(same, axis=0), -1)
+        for j in np.argsort(age):
+            if survivor[j] >= 0 and survivor[survivor[j]] >= 0:
+                survivor[j] = survivor[survivor[j]]
+        return survivor
 
     def _new_tracks(self, xy: np.ndarray, seen: np.ndarray, now: float, confirmed: bool) -> _Tracks:
         """Tracks for (M, K, 2) unmatched detections: tentative, or confirmed with new ids."""
@@ -317,6 +364,7 @@ class PoseTracker:
         new.keypoints = xy.copy()
         new.seen = seen.copy()
         new.seen_time = np.full((m, k), now)
+        new.observed = seen.copy()
         new.velocity = np.zeros((m, 2))
         new.has_velocity = np.zeros(m, bool)
         new.area = _areas(xy, seen)
