@@ -60,6 +60,9 @@ class TrackerConfig:
             their width (where a hidden person is becomes less certain with time).
         velocity_smoothing: weight of the newest velocity measurement in the track's velocity
             (exponential smoothing; 1 = the last measurement only).
+        merge_frames: a track at most this many frames old that duplicates an older one (see
+            ``PoseTracker._duplicates``) is merged into it; older tracks are never merged, so
+            two people crossing, whose remembered poses briefly coincide, stay two.
         min_confidence: keypoints below this confidence are treated as missing.
     """
 
@@ -71,6 +74,7 @@ class TrackerConfig:
     coast_frames: int = 10
     lost_widening: float = 0.25
     velocity_smoothing: float = 0.5
+    merge_frames: int = 10
     min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
@@ -135,6 +139,7 @@ class _Tracks:
     velocity: np.ndarray  # (N, 2) pixels per time unit
     has_velocity: np.ndarray  # (N,) bool
     area: np.ndarray  # (N,) OKS object area s^2, pixels^2
+    born: np.ndarray  # (N,) frame count at the track's birth
     hits: np.ndarray  # (N,) consecutive matched frames
     misses: np.ndarray  # (N,) consecutive missed frames
 
@@ -144,7 +149,7 @@ class _Tracks:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros((0, k, 2)),
                    np.zeros((0, k), bool), np.zeros((0, k)), np.zeros((0, k), bool),
                    np.zeros((0, 2)), np.zeros(0, bool),
-                   np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
+                   np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -221,7 +226,7 @@ class PoseTracker:
         if self._last_time is not None and now > self._last_time:
             step = now - self._last_time
             self._interval = step if self._frames == 1 else 0.9 * self._interval + 0.1 * step
-        first_frame = self._frames == 0
+        first_people = self._tracks is None  # a video starts with its people already there
         self._frames += 1
         self._last_time = now
         if people and self._tracks is None:
@@ -268,7 +273,7 @@ class PoseTracker:
         matched[rows] = True
         tracks.misses[~matched] += 1
         tracks.hits[~matched] = 0
-        promote = (tracks.state == _TENTATIVE) & (tracks.hits >= cfg.confirm_frames)
+        promote = (tracks.state == _TENTATIVE) & matched & (tracks.hits >= cfg.confirm_frames)
         alive = np.where(tracks.state == _CONFIRMED, tracks.misses <= cfg.max_lost_frames,
                          tracks.misses == 0)
         alive[dropped] = False
@@ -278,7 +283,7 @@ class PoseTracker:
         unmatched = ~gate.any(axis=0)
         unmatched[cols] = False
         new = np.flatnonzero(unmatched)
-        newborn = self._new_tracks(det_xy[new], det_seen[new], now, confirmed=first_frame or cfg.confirm_frames == 1)
+        newborn = self._new_tracks(det_xy[new], det_seen[new], now, confirmed=first_people or cfg.confirm_frames == 1)
         self._confirm(tracks, promote)
 
         for person in people:
@@ -335,7 +340,7 @@ class PoseTracker:
         person when their remembered keypoints agree (OKS >= 0.5) while this frame's
         detections share almost no keypoint types (two people, even crossing, are each seen
         with their own heads and shoulders); the younger track (a larger id; tentative ones are
-        youngest) is the duplicate.
+        youngest) is the duplicate if it is at most ``merge_frames`` old.
         """
         cfg = self.config
         m, k = seen.shape
@@ -347,7 +352,8 @@ class PoseTracker:
         complementary = seen.astype(np.float64) @ seen.T.astype(np.float64) < cfg.min_shared
         ids = tracks.ids[rows]
         age = np.where(ids >= 0, ids, np.iinfo(np.int64).max // 2 + rows)  # smaller = older
-        same = (agreement >= 0.5) & complementary & (age[:, None] < age[None, :])
+        young = self._frames - tracks.born[rows] <= cfg.merge_frames
+        same = (agreement >= 0.5) & complementary & (age[:, None] < age[None, :]) & young[None, :]
         # The oldest of a group survives; chains (c duplicates b duplicates a) all point at a.
         survivor = np.where(same.any(axis=0), np.argmax(same, axis=0), -1)
         for j in np.argsort(age):
@@ -368,6 +374,7 @@ class PoseTracker:
         new.velocity = np.zeros((m, 2))
         new.has_velocity = np.zeros(m, bool)
         new.area = _areas(xy, seen)
+        new.born = np.full(m, self._frames, np.int64)
         new.hits = np.ones(m, np.int64)
         new.misses = np.zeros(m, np.int64)
         if confirmed:
