@@ -96,6 +96,50 @@ def track(frames: list[list[Person]], fps: float, config: TrackerConfig | None =
     return out
 
 
+def track_norfair(frames: list[list[Person]], image_height: int) -> list[list[Person]]:
+    """The same detections through norfair (its keypoint-voting distance and settings from its
+    OpenPose demo: keypoints match within height / 25 pixels), for comparison."""
+    import copy
+
+    from norfair import Detection, Tracker
+    from norfair.distances import create_keypoints_voting_distance
+
+    tracker = Tracker(distance_function=create_keypoints_voting_distance(image_height / 25, 0.01),
+                      distance_threshold=0.4, detection_threshold=0.01, hit_counter_max=30,
+                      initialization_delay=1, pointwise_hit_counter_max=4)
+    out = []
+    for people in frames:
+        people = copy.deepcopy(people)
+        detections = [Detection(p.keypoints[:, :2], scores=np.maximum(p.keypoints[:, 2], 0), data=i)
+                      for i, p in enumerate(people)]
+        for obj in tracker.update(detections):
+            if obj.last_detection in detections and obj.id is not None:
+                people[obj.last_detection.data].track_id = int(obj.id)
+        out.append(people)
+    return out
+
+
+def norfair_rows(seeds: list[int], frames: int) -> list[str]:
+    """IDF1 etc. of norfair per scenario (clean maps), and its ms per frame at 20 people."""
+    lines = []
+    for name in SCENARIOS:
+        results = []
+        for seed in seeds:
+            seq = make_scenario(name, frames=frames, seed=seed)
+            results.append(identity_metrics(seq, track_norfair(detections_from_maps(seq, False, seed),
+                                                               seq.image_size[1])))
+        lines.append(_row(f"{name} (norfair)", results))
+    rng = np.random.default_rng(0)
+    base, velocity = _random_walkers(rng, 20)
+    frames_20 = [[Person(np.concatenate([k, np.ones((18, 1))], axis=1), 1.0)
+                  for k in base + velocity * f + rng.normal(0, 1.5, base.shape)] for f in range(300)]
+    start = time.perf_counter()
+    track_norfair(frames_20, 1000)
+    lines.append(f"norfair: {1e3 * (time.perf_counter() - start) / len(frames_20):.2f} ms per frame "
+                 "at 20 people (including copying the people)")
+    return lines
+
+
 def identity_metrics(seq: MotionSequence, tracked: list[list[Person]]) -> dict:
     """IDF1, MOTA, id switches of tracked people against the sequence's ground truth."""
     import motmetrics as mm
@@ -220,6 +264,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one seed, 150 frames, 10 photo frames")
     parser.add_argument("--no-photo", action="store_true", help="skip the bundled network")
     parser.add_argument("--stream", type=int, default=100_000, help="frames of the memory stream")
+    parser.add_argument("--norfair", action="store_true", help="also run norfair (pip install norfair)")
     args = parser.parse_args()
     seeds, frames, photo_frames = ([0], 150, 10) if args.quick else ([0, 1, 2], 300, 20)
 
@@ -229,6 +274,8 @@ def main() -> None:
         print(f"\nmaps from ground truth{', degraded' if degrade else ''} "
               f"(seeds {seeds}, {frames} frames each)")
         print("\n".join(header + scenario_table(seeds, frames, degrade)))
+    if args.norfair:
+        print("\n".join(["", "norfair on the same clean maps"] + header + norfair_rows(seeds, frames)))
     if not args.no_photo:
         print("\n".join(["", "bundled network, 4 photos"] + header + photo_rows(photo_frames)))
     mean, median = tracker_speed()

@@ -283,7 +283,11 @@ class PoseTracker:
         unmatched = ~gate.any(axis=0)
         unmatched[cols] = False
         new = np.flatnonzero(unmatched)
-        newborn = self._new_tracks(det_xy[new], det_seen[new], now, confirmed=first_people or cfg.confirm_frames == 1)
+        # The first people of a video are confirmed at once, unless they are fragments (less
+        # than half a skeleton: a decoder's split pieces would otherwise take ids).
+        whole = det_seen[new].sum(axis=1) >= det_seen.shape[1] // 2
+        newborn = self._new_tracks(det_xy[new], det_seen[new], now,
+                                   confirmed=(first_people & whole) | (cfg.confirm_frames == 1))
         self._confirm(tracks, promote)
 
         for person in people:
@@ -302,14 +306,16 @@ class PoseTracker:
         if not len(rows):
             return
         old_xy, old_seen, old_time = tracks.keypoints[rows], tracks.seen[rows], tracks.seen_time[rows]
-        # Velocity measured on the keypoints seen now and when last stored, each over its own
-        # interval.
+        # Velocity: the median over the keypoints seen now and when last stored, each over its
+        # own interval (the median ignores a keypoint the decoder swapped with another person's),
+        # measured only on enough keypoints (two or three of a hidden person's are unreliable).
         dt = now - old_time
         both = seen & tracks.observed[rows] & (dt > 0)
-        per_kp = (xy - old_xy) / np.where(both, dt, 1.0)[..., None]
-        count = both.sum(axis=1)
-        measured = np.where(both[..., None], per_kp, 0.0).sum(axis=1) / np.maximum(count, 1)[:, None]
-        has = count > 0
+        per_kp = np.where(both[..., None], (xy - old_xy) / np.where(both, dt, 1.0)[..., None], np.nan)
+        has = both.sum(axis=1) >= max(cfg.min_shared, both.shape[1] // 3)
+        measured = np.zeros((len(rows), 2))
+        if has.any():
+            measured[has] = np.nanmedian(per_kp[has], axis=1)
         prior = tracks.has_velocity[rows][:, None]
         a = cfg.velocity_smoothing
         blended = np.where(prior, a * measured + (1 - a) * tracks.velocity[rows], measured)
@@ -361,8 +367,9 @@ class PoseTracker:
                 survivor[j] = survivor[survivor[j]]
         return survivor
 
-    def _new_tracks(self, xy: np.ndarray, seen: np.ndarray, now: float, confirmed: bool) -> _Tracks:
-        """Tracks for (M, K, 2) unmatched detections: tentative, or confirmed with new ids."""
+    def _new_tracks(self, xy: np.ndarray, seen: np.ndarray, now: float, confirmed: np.ndarray) -> _Tracks:
+        """Tracks for (M, K, 2) unmatched detections: tentative, or where the (M,) bool
+        ``confirmed`` says, confirmed with new ids."""
         m, k = seen.shape
         new = _Tracks.empty(k)
         new.ids = np.full(m, -1, np.int64)
@@ -377,8 +384,7 @@ class PoseTracker:
         new.born = np.full(m, self._frames, np.int64)
         new.hits = np.ones(m, np.int64)
         new.misses = np.zeros(m, np.int64)
-        if confirmed:
-            self._confirm(new, np.ones(m, bool))
+        self._confirm(new, np.broadcast_to(confirmed, (m,)))
         return new
 
     def _confirm(self, tracks: _Tracks, rows: np.ndarray) -> None:
