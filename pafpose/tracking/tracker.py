@@ -61,8 +61,8 @@ class TrackerConfig:
         velocity_smoothing: weight of the newest velocity measurement in the track's velocity
             (exponential smoothing; 1 = the last measurement only).
         merge_frames: a track at most this many frames old that duplicates an older one (see
-            ``PoseTracker._duplicates``) is merged into it; older tracks are never merged, so
-            two people crossing, whose remembered poses briefly coincide, stay two.
+            ``PoseTracker._duplicates``) is merged into it; older tracks only when they move
+            together, so two people crossing, whose remembered poses briefly coincide, stay two.
         min_confidence: keypoints below this confidence are treated as missing.
     """
 
@@ -132,10 +132,11 @@ class _Tracks:
 
     ids: np.ndarray  # (N,) int64, -1 while tentative
     state: np.ndarray  # (N,) int8 _TENTATIVE / _CONFIRMED
-    keypoints: np.ndarray  # (N, K, 2) position of each keypoint at ``seen_time``
+    keypoints: np.ndarray  # (N, K, 2) position of each keypoint at ``matched_time``
     seen: np.ndarray  # (N, K) bool: keypoint seen at least once
-    seen_time: np.ndarray  # (N, K) time of ``keypoints``: the track's last match
-    observed: np.ndarray  # (N, K) bool: ``keypoints`` was seen then (not moved along unseen)
+    matched_time: np.ndarray  # (N,) time of the track's last match
+    last_xy: np.ndarray  # (N, K, 2) where each keypoint was last seen, for velocities
+    last_time: np.ndarray  # (N, K) when (-inf: never)
     velocity: np.ndarray  # (N, 2) pixels per time unit
     has_velocity: np.ndarray  # (N,) bool
     area: np.ndarray  # (N,) OKS object area s^2, pixels^2
@@ -147,7 +148,7 @@ class _Tracks:
     def empty(cls, num_keypoints: int) -> _Tracks:
         k = num_keypoints
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros((0, k, 2)),
-                   np.zeros((0, k), bool), np.zeros((0, k)), np.zeros((0, k), bool),
+                   np.zeros((0, k), bool), np.zeros(0), np.zeros((0, k, 2)), np.zeros((0, k)),
                    np.zeros((0, 2)), np.zeros(0, bool),
                    np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
@@ -243,9 +244,9 @@ class PoseTracker:
 
         # Predict: keypoints move at the track's velocity since the track's last match, for at
         # most coast_frames frames.
-        elapsed = np.minimum(now - tracks.seen_time, cfg.coast_frames * self._interval)
+        elapsed = np.minimum(now - tracks.matched_time, cfg.coast_frames * self._interval)
         velocity = np.where(tracks.has_velocity[:, None], tracks.velocity, 0.0)
-        predicted = tracks.keypoints + velocity[:, None, :] * elapsed[..., None]
+        predicted = tracks.keypoints + (velocity * elapsed[:, None])[:, None, :]
         widen = 1.0 + cfg.lost_widening * tracks.misses
         agreement, coverage = pose_similarity(predicted, tracks.seen, tracks.area * np.square(widen),
                                               det_xy, det_seen, self._sigmas, cfg.min_shared)
@@ -262,8 +263,10 @@ class PoseTracker:
         for j, i in enumerate(duplicate.tolist()):
             if i >= 0:  # the surviving track takes what the duplicate saw, and the bigger piece
                 a, b = rows[i], rows[j]
-                tracks.keypoints[a] = np.where(tracks.observed[b][:, None], tracks.keypoints[b], tracks.keypoints[a])
-                tracks.observed[a] |= tracks.observed[b]
+                saw = tracks.last_time[b] == now
+                tracks.keypoints[a] = np.where(saw[:, None], tracks.keypoints[b], tracks.keypoints[a])
+                tracks.last_xy[a] = np.where(saw[:, None], tracks.last_xy[b], tracks.last_xy[a])
+                tracks.last_time[a] = np.where(saw, now, tracks.last_time[a])
                 tracks.seen[a] |= tracks.seen[b]
                 if det_seen[cols[j]].sum() > det_seen[cols[i]].sum():
                     cols[i] = cols[j]
@@ -305,29 +308,34 @@ class PoseTracker:
         cfg = self.config
         if not len(rows):
             return
-        old_xy, old_seen, old_time = tracks.keypoints[rows], tracks.seen[rows], tracks.seen_time[rows]
-        # Velocity: the median over the keypoints seen now and when last stored, each over its
-        # own interval (the median ignores a keypoint the decoder swapped with another person's),
-        # measured only on enough keypoints (two or three of a hidden person's are unreliable).
+        old_xy, old_seen, old_time = tracks.keypoints[rows], tracks.seen[rows], tracks.matched_time[rows]
+        # Velocity: the median over the keypoints seen now and at most coast_frames ago, each
+        # over its own interval (the median ignores a keypoint the decoder swapped with another
+        # person's), measured only on enough keypoints (two or three of a hidden person's are
+        # unreliable).
         dt = now - old_time
-        both = seen & tracks.observed[rows] & (dt > 0)
-        per_kp = np.where(both[..., None], (xy - old_xy) / np.where(both, dt, 1.0)[..., None], np.nan)
+        since = now - tracks.last_time[rows]
+        both = seen & (since > 0) & (since <= cfg.coast_frames * self._interval)
+        per_kp = np.where(both[..., None], (xy - tracks.last_xy[rows]) / np.where(both, since, 1.0)[..., None], np.nan)
         has = both.sum(axis=1) >= max(cfg.min_shared, both.shape[1] // 3)
         measured = np.zeros((len(rows), 2))
         if has.any():
             measured[has] = np.nanmedian(per_kp[has], axis=1)
-        prior = tracks.has_velocity[rows][:, None]
+        # A track lost for longer than it coasts has a stale velocity (the person may have
+        # turned): the first new measurement replaces it.
+        prior = (tracks.has_velocity[rows] & (dt <= cfg.coast_frames * self._interval))[:, None]
         a = cfg.velocity_smoothing
         blended = np.where(prior, a * measured + (1 - a) * tracks.velocity[rows], measured)
-        tracks.velocity[rows] = np.where(has[:, None], blended, tracks.velocity[rows])
-        tracks.has_velocity[rows] |= has
+        tracks.velocity[rows] = np.where(has[:, None], blended, np.where(prior, tracks.velocity[rows], 0.0))
+        tracks.has_velocity[rows] = has | prior[:, 0]
 
         # Keypoints not seen now move with the person (a hidden hip walks on with its body), as
         # far as a lost track coasts.
-        moved = old_xy + tracks.velocity[rows][:, None] * np.minimum(dt, cfg.coast_frames * self._interval)[..., None]
+        moved = old_xy + (tracks.velocity[rows] * np.minimum(dt, cfg.coast_frames * self._interval)[:, None])[:, None]
         tracks.keypoints[rows] = np.where(seen[..., None], xy, moved)
-        tracks.seen_time[rows] = now
-        tracks.observed[rows] = seen
+        tracks.matched_time[rows] = now
+        tracks.last_xy[rows] = np.where(seen[..., None], xy, tracks.last_xy[rows])
+        tracks.last_time[rows] = np.where(seen, now, tracks.last_time[rows])
         tracks.seen[rows] = old_seen | seen
         # Only a mostly complete person measures its size: a fragment's box (a head, a leg) is
         # far smaller than the person and would make the track intolerant.
@@ -346,7 +354,8 @@ class PoseTracker:
         person when their remembered keypoints agree (OKS >= 0.5) while this frame's
         detections share almost no keypoint types (two people, even crossing, are each seen
         with their own heads and shoulders); the younger track (a larger id; tentative ones are
-        youngest) is the duplicate if it is at most ``merge_frames`` old.
+        youngest) is the duplicate if it is at most ``merge_frames`` old or moves with the
+        older one (two people crossing move apart).
         """
         cfg = self.config
         m, k = seen.shape
@@ -359,7 +368,16 @@ class PoseTracker:
         ids = tracks.ids[rows]
         age = np.where(ids >= 0, ids, np.iinfo(np.int64).max // 2 + rows)  # smaller = older
         young = self._frames - tracks.born[rows] <= cfg.merge_frames
-        same = (agreement >= 0.5) & complementary & (age[:, None] < age[None, :]) & young[None, :]
+        # Older duplicates (a person re-found by their old track while a new one follows them)
+        # move with their twin; two people crossing move apart.
+        v = tracks.velocity[rows]
+        speed = np.hypot(*v.T)
+        size = np.sqrt(tracks.area[rows]) / self._interval
+        together = np.hypot(*(v[:, None] - v[None]).transpose(2, 0, 1)) <= np.maximum(
+            0.25 * np.maximum(speed[:, None], speed[None]), 0.02 * np.minimum(size[:, None], size[None]))
+        unknown = ~tracks.has_velocity[rows]  # just re-found after a long loss: may be anyone's twin
+        together |= unknown[:, None] | unknown[None]
+        same = (agreement >= 0.5) & complementary & (age[:, None] < age[None, :]) & (young[None, :] | together)
         # The oldest of a group survives; chains (c duplicates b duplicates a) all point at a.
         survivor = np.where(same.any(axis=0), np.argmax(same, axis=0), -1)
         for j in np.argsort(age):
@@ -376,8 +394,9 @@ class PoseTracker:
         new.state = np.full(m, _TENTATIVE, np.int8)
         new.keypoints = xy.copy()
         new.seen = seen.copy()
-        new.seen_time = np.full((m, k), now)
-        new.observed = seen.copy()
+        new.matched_time = np.full(m, now)
+        new.last_xy = xy.copy()
+        new.last_time = np.where(seen, now, -np.inf)
         new.velocity = np.zeros((m, 2))
         new.has_velocity = np.zeros(m, bool)
         new.area = _areas(xy, seen)
