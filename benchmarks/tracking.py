@@ -21,7 +21,8 @@ Speed: ``PoseTracker.update`` on 20 people moving at random, mean and median ms 
 2,000 frames. Memory: tracemalloc's traced memory over a simulated 100,000-frame stream of people
 entering and leaving (about 5 at a time), sampled every 10,000 frames.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tracking.py [--quick] [--no-photo] [--stream N]
+    pip install 'pafpose[track-eval]'   # py-motmetrics
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tracking.py [--quick] [--no-photo] [--stream N] [--norfair]
 """
 
 from __future__ import annotations
