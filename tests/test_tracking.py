@@ -258,8 +258,14 @@ def test_openpose_json_and_coco_results_carry_track_ids_only_when_tracked():
     untracked = [Person(p.keypoints.copy(), p.score) for p in people]
     doc = openpose_json(untracked)
     assert [e["person_id"] for e in doc["people"]] == [[-1], [-1]]
-    # Byte for byte what OpenPose's layout was before tracking existed.
-    assert json.dumps(doc["people"][0]).startswith('{"person_id": [-1], "pose_keypoints_2d": [')
+    # Byte for byte what it was before tracking existed (the formula of the previous release).
+    before = {"version": 1.3, "people": [{
+        "person_id": [-1],
+        "pose_keypoints_2d": [round(float(v), 3) for v in np.where(p.keypoints[:, 2:] > 0, p.keypoints, 0).reshape(-1)],
+        **{key: [] for key in ("face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d",
+                               "pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d",
+                               "hand_right_keypoints_3d")}} for p in untracked]}
+    assert json.dumps(doc) == json.dumps(before)
     assert [e["person_id"] for e in openpose_json(people)["people"]] == [[4], [9]]
     assert all("track_id" not in r for r in people_to_coco_results(untracked, 1))
     assert [r["track_id"] for r in people_to_coco_results(people, 1)] == [4, 9]

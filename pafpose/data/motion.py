@@ -107,22 +107,26 @@ def _walker_pose(hip: np.ndarray, height: np.ndarray, heading: np.ndarray, phase
         off = right * (w * width)[:, None] * h
         kp[:, _K[f"l_{name}"]], kp[:, _K[f"r_{name}"]] = base + off, base - off
     forward = np.stack([np.where(np.abs(side) > 0.3, np.sign(side), 0.0), np.zeros_like(side)], axis=1)
-    # Towards/away from the camera the swing is seen end-on: a short vertical bob instead.
-    swing_len = np.abs(side)[:, None]
+    # Walking towards or away from the camera, the swing is seen end-on: it foreshortens away.
+    swing = forward * np.abs(side)[:, None]
+
+    def bone(start: np.ndarray, length: float, angle: np.ndarray) -> np.ndarray:
+        """The end of a bone hanging from ``start``, swung forward by ``angle``."""
+        return start + length * h * (np.sin(angle)[:, None] * swing - up * np.cos(angle)[:, None])
+
     for sign, name in ((1.0, "l"), (-1.0, "r")):
         thigh = 0.45 * sign * np.sin(phase)
         shin = thigh - 0.35 * (1 + np.cos(phase + (sign < 0) * np.pi)) / 2
         arm = -0.5 * sign * np.sin(phase)
-        knee = kp[:, _K[f"{name}_hip"]] + 0.24 * h * (np.sin(thigh)[:, None] * forward * swing_len - up * np.cos(thigh)[:, None])
-        ankle = knee + 0.23 * h * (np.sin(shin)[:, None] * forward * swing_len - up * np.cos(shin)[:, None])
-        elbow = kp[:, _K[f"{name}_shoulder"]] + 0.17 * h * (np.sin(arm)[:, None] * forward * swing_len - up * np.cos(arm)[:, None])
-        wrist = elbow + 0.15 * h * (np.sin(arm + 0.3)[:, None] * forward * swing_len - up * np.cos(arm + 0.3)[:, None])
-        kp[:, _K[f"{name}_knee"]], kp[:, _K[f"{name}_ankle"]] = knee, ankle
-        kp[:, _K[f"{name}_elbow"]], kp[:, _K[f"{name}_wrist"]] = elbow, wrist
+        kp[:, _K[f"{name}_knee"]] = knee = bone(kp[:, _K[f"{name}_hip"]], 0.24, thigh)
+        kp[:, _K[f"{name}_ankle"]] = bone(knee, 0.23, shin)
+        kp[:, _K[f"{name}_elbow"]] = elbow = bone(kp[:, _K[f"{name}_shoulder"]], 0.17, arm)
+        kp[:, _K[f"{name}_wrist"]] = bone(elbow, 0.15, arm + 0.3)
     head = neck + up * 0.12 * h + forward * 0.02 * h
     kp[:, _K["nose"]] = head + forward * 0.04 * h - up * 0.01 * h
     for name, sign in (("l", 1.0), ("r", -1.0)):
-        kp[:, _K[f"{name}_eye"]] = head + up * 0.02 * h + right * (sign * 0.03 * np.abs(facing))[:, None] * h + forward * 0.03 * h
+        eye = right * (sign * 0.03 * np.abs(facing))[:, None] + up * 0.02 + forward * 0.03
+        kp[:, _K[f"{name}_eye"]] = head + eye * h
         kp[:, _K[f"{name}_ear"]] = head + right * (sign * 0.06 * width)[:, None] * h - forward * 0.01 * h
     return kp
 
