@@ -94,7 +94,11 @@ class OneEuroSmoother:
             filtered keypoints and, for tracked people, ``carried`` set.
         """
         now = float(self._frame if time is None else time)
-        out = [self._smooth(p, now) if p.track_id >= 0 else p for p in people]
+        out = list(people)
+        tracked = [i for i, p in enumerate(people) if p.track_id >= 0]
+        if tracked:
+            for i, smoothed in zip(tracked, self._smooth([people[i] for i in tracked], now)):
+                out[i] = smoothed
         # Forget tracks not seen for longer than a keypoint may be carried.
         stale = [i for i, s in self._states.items() if self._frame - s.frame > self.carry_frames]
         for track_id in stale:
@@ -102,40 +106,45 @@ class OneEuroSmoother:
         self._frame += 1
         return out
 
-    def _smooth(self, person: Person, now: float) -> Person:
-        kp = np.asarray(person.keypoints, dtype=np.float64)
-        xy, conf = kp[:, :2], kp[:, 2]
+    def _smooth(self, people: list[Person], now: float) -> list[Person]:
+        """Filter P tracked people at once: their states are stacked into (P, K, ...) arrays."""
+        kp = np.stack([np.asarray(p.keypoints, dtype=np.float64) for p in people])  # (P, K, 3)
+        xy, conf = kp[..., :2], kp[..., 2]
         found = conf > 0
-        state = self._states.get(person.track_id)
-        if state is None or now <= state.time:  # new track, or time did not advance: restart
-            state = _State(xy.copy(), np.zeros_like(xy), np.zeros(len(kp)), conf.copy(), found.copy(),
-                           np.zeros(len(kp), np.int64), now, self._frame)
-            self._states[person.track_id] = state
-            return dataclasses.replace(person, keypoints=kp.copy(), carried=np.zeros(len(kp), bool))
-        dt = now - state.time
-        # Found keypoints with a state are filtered; found ones without start from themselves.
-        filt = found & state.live
-        velocity = (xy - state.position) / dt
+        n, k = found.shape
+        states = [self._states.get(p.track_id) for p in people]
+        # A new track, or one whose time did not advance, starts afresh from its keypoints.
+        going = np.array([s is not None and now > s.time for s in states])
+        blank = _State(np.zeros((k, 2)), np.zeros((k, 2)), np.zeros(k), np.zeros(k), np.zeros(k, bool),
+                       np.zeros(k, np.int64), now - 1.0, self._frame)
+        states = [s if g else blank for s, g in zip(states, going)]
+        position, velocity = (np.stack([getattr(s, f) for s in states]) for f in ("position", "velocity"))
+        speed, confidence, live, missing = (np.stack([getattr(s, f) for s in states])
+                                            for f in ("speed", "confidence", "live", "missing"))
+        dt = now - np.array([s.time for s in states])[:, None]  # (P, 1)
+        live &= going[:, None]
+
+        filt = found & live  # found keypoints with a state are filtered; the others start anew
+        raw_velocity = (xy - position) / dt[..., None]
         a_d = one_euro_alpha(self.d_cutoff, dt)
-        speed = a_d * np.hypot(*velocity.T) + (1 - a_d) * state.speed
-        a = one_euro_alpha(self.min_cutoff + self.beta * speed, dt)[:, None]
-        smoothed = a * xy + (1 - a) * state.position
-        filtered_velocity = a_d * velocity + (1 - a_d) * state.velocity
+        new_speed = a_d * np.hypot(raw_velocity[..., 0], raw_velocity[..., 1]) + (1 - a_d) * speed
+        a = one_euro_alpha(self.min_cutoff + self.beta * new_speed, dt)[..., None]
+        smoothed = a * xy + (1 - a) * position
+        new_velocity = a_d[..., None] * raw_velocity + (1 - a_d[..., None]) * velocity
         # Missing keypoints: carried at their filtered velocity while young enough.
-        missing = np.where(found, 0, state.missing + 1)
-        carry = ~found & state.live & (missing <= self.carry_frames)
-        carried_xy = state.position + state.velocity * dt
+        missing = np.where(found, 0, missing + 1)
+        carry = ~found & live & (missing <= self.carry_frames)
+        carried_xy = position + velocity * dt[..., None]
 
-        position = np.where(filt[:, None], smoothed, np.where(carry[:, None], carried_xy, xy))
-        velocity_out = np.where(filt[:, None], filtered_velocity, np.where(carry[:, None], state.velocity, 0.0))
-        confidence = np.where(carry, state.confidence * self.carry_confidence, conf)
-        state.position, state.velocity = position, velocity_out
-        state.speed = np.where(filt, speed, np.where(carry, state.speed, 0.0))
-        state.confidence, state.live, state.missing = confidence, found | carry, missing
-        state.time, state.frame = now, self._frame
-
-        out = np.zeros_like(kp)
+        position = np.where(filt[..., None], smoothed, np.where(carry[..., None], carried_xy, xy))
+        velocity = np.where(filt[..., None], new_velocity, np.where(carry[..., None], velocity, 0.0))
+        speed = np.where(filt, new_speed, np.where(carry, speed, 0.0))
+        confidence = np.where(carry, confidence * self.carry_confidence, conf)
         shown = found | carry
-        out[shown, :2] = position[shown]
-        out[shown, 2] = confidence[shown]
-        return dataclasses.replace(person, keypoints=out, carried=carry)
+        out = np.where(shown[..., None], np.concatenate([position, confidence[..., None]], axis=-1), 0.0)
+        result = []
+        for j, person in enumerate(people):
+            self._states[person.track_id] = _State(position[j], velocity[j], speed[j], confidence[j],
+                                                   shown[j], missing[j], now, self._frame)
+            result.append(dataclasses.replace(person, keypoints=out[j], carried=carry[j]))
+        return result
