@@ -265,7 +265,7 @@ def _scenario_occlusion(rng, w, h, frames):
 
 
 def _scenario_leave_reenter(rng, w, h, frames):
-    """People walk out of the frame, turn outside and come back up to ~20 frames later."""
+    """People walk out of the frame, turn outside and come back, out of sight for up to ~1 s."""
     walkers = []
     for i, y in enumerate(np.linspace(0.5 * h, 0.85 * h, 4)):
         height = float(0.3 * h * (0.6 + y / h))

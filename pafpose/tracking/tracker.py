@@ -70,7 +70,7 @@ class TrackerConfig:
     sigma_scale: float = 2.0
     min_shared: int = 3
     confirm_frames: int = 2
-    max_lost_frames: int = 30
+    max_lost_frames: int = 60
     coast_frames: int = 10
     lost_widening: float = 0.25
     velocity_smoothing: float = 0.5
