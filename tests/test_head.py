@@ -10,7 +10,7 @@ from train_helpers import TINY_MODEL, tiny_config
 
 from pafpose.codec.head import HeadSpec, PafCodec
 from pafpose.codec.masks import mask_to_map
-from pafpose.codec.skeleton import COCO18
+from pafpose.codec.skeleton import COCO18, coco17_to_coco18
 from pafpose.codec.targets import render_heatmaps, render_pafs
 from pafpose.config import from_dict, to_dict
 from pafpose.errors import UserError
@@ -168,7 +168,16 @@ def test_a_coco17_network_runs_through_the_predictor_and_its_outputs():
     people = Predictor(net, input_height=368).predict(image)
     assert people and all(p.keypoints.shape == (17, 3) for p in people)
     assert len(people_to_coco_results(people, image_id)[0]["keypoints"]) == 51
-    assert len(openpose_json(people)["people"][0]["pose_keypoints_2d"]) == 51
-    assert draw_people(image, people).shape == image.shape
+    # OpenPose JSON is OpenPose's COCO-18 layout whatever the head: the neck is added.
+    first = np.reshape(openpose_json(people)["people"][0]["pose_keypoints_2d"], (18, 3))
+    np.testing.assert_allclose(first, np.where(coco17_to_coco18(people[0].keypoints)[:, 2:] > 0,
+                                               coco17_to_coco18(people[0].keypoints), 0), atol=1e-3)
+    # Drawn with COCO-17's own limbs: nothing between the shoulders' midpoint and the nose.
+    drawn = draw_people(np.zeros_like(image), people[:1], thickness=2)
+    kp = people[0].keypoints
+    if kp[[0, 5, 6], 2].min() > 0.05:
+        neck = (kp[5, :2] + kp[6, :2]) / 2
+        x, y = np.round(neck + 0.5 * (kp[0, :2] - neck)).astype(int)
+        assert drawn[y, x].max() == 0
     with pytest.raises(UserError, match="flip test needs limbs that mirror.*'coco17'"):
         Predictor(net, flip=True)

@@ -22,10 +22,17 @@ class Person:
             is all zeros.
         score: ranking score for COCO evaluation: by default the sum of the person's keypoint and
             limb scores (see ``person_score`` in :class:`pafpose.codec.decode.DecodeParams`).
+        track_id: the person's identity over a video, set by :class:`pafpose.tracking.PoseTracker`;
+            -1 (OpenPose's ``person_id``) when untracked or not yet confirmed.
+        carried: None, or a (K,) bool array set by :class:`pafpose.tracking.OneEuroSmoother`:
+            True where a keypoint missing in this frame was carried forward from earlier frames
+            (its confidence is lowered).
     """
 
     keypoints: np.ndarray
     score: float
+    track_id: int = -1
+    carried: np.ndarray | None = None
 
     @property
     def num_parts(self) -> int:

@@ -1,8 +1,9 @@
 """Keypoint layouts: COCO-17 (the dataset's) and OpenPose's COCO-18 (with a neck), limbs, flips.
 
-This module is the one source of truth for keypoint order, limb order and left/right symmetry.
-Everything else (targets, decoding, flip augmentation, flip test, weight conversion, rendering)
-asks a :class:`Skeleton` instead of hard-coding indices.
+This module is the one source of truth for keypoint order, limb order, left/right symmetry and
+what a renderer draws (which limbs, in which colours). Everything else (targets, decoding, flip
+augmentation, flip test, weight conversion, rendering, tracking) asks a :class:`Skeleton`
+instead of hard-coding indices.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "Skeleton",
+    "OPENPOSE_COLOURS",
     "COCO17",
     "COCO18",
     "COCO17_TO_COCO18",
@@ -21,7 +23,30 @@ __all__ = [
     "coco18_to_coco17",
     "convert_keypoints",
     "flip_keypoints",
+    "skeleton_of",
+    "keypoint_sigmas",
 ]
+
+#: OpenPose's colour table, BGR as the CMU Python demo draws it with OpenCV: row i colours both
+#: COCO-18 keypoint i and COCO-18 limb i. Other skeletons take their colours from it by name.
+OPENPOSE_COLOURS = (
+    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0),
+    (0, 255, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255),
+    (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
+)
+_COCO18_NAMES = (
+    "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
+)
+# The 19 limbs of the original CMU demo, in its order.
+_COCO18_LIMBS = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11),
+    (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17), (2, 16), (5, 17),
+)
+_KEYPOINT_COLOUR = dict(zip(_COCO18_NAMES, OPENPOSE_COLOURS))
+_LIMB_COLOUR = {frozenset((_COCO18_NAMES[a], _COCO18_NAMES[b])): OPENPOSE_COLOURS[i]
+                for i, (a, b) in enumerate(_COCO18_LIMBS[:len(OPENPOSE_COLOURS)])}
+_GREY = (160, 160, 160)
 
 
 def _flip_permutation(names: tuple[str, ...]) -> tuple[int, ...]:
@@ -40,16 +65,25 @@ class Skeleton:
         keypoint_names: names in channel order.
         limbs: (j1, j2) index pairs; a PAF points from j1 to j2.
         flip: ``flip[k]`` is the keypoint that k becomes in a horizontally mirrored image.
+        hidden_limbs: limbs renderers leave out (OpenPose skips the ear-shoulder limbs, which
+            exist only to make the grouping robust).
+        flip: ``flip[k]`` is the keypoint that k becomes in a horizontally mirrored image.
         limb_flip: ``limb_flip[l]`` is the limb that l becomes in a mirrored image (same
             direction), or None when the limb list is not closed under mirroring (COCO-17's own
             skeleton has cross-body limbs that mirror onto themselves reversed; it carries no PAFs).
+        keypoint_colours, limb_colours: BGR drawing colours, OpenPose's for the same keypoint
+            names and limbs between the same names; a limb OpenPose does not have takes its
+            first keypoint's colour.
     """
 
     name: str
     keypoint_names: tuple[str, ...]
     limbs: tuple[tuple[int, int], ...]
+    hidden_limbs: tuple[int, ...] = ()
     flip: tuple[int, ...] = field(init=False)
     limb_flip: tuple[int, ...] | None = field(init=False)
+    keypoint_colours: tuple[tuple[int, int, int], ...] = field(init=False)
+    limb_colours: tuple[tuple[int, int, int], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         flip = _flip_permutation(self.keypoint_names)
@@ -58,6 +92,17 @@ class Skeleton:
         limb_flip = None if None in mirrored else tuple(mirrored)
         object.__setattr__(self, "flip", flip)
         object.__setattr__(self, "limb_flip", limb_flip)
+        names = self.keypoint_names
+        keypoint_colours = tuple(_KEYPOINT_COLOUR.get(n, _GREY) for n in names)
+        limb_colours = tuple(_LIMB_COLOUR.get(frozenset((names[a], names[b])), keypoint_colours[a])
+                             for a, b in self.limbs)
+        object.__setattr__(self, "keypoint_colours", keypoint_colours)
+        object.__setattr__(self, "limb_colours", limb_colours)
+
+    @property
+    def drawn_limbs(self) -> tuple[int, ...]:
+        """Indices of the limbs a renderer draws, in limb order."""
+        return tuple(i for i in range(self.num_limbs) if i not in self.hidden_limbs)
 
     @property
     def num_keypoints(self) -> int:
@@ -90,21 +135,14 @@ COCO17 = Skeleton(
         (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
         (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
     ),
+    hidden_limbs=(17, 18),  # ear-shoulder, as OpenPose draws COCO-18
 )
 
 COCO18 = Skeleton(
     name="coco18",
-    keypoint_names=(
-        "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-        "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear",
-        "l_ear",
-    ),
-    # The 19 limbs of the original CMU demo, in its order. The ear-shoulder limbs (17, 18) are
-    # not drawn by renderers but do carry PAFs.
-    limbs=(
-        (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11),
-        (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17), (2, 16), (5, 17),
-    ),
+    keypoint_names=_COCO18_NAMES,
+    limbs=_COCO18_LIMBS,
+    hidden_limbs=(17, 18),  # ear-shoulder: not drawn, but they carry PAFs
 )
 
 _SKELETONS = {s.name: s for s in (COCO17, COCO18)}
@@ -117,6 +155,31 @@ COCO17_TO_COCO18 = np.array(
 _NECK = COCO18.keypoint_names.index("neck")
 _L_SHOULDER = COCO17.keypoint_names.index("l_shoulder")
 _R_SHOULDER = COCO17.keypoint_names.index("r_shoulder")
+
+#: Per-keypoint OKS sigmas of COCO keypoint evaluation, COCO-17 order.
+COCO_SIGMAS = np.array(
+    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87,
+     0.89, 0.89]
+) / 10.0
+
+
+def keypoint_sigmas(skeleton: str | Skeleton) -> np.ndarray:
+    """(K,) COCO OKS sigmas in ``skeleton``'s order; the neck, which COCO does not label, takes
+    the shoulders' (it sits between them)."""
+    sk = get_skeleton(skeleton)
+    by_name = dict(zip(COCO17.keypoint_names, COCO_SIGMAS))
+    by_name["neck"] = by_name["l_shoulder"]
+    return np.array([by_name[n] for n in sk.keypoint_names])
+
+
+def skeleton_of(keypoints: np.ndarray) -> Skeleton:
+    """The skeleton of (..., K, 3) keypoints, told apart by K (17: COCO-17, 18: COCO-18)."""
+    count = np.shape(keypoints)[-2]
+    for sk in _SKELETONS.values():
+        if sk.num_keypoints == count:
+            return sk
+    raise ValueError(f"no skeleton has {count} keypoints (COCO-17: 17, COCO-18: 18)")
+
 
 def get_skeleton(skeleton: str | Skeleton) -> Skeleton:
     """Return the skeleton named ``skeleton`` ("coco17" or "coco18"), or ``skeleton`` itself."""

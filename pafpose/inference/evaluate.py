@@ -28,14 +28,18 @@ def people_to_coco_results(people: Sequence[Person], image_id: int) -> list[dict
     """COCO keypoint results for one image: 17 x (x, y, v) and score per person.
 
     v is 1 for found keypoints and 0 (with x = y = 0) for missing ones; COCOeval ignores v.
+    A tracked person's result also holds its ``track_id``.
     """
     results = []
     for person in people:
         kp = np.asarray(person.to_coco17(), dtype=np.float64)
         found = kp[:, 2] > 0
         triples = np.where(found[:, None], np.column_stack([kp[:, :2], np.ones(17)]), 0.0)
-        results.append({"image_id": int(image_id), "category_id": 1,
-                        "keypoints": triples.reshape(-1).tolist(), "score": float(person.score)})
+        result = {"image_id": int(image_id), "category_id": 1,
+                  "keypoints": triples.reshape(-1).tolist(), "score": float(person.score)}
+        if person.track_id >= 0:  # tracked: PoseTrack's field (COCO tools ignore it)
+            result["track_id"] = int(person.track_id)
+        results.append(result)
     return results
 
 

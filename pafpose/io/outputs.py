@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..codec.skeleton import COCO18, convert_keypoints
 from ..errors import UserError
 
 __all__ = ["ensure_folder", "atomic_write_bytes", "write_json", "write_image", "openpose_json", "make_temp_file",
@@ -127,18 +128,28 @@ def _round(values: np.ndarray) -> list[float]:
     return [round(float(v), 3) for v in values]
 
 
+def _coco18_or_missing(keypoints: np.ndarray) -> np.ndarray:
+    """(18, 3) COCO-18 keypoints with missing ones (confidence 0) all zeros."""
+    kp = convert_keypoints(keypoints, COCO18)
+    return np.where(kp[:, 2:] > 0, kp, 0)
+
+
 def openpose_json(people: Sequence) -> dict:
     """OpenPose ``--write_json`` layout for one image or frame.
 
     ``pose_keypoints_2d`` is x, y, confidence for the 18 COCO-18 keypoints (OpenPose's COCO
-    model order); a missing keypoint is 0, 0, 0, as OpenPose writes it. The face and hand
-    fields are present and empty so tools expecting OpenPose's keys find them.
+    model order) whatever the head: a COCO-17 head's people are written with the neck added
+    between the shoulders (confidence the smaller of theirs; missing unless both are found),
+    because every reader of this layout (OpenPose tools, ControlNet pose editors) indexes it as
+    OpenPose's COCO model. A missing keypoint is 0, 0, 0, as OpenPose writes it. ``person_id``
+    is ``[track_id]``: -1, as OpenPose writes it, unless a tracker set the person's id. The face
+    and hand fields are present and empty so tools expecting OpenPose's keys find them.
     """
     return {
         "version": OPENPOSE_VERSION,
         "people": [{
-            "person_id": [-1],
-            "pose_keypoints_2d": _round(np.where(p.keypoints[:, 2:] > 0, p.keypoints, 0).reshape(-1)),
+            "person_id": [int(getattr(p, "track_id", -1))],
+            "pose_keypoints_2d": _round(_coco18_or_missing(p.keypoints).reshape(-1)),
             "face_keypoints_2d": [],
             "hand_left_keypoints_2d": [],
             "hand_right_keypoints_2d": [],
