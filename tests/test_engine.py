@@ -377,3 +377,35 @@ def test_coco_ids_cost_constant_memory_on_a_long_stream(tmp_path):
     assert grown < 64 * 1024, grown  # nothing kept per frame
     images = json.loads((tmp_path / "images.json").read_text())
     assert len(images) == 22000 and len({im["id"] for im in images}) == 22000
+
+
+def test_infer_tracks_people_through_a_clip_and_writes_every_track_output(tmp_path):
+    """The bundled network on a real photo panned across 6 frames: ids, tables, PoseTrack, renders."""
+    from pafpose.io.tracks import read_posetrack, read_track_table
+
+    photo = cv2.imread(str(sorted(SAMPLE_DIR.glob("*.jpg"))[1]))
+    clip = tmp_path / "pan.avi"
+    with VideoWriter(clip, 10.0, (320, 240), "MJPG", cv2.CAP_OPENCV_MJPEG) as writer:
+        for i in range(6):
+            writer.write(cv2.resize(photo[:, 6 * i: 6 * i + 560], (320, 240)))
+    out = tmp_path / "out"
+    code, _, err = run("infer", clip, "--out", out, "--track", "--smooth", "--tracks", "csv", "--posetrack",
+                       "--render", "--render-style", "controlnet", "--quiet", "--input-height", "240")
+    assert code == 0, err
+    frames = [json.loads(p.read_text())["people"] for p in sorted((out / "pan").glob("*.json"))]
+    ids = [sorted(p["person_id"][0] for p in people if p["person_id"][0] >= 0) for people in frames]
+    assert len(frames) == 6 and ids[-1], ids
+    assert all(len(set(frame)) == len(frame) for frame in ids)  # no duplicate id in a frame
+    assert set(ids[-1]) <= set().union(*ids[1:-1])  # the same people keep their ids
+    rows = read_track_table(out / "pan_tracks.csv")
+    assert len(rows) == sum(len(people) for people in frames)
+    posetrack = read_posetrack(out / "pan_posetrack.json")
+    assert len(posetrack["images"]) == 6
+    manifest = json.loads((out / "manifest.json").read_text())["inputs"][0]
+    assert {"pan_tracks.csv", "pan_posetrack.json", "pan/"} <= set(manifest["outputs"])
+    rendered = cv2.VideoCapture(str(next(out.glob("pan_rendered.*"))))
+    ok, picture = rendered.read()
+    assert ok and picture.shape == (240, 320, 3)
+    assert np.mean(picture.max(axis=2) < 16) > 0.8  # ControlNet's pose image: skeletons on black
+    code, _, err = run("infer", clip, "--out", tmp_path / "o2", "--tracks", "csv")
+    assert code == 2 and "need --track" in err

@@ -19,6 +19,10 @@ examples:
   pafpose infer clip.mp4 --out out/ --start-frame 100 --end-frame 400 --frame-step 5
   pafpose infer 0 --out out/ --format none --display          # webcam 0, live window
   pafpose infer rtsp://camera.local/stream --out out/ --render
+  pafpose infer clip.mp4 --out out/ --track --smooth --render --tracks csv   # ids, smoothing, a table
+  pafpose infer clip.mp4 --out out/ --render --render-style controlnet --format none  # ControlNet poses
+  pafpose infer photos/ --out out/ --precision bf16 --threads 2              # see the README's "Real time"
+  torchrun --nproc_per_node 4 -m pafpose.cli infer big/ --out out/ --format coco --resume
 
 outputs (in --out):
   openpose  <name>_keypoints.json per image, <video>/<video>_<frame:012d>_keypoints.json per
@@ -28,8 +32,13 @@ outputs (in --out):
             file names keep their number)
   --render  <name>_rendered.jpg / <video>_rendered.mp4 with the skeletons drawn (H.264 where
             OpenCV can, else mp4v; odd frame sizes: Motion-JPEG <video>_rendered.avi)
-  manifest.json  each input's path and the outputs written for it (names get -1, -2 when
-            two inputs share one, e.g. clip.mp4 and clip.avi)
+  --tracks  <video>_tracks.csv|jsonl: frame, time, id, score, <keypoint>_x/_y/_c per person
+  --posetrack  <video>_posetrack.json (PoseTrack 2018 layout, track ids)
+  manifest.json  each input's path, frame count and the outputs written for it (a second input
+            of one name takes its suffix along: clip.mp4 -> clip, clip.avi -> clip.avi)
+
+The summary line gives fps, latency, the network and decoder time per frame and the backend.
+Live sources (cameras, URLs) drop stale frames to keep latency bounded; files never drop frames.
 
 One run at a time per --out: a second one is refused while the first is writing.
 """
@@ -64,6 +73,28 @@ def register(subparsers) -> None:
                         help="stop before this video frame (default: the end)")
     parser.add_argument("--frame-step", type=int, default=1,
                         help="process every N-th video frame (default 1: all)")
+    track = parser.add_argument_group("people over time (videos, cameras, streams; image folders with --sequence)")
+    track.add_argument("--track", action="store_true",
+                       help="give each person an id kept while they are in view (OpenPose JSON "
+                            "person_id, COCO results track_id; rendered in one colour per id)")
+    track.add_argument("--smooth", action="store_true",
+                       help="smooth tracked keypoints over time (One-Euro filter; implies --track)")
+    track.add_argument("--smooth-min-cutoff", type=float, default=1.0,
+                       help="One-Euro minimum cutoff in Hz: lower = smoother when still (default 1.0)")
+    track.add_argument("--smooth-beta", type=float, default=0.01,
+                       help="One-Euro speed coefficient per pixel/s: higher = less lag in fast moves (default 0.01)")
+    track.add_argument("--smooth-carry", type=int, default=2,
+                       help="frames a lost keypoint is carried forward, at lower confidence (default 2)")
+    track.add_argument("--sequence", action="store_true",
+                       help="with --track, the images of each folder are frames of one sequence (name order)")
+    track.add_argument("--tracks", choices=("csv", "jsonl"), default=None,
+                       help="also write <video>_tracks.csv/.jsonl: one row per frame and person")
+    track.add_argument("--posetrack", action="store_true",
+                       help="also write <video>_posetrack.json (PoseTrack layout) per video")
+    parser.add_argument("--render-style", choices=("openpose", "track", "controlnet"), default=None,
+                        help="openpose: OpenPose's colours over the picture; track: a colour and label "
+                             "per person id (the default with --track); controlnet: skeletons on black, "
+                             "the pose image ControlNet takes")
     parser.add_argument("--resume", action="store_true",
                         help="skip the inputs the manifest in --out lists as done (e.g. after a killed "
                              "or sharded run); their COCO results are kept")
@@ -84,8 +115,14 @@ def run(args: argparse.Namespace) -> int:
                         "--format openpose or coco")
     if not 0 <= args.render_opacity <= 1 or args.max_people is not None and args.max_people < 1:
         raise UserError("--render-opacity must be within 0-1 and --max-people at least 1")
+    args.track = args.track or args.smooth
+    if (args.tracks or args.posetrack or args.sequence) and not args.track:
+        raise UserError("--tracks, --posetrack and --sequence need --track (or --smooth)")
+    if args.smooth and not (args.smooth_min_cutoff > 0 and args.smooth_beta >= 0 and args.smooth_carry >= 0):
+        raise UserError("--smooth-min-cutoff must be > 0, --smooth-beta and --smooth-carry >= 0")
     # One check for every video, before anything is opened.
-    runner_options = dict(start_frame=args.start_frame, end_frame=args.end_frame, frame_step=args.frame_step)
+    runner_options = dict(start_frame=args.start_frame, end_frame=args.end_frame, frame_step=args.frame_step,
+                          image_sequences=args.sequence, **_over_time(args))
     Runner(None, **runner_options)
     if args.display:
         _open_window()
@@ -102,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
         except UserError as err:  # say what was wrong with the inputs too, in the same line
             raise UserError("; ".join([str(err), *failures])) from None
         runner = Runner(predictor, **runner_options)
+        style = args.render_style or ("track" if args.track else "openpose")
         writer = ResultWriter(args.out, args.format, args.render, args.render_threshold,
-                              args.render_opacity, args.frame_step, results_dir=shard.part)
+                              args.render_opacity, args.frame_step, render_style=style,
+                              tracks=args.tracks, posetrack=args.posetrack, results_dir=shard.part)
         progress = _Progress(inputs, args.quiet)
         interrupted = False
         try:
@@ -114,10 +153,7 @@ def run(args: argparse.Namespace) -> int:
                     failures.append(event.error)
                 if args.display and isinstance(event, Frame):
                     if picture is None:
-                        from ..inference.render import draw_people
-
-                        picture = draw_people(event.image, event.people, min_score=args.render_threshold,
-                                              opacity=args.render_opacity)
+                        picture = writer.draw(event.image, event.people)
                     if _show(picture):
                         break
         except KeyboardInterrupt:
@@ -130,6 +166,19 @@ def run(args: argparse.Namespace) -> int:
                 _summary(runner, predictor, args.quiet)
     shard.finish()
     return report_failures("infer", failures, "input")
+
+
+def _over_time(args: argparse.Namespace) -> dict:
+    """The Runner's tracker and smoother factories for --track and --smooth."""
+    if not args.track:
+        return {}
+    from ..tracking import OneEuroSmoother, PoseTracker
+
+    options = {"tracker": PoseTracker}
+    if args.smooth:
+        options["smoother"] = lambda: OneEuroSmoother(min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta,
+                                                      carry_frames=args.smooth_carry)
+    return options
 
 
 def _summary(runner, predictor, quiet: bool) -> None:

@@ -159,7 +159,12 @@ class Runner:
         start_frame, end_frame, frame_step: which video frames (``end_frame`` exclusive).
         queue_size: frames waiting between two stages (memory: about 3 x this many frames).
         tracker: a callable returning a fresh per-source tracker with ``update(people, time)
-            -> people`` (e.g. :class:`pafpose.tracking.PoseTracker`), or None.
+            -> people`` (e.g. :class:`pafpose.tracking.PoseTracker`), or None: person ids over
+            each video, camera or stream.
+        smoother: likewise a per-source smoother run after the tracker (e.g.
+            :class:`pafpose.tracking.OneEuroSmoother`), or None.
+        image_sequences: with a tracker, the images of one folder are one sequence (in name
+            order, 1/30 s apart) rather than unrelated pictures.
         realtime: play video files as a camera delivers frames, at their own frame rate, and
             drop stale ones like a live source (to try a live set-up on a recording).
 
@@ -172,7 +177,8 @@ class Runner:
 
     def __init__(self, predictor, start_frame: int = 0, end_frame: int | None = None,
                  frame_step: int = 1, queue_size: int = 2,
-                 tracker: Callable[[], Any] | None = None, realtime: bool = False):
+                 tracker: Callable[[], Any] | None = None, smoother: Callable[[], Any] | None = None,
+                 image_sequences: bool = False, realtime: bool = False):
         if start_frame < 0 or frame_step < 1 or (end_frame is not None and end_frame <= start_frame):
             raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start_frame}, "
                             f"end {end_frame}, step {frame_step}")
@@ -180,6 +186,8 @@ class Runner:
         self.start_frame, self.end_frame, self.frame_step = start_frame, end_frame, frame_step
         self.queue_size = queue_size
         self.tracker = tracker
+        self.smoother = smoother
+        self.image_sequences = image_sequences
         self.realtime = realtime
         self.stats = RunStats()
 
@@ -320,22 +328,52 @@ class Runner:
                 out.put((x, m))
 
     def _decode(self, inp: _Channel, out: _Channel) -> None:
-        trackers: dict[MediaInput, Any] = {}
+        over_time = _OverTime(self.tracker, self.smoother, self.image_sequences)
         while True:
             item = inp.get()
             if item is _DONE or isinstance(item, _Failure):
                 out.put(item)
                 return
             if isinstance(item, SourceEnd):
-                trackers.pop(item.source, None)
+                over_time.end(item.source)
                 out.put(item)
                 continue
             x, (heatmaps, pafs, resize) = item
-            people = self.predictor.decode_maps(heatmaps, pafs, resize)
-            if self.tracker is not None:
-                tracker = trackers.get(x.source)
-                if tracker is None:
-                    tracker = trackers[x.source] = self.tracker()
-                people = tracker.update(people, x.time if x.time is not None else float(x.index))
+            people = over_time.update(x, self.predictor.decode_maps(heatmaps, pafs, resize))
             out.put(Frame(x.source, x.index, x.time, x.image, people,
                           time.perf_counter() - x.read_at, x.fps))
+
+
+class _OverTime:
+    """The tracker and smoother of each sequence: a video or stream, or with ``image_sequences``
+    the images of one folder."""
+
+    IMAGE_INTERVAL = 1 / 30  # seconds between the images of a sequence, for the smoother
+
+    def __init__(self, tracker, smoother, image_sequences: bool):
+        self.tracker, self.smoother, self.image_sequences = tracker, smoother, image_sequences
+        self.state: dict[Any, list] = {}  # key -> [tracker, smoother, images seen]
+
+    def _key(self, source: MediaInput):
+        if source.kind == "image" and self.image_sequences:
+            return Path(str(source.path)).parent
+        return source
+
+    def update(self, item: _Item, people: list[Person]) -> list[Person]:
+        if self.tracker is None:
+            return people
+        key = self._key(item.source)
+        state = self.state.get(key)
+        if state is None:
+            state = self.state[key] = [self.tracker(), self.smoother() if self.smoother else None, 0]
+        if item.time is not None:
+            now = item.time
+        else:
+            now = state[2] * self.IMAGE_INTERVAL
+            state[2] += 1
+        people = state[0].update(people, now)
+        return state[1].update(people, now) if state[1] is not None else people
+
+    def end(self, source: MediaInput) -> None:
+        if source.kind != "image" or not self.image_sequences:
+            self.state.pop(self._key(source), None)

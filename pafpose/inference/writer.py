@@ -14,7 +14,11 @@ Outputs (in ``out``):
   the two files are completed on close (also after Ctrl-C or SIGTERM), so memory stays flat on an
   endless stream and finished frames are never lost;
 - ``render``: ``<name>_rendered.jpg`` and ``<video>_rendered.mp4`` (at the source's frame rate
-  divided by the frame step, so it plays at the original speed);
+  divided by the frame step, so it plays at the original speed), in one of the
+  :data:`~pafpose.inference.render.STYLES` (``controlnet``: skeletons on black, ControlNet's
+  conditioning image);
+- ``tracks``: ``<video>_tracks.csv`` or ``.jsonl``, one row per frame and person, and
+  ``posetrack``: ``<video>_posetrack.json`` (:mod:`pafpose.io.tracks`), for videos and streams;
 - ``manifest.json``: one entry per input: its path, kind, name and the outputs it produced (and
   its error, if any). Names are unique per input, so no two inputs share an output.
 """
@@ -98,6 +102,9 @@ class ResultWriter:
         render: also write pictures and videos with the skeletons drawn.
         render_threshold, render_opacity: see :func:`pafpose.inference.render.draw_people`.
         frame_step: the runner's frame step (rendered videos play at fps / frame_step).
+        render_style: "openpose", "track" (a colour and label per person id) or "controlnet".
+        tracks: "csv" or "jsonl": a per-video table of the (tracked) people; None: none.
+        posetrack: a per-video PoseTrack JSON of the tracked people.
         draw: how a frame is drawn for --render (default :func:`draw_people` with the options above).
         results_dir: where ``results.json``, ``images.json`` and ``manifest.json`` go (default
             ``out``; the ranks of a sharded run write parts that are merged at the end).
@@ -105,6 +112,7 @@ class ResultWriter:
 
     def __init__(self, out: str | Path, format: str = "openpose", render: bool = False,
                  render_threshold: float = 0.05, render_opacity: float = 1.0, frame_step: int = 1,
+                 render_style: str = "openpose", tracks: str | None = None, posetrack: bool = False,
                  draw: Callable[[np.ndarray, list], np.ndarray] | None = None,
                  results_dir: str | Path | None = None):
         from ..errors import UserError
@@ -118,12 +126,20 @@ class ResultWriter:
         self.frame_step = frame_step
         self.results_dir = Path(results_dir) if results_dir is not None else self.out
         self.results_dir.mkdir(parents=True, exist_ok=True)
+        if tracks not in (None, "csv", "jsonl"):
+            raise UserError(f"unknown tracks table format {tracks!r} (choose csv or jsonl)")
+        self.tracks, self.posetrack = tracks, posetrack
         if draw is None:
-            from .render import draw_people
+            from .render import STYLES, draw_people
+
+            if render_style not in STYLES:
+                raise UserError(f"unknown render style {render_style!r} (choose {', '.join(STYLES)})")
 
             def draw(image, people):
-                return draw_people(image, people, min_score=render_threshold, opacity=render_opacity)
+                return draw_people(image, people, min_score=render_threshold, opacity=render_opacity,
+                                   style=render_style)
         self.draw = draw
+        self._sequence_files: dict[MediaInput, list] = {}
         self.coco = CocoResultsStream(self.results_dir) if format == "coco" else None
         self.manifest: list[dict] = []
         self._outputs: dict[MediaInput, list[str]] = {}
@@ -159,6 +175,9 @@ class ResultWriter:
             for entry in ("results.json", "images.json"):
                 if entry not in outputs:
                     outputs.append(entry)
+        if video and (self.tracks or self.posetrack):
+            for writer in self._track_writers(source):
+                writer.write(event.index, event.time if event.time is not None else 0.0, event.people)
         if not self.render:
             return None
         picture = self.draw(event.image, event.people)
@@ -181,8 +200,24 @@ class ResultWriter:
             self._videos[source] = writer
         return writer
 
+    def _track_writers(self, source: MediaInput) -> list:
+        writers = self._sequence_files.get(source)
+        if writers is None:
+            from ..io.tracks import PoseTrackWriter, TrackTableWriter
+
+            writers = []
+            if self.tracks:
+                writers.append(TrackTableWriter(self.out / f"{source.name}_tracks.{self.tracks}"))
+            if self.posetrack:
+                writers.append(PoseTrackWriter(self.out / f"{source.name}_posetrack.json"))
+            self._sequence_files[source] = writers
+        return writers
+
     def _end(self, end: SourceEnd, complete: bool = True) -> None:
         outputs = self._outputs.pop(end.source, [])
+        for writer in self._sequence_files.pop(end.source, []):
+            writer.close()
+            outputs.append(Path(writer.path).relative_to(self.out).as_posix())
         writer = self._videos.pop(end.source, None)
         if writer is not None:
             writer.close(keep=complete)
@@ -200,7 +235,8 @@ class ResultWriter:
         if self._closed:
             return
         self._closed = True
-        for source in list(self._outputs) + [s for s in self._videos if s not in self._outputs]:
+        pending = list(self._outputs) + [s for s in [*self._videos, *self._sequence_files] if s not in self._outputs]
+        for source in dict.fromkeys(pending):
             self._end(SourceEnd(source, 0, error="interrupted" if interrupted else "unfinished"),
                       complete=False)
         if self.coco is not None:
