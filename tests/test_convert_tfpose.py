@@ -110,7 +110,9 @@ def test_bundled_weights_are_the_converted_graph_and_match_tensorflow_through_th
     bundled = load_checkpoint(resolve_weights("mobilenet-thin-coco"))
     fresh = tfpose_checkpoint(SHARED / "graph_opt.pb")
     assert bundled["model_config"] == fresh["model_config"]
-    assert bundled["inference"] == fresh["inference"]
+    # The precision record is measured on the converted weights afterwards (benchmarks/realtime.py --record).
+    assert {k: v for k, v in bundled["inference"].items() if k != "precision_ap"} == fresh["inference"]
+    assert set(bundled["inference"]["precision_ap"]) >= {"torch-fp32", "openvino-fp32"}
     for key, value in fresh["model"].items():
         assert torch.equal(bundled["model"][key].float(), value), key
     # The ordinary pre-processing (BGR uint8 in, RGB [0, 1] to the network) on an image already at
