@@ -488,3 +488,39 @@ def test_an_unreadable_image_is_one_failed_input(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "fromfile", refused)
     with pytest.raises(errors.UserError, match=r"p.jpg: cannot read \(Permission denied\)"):
         read_image(photo)
+
+
+def test_sigterm_during_a_folder_keeps_every_finished_coco_result(tmp_path, monkeypatch, weights):
+    """The issue's case: `timeout` on `infer FOLDER --format coco` lost every finished image."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    from pafpose.inference.predict import Predictor
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((48, 64, 3), 30 * i, np.uint8))
+    calls = []
+    network_maps = Predictor.network_maps
+
+    def terminated_at_the_fourth_image(self, images):
+        calls.append(len(images))
+        if len(calls) == 4:
+            time.sleep(1)  # the first three are decoded and written meanwhile
+            os.kill(os.getpid(), signal.SIGTERM)
+        return network_maps(self, images)
+
+    monkeypatch.setattr(Predictor, "network_maps", terminated_at_the_fourth_image)
+    out = tmp_path / "out"
+    code, _, err = run("infer", folder, "--weights", weights, "--out", out, "--format", "coco", "--quiet")
+    assert code == errors.EXIT_TERMINATED, err
+    images = json.loads((out / "images.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    assert [im["file_name"] for im in images][:3] == ["000", "001", "002"] and len(images) < 8
+    assert {r["image_id"] for r in results} <= {im["id"] for im in images}
+    manifest = json.loads((out / "manifest.json").read_text())["inputs"]
+    assert [e["name"] for e in manifest if "error" not in e][:3] == ["000", "001", "002"]
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".partial")]  # no temporaries left
