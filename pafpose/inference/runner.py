@@ -260,9 +260,8 @@ class Runner:
         except _Stop:
             return
         except BaseException as err:  # noqa: BLE001 - handed to the consumer's thread
-            stop_after = _Failure(err)
             try:
-                out.put(stop_after)
+                out.put(_Failure(err))
             except _Stop:
                 pass
 
