@@ -265,7 +265,7 @@ def weights_digest(source: Any) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
     else:
-        digest.update(repr(getattr(source, "config", type(source).__name__)).encode())
+        digest.update(repr(getattr(source, "cfg", type(source).__name__)).encode())
         buffer = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in source.state_dict().items()}, buffer)
         digest.update(buffer.getvalue())
