@@ -51,7 +51,9 @@ def register(subparsers) -> None:
         description="Run a pose model on images, folders (searched recursively), videos, cameras "
                     "and streams, and write OpenPose-style or COCO-results JSON and, with --render, "
                     "pictures. Inputs that fail are reported and skipped; the exit code is 1 if any "
-                    "did, 130 after Ctrl-C (finished outputs are kept, a partial video is not).",
+                    "did, 130 after Ctrl-C and 143 after SIGTERM (finished outputs, COCO results and the "
+                    "manifest are kept, a partial video is not). Frames flow through a pipeline "
+                    "(reading, network, decoding, writing overlap) and the run ends with its fps.",
         epilog=EXAMPLES,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
