@@ -7,8 +7,9 @@ the same clip delivered as a 30 fps camera would (``Runner(realtime=True)``: sta
 dropped; fps processed, latency and drops), and COCO keypoint
 AP on the 4 bundled annotated photos (12 people) and on 24 label-preserving views of them
 (mirrored, x0.75 / x1 / x1.25, annotations moved along): the figure the precision contract uses.
-Then the default settings over input heights, and the default under a concurrent 2-thread CPU
-load (another process multiplying matrices), against the unloaded fps in the same run.
+Then the default settings over input heights, on a CUDA machine the torch backend per precision
+(batch 1 end to end, batch 32 network throughput), and the default under a concurrent 2-thread
+CPU load (another process multiplying matrices), against the unloaded fps in the same run.
 
     .venv/bin/python benchmarks/realtime.py            # ~5 minutes on 2 cores
     .venv/bin/python benchmarks/realtime.py --record   # also store each precision's AP in the
@@ -61,12 +62,14 @@ def make_clip(path: Path, frames: int, size=(640, 480)) -> Path:
 
 
 def network_ms(predictor: Predictor, shape=(1, 3, 368, 496), runs: int = 10) -> float:
-    batch = torch.rand(shape)
+    batch = torch.rand(shape, device=predictor.device)
     predictor.network(batch)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         predictor.network(batch)
+        if predictor.device.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return 1e3 * float(np.median(times))
 
@@ -197,6 +200,21 @@ def main() -> None:
             shape = (1, 3, height, -(-round(640 * height / 480) // 8) * 8)
             print(f"| {height} | {ap:.3f} ({found}/12) | {network_ms(predictor, shape):.1f} | "
                   f"{end_to_end(predictor, clip)[0]:.1f} |", flush=True)
+
+        if torch.cuda.is_available():
+            cuda = torch.device("cuda")
+            print(f"\n{torch.cuda.get_device_name()}\n")
+            print("| precision | network ms (batch 1) | fps end to end (batch 1) | images/s network (batch 32) "
+                  "| AP 4 photos | AP 24 views |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for precision in supported_precisions("torch", cuda):
+                predictor = Predictor(device="cuda", backend="torch", precision=precision, batch_size=1)
+                ms = network_ms(predictor)
+                fps = end_to_end(predictor, clip)[0]
+                batch_ms = network_ms(predictor, (32, 3, 368, 496))
+                ap, _, view_ap = accuracy(predictor, coco, ids, photos, views)
+                print(f"| {precision} | {ms:.1f} | {fps:.1f} | {32e3 / batch_ms:.0f} | {ap:.3f} | {view_ap:.3f} |",
+                      flush=True)
 
         print("\n| load | default fps | ratio |")
         print("|---|---:|---:|")
