@@ -17,6 +17,7 @@ which converts them to input pixels with the head's geometry (:class:`~pafpose.c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +28,7 @@ from ..people import Person
 from ..skeleton import Skeleton
 from ..spec import HeadSpec
 from .assembly import assemble, join_torsos
-from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs
+from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs, score_pairs
 from .params import DecodeParams
 from .peaks import Peaks, find_peaks, peak_threshold
 from .recovery import recover_keypoints
@@ -113,4 +114,10 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
             added = score_limbs(peaks, pafs, limbs, stride, image_height, config, fresh=fresh)
             candidates = merged_candidates(candidates, added, remap)
             connections = match_limbs(candidates, len(peaks.score), config.matching)
-    return assemble(peaks, connections, head, config, candidates)
+    rescore = None
+    if config.bridge_inlier_fraction is not None:
+        relaxed = replace(config, min_inlier_fraction=config.bridge_inlier_fraction)
+
+        def rescore(limb: np.ndarray, a: np.ndarray, b: np.ndarray) -> LimbCandidates:
+            return score_pairs(peaks, limb, a, b, pafs, stride, image_height, relaxed)
+    return assemble(peaks, connections, head, config, candidates, rescore)

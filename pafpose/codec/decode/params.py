@@ -49,6 +49,11 @@ class DecodeParams:
             :func:`~pafpose.codec.decode.recovery.recover_keypoints`).
         recover_radius: in map cells, recovered ends closer than this to each other are one
             keypoint, and closer to an existing candidate of their type add nothing.
+        bridge_inlier_fraction: after the fragments a scored pair joins are merged, pairs
+            among the rest are scored again with this ``min_inlier_fraction`` (0: the mean
+            projection with the length penalty alone) and the fragments they join merged too,
+            when they share no keypoint type (see
+            :func:`~pafpose.codec.decode.assembly.assemble`); None turns that pass off.
         join_torsos: join an upper-body fragment (shoulders, no hips) and lower-body fragments
             (hips, no shoulders) of a person whose neck left no evidence at all, where the
             geometry allows (see :func:`~pafpose.codec.decode.assembly.join_torsos`).
@@ -76,6 +81,7 @@ class DecodeParams:
     signal_fraction: float = 0.5
     recover: bool = True
     recover_radius: float = 3.0
+    bridge_inlier_fraction: float | None = 0.0
     join_torsos: bool = True
 
     def __post_init__(self) -> None:
@@ -88,6 +94,9 @@ class DecodeParams:
             raise UserError("decode: max_candidates and min_parts must be >= 1, num_samples >= 2")
         if not 0.0 <= self.min_inlier_fraction <= 1.0:
             raise UserError(f"decode: min_inlier_fraction must lie in [0, 1], got {self.min_inlier_fraction}")
+        if self.bridge_inlier_fraction is not None and not 0.0 <= self.bridge_inlier_fraction <= 1.0:
+            raise UserError("decode: bridge_inlier_fraction must lie in [0, 1] or be None, "
+                            f"got {self.bridge_inlier_fraction}")
         if not 0.0 <= self.signal_fraction <= 1.0:
             raise UserError(f"decode: signal_fraction must lie in [0, 1], got {self.signal_fraction}")
         if not self.smooth_sigma >= 0:
