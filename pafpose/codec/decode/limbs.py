@@ -8,7 +8,7 @@ is positive; that sum is the limb score. An exact pre-test at a few points (wher
 a point has a field above the threshold the sample must fail) discards most pairs between
 different people before any sampling, and the samples are then taken in rounds that drop a pair
 once it has failed at too many points, so the cost follows the pairs that could be limbs rather
-than all pairs.
+than all pairs. :func:`score_pairs` scores given pairs the same way (assembly's weak bridges).
 
 Matching: per limb a one-to-one assignment, ``"greedy"`` (the original: best pair first;
 computed for all limbs at once as rounds of mutually best pairs, which picks the same pairs) or

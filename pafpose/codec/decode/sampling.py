@@ -23,8 +23,10 @@ def sample_fields(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndar
         (P, ..., 2) float64 field vectors (x, y).
     """
     _, h, w = pafs.shape
-    x = np.clip(xy[..., 0], 0.0, w - 1)
-    y = np.clip(xy[..., 1], 0.0, h - 1)
+    # (np.minimum/np.maximum rather than np.clip: the same values, a fraction of the overhead on
+    # the small arrays of a decode.)
+    x = np.minimum(np.maximum(xy[..., 0], 0.0), w - 1)
+    y = np.minimum(np.maximum(xy[..., 1], 0.0), h - 1)
     # The lower corner stays one cell inside the map, so the upper corner always exists; on the
     # last row or column the weight then falls on the upper corner.
     x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))
@@ -32,8 +34,8 @@ def sample_fields(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndar
     fx, fy = x - x0, y - y0
     corner = (2 * h * w) * limb.reshape((-1,) + (1,) * (x.ndim - 1)) + y0 * w + x0
     step_x, step_y = int(w > 1), w * int(h > 1)
-    flat = pafs.reshape(-1)
-    weights = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
-    offsets = (0, step_x, step_y, step_x + step_y)
-    return np.stack([sum(flat[corner + (c * h * w + o)] * wt for o, wt in zip(offsets, weights))
-                     for c in (0, 1)], axis=-1)
+    # One gather of both channels' 4 corners: (..., 2, 4) values against (..., 1, 4) weights.
+    offsets = np.array([[c * h * w + o for o in (0, step_x, step_y, step_x + step_y)] for c in (0, 1)])
+    values = pafs.reshape(-1)[corner[..., None, None] + offsets]
+    weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=-1)
+    return (values * weights[..., None, :]).sum(axis=-1)
