@@ -8,7 +8,7 @@ import pytest
 import torch
 from decode_helpers import CODEC, degraded_maps, real_sample_maps, render_maps, synthetic_people
 
-from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode, sample_fields
+from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode, field_noise, sample_fields
 from pafpose.codec.decode.peaks import noise_sigma
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO18, flip_keypoints
@@ -423,6 +423,10 @@ def test_fragments_joined_only_by_a_field_under_the_inlier_test_merge():
             pafs[2 * limb:2 * limb + 2] *= 0.02 / np.abs(pafs[2 * limb:2 * limb + 2]).max()
     split = decode(heatmaps, pafs, bridge_inlier_fraction=None)
     assert sorted(p.num_parts for p in split) == [3, 3, 3, 3, 12, 12]
+    # The pass runs only on fields with measurable noise (clean and real maps: none).
+    assert sorted(p.num_parts for p in decode(heatmaps, pafs)) == [3, 3, 3, 3, 12, 12]
+    pafs += np.random.default_rng(0).normal(0.0, 0.01, pafs.shape).astype(np.float32)
+    assert field_noise(pafs) == pytest.approx(0.01, rel=0.1)
     joined = decode(heatmaps, pafs)
     assert sorted(p.num_parts for p in joined) == [18, 18]
     for person in joined:  # each joined with its own legs, not its neighbour's

@@ -32,13 +32,13 @@ from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs, 
 from .params import DecodeParams
 from .peaks import Peaks, find_peaks, peak_threshold
 from .recovery import recover_keypoints
-from .sampling import sample_fields
+from .sampling import field_noise, fields_noisier_than, sample_fields
 
 if TYPE_CHECKING:  # for annotations only: decoding itself runs on numpy
     import torch
 
 __all__ = ["DecodeParams", "Peaks", "LimbCandidates", "decode", "find_peaks", "peak_threshold", "score_limbs",
-           "match_limbs", "recover_keypoints", "assemble", "join_torsos", "sample_fields"]
+           "match_limbs", "recover_keypoints", "assemble", "join_torsos", "sample_fields", "field_noise"]
 
 
 def _as_numpy(maps, name: str) -> np.ndarray:
@@ -119,5 +119,9 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
         relaxed = replace(config, min_inlier_fraction=config.bridge_inlier_fraction)
 
         def rescore(limb: np.ndarray, a: np.ndarray, b: np.ndarray) -> LimbCandidates:
+            # Only fields with measurable noise: on clean and real maps a positive mean between
+            # two fragments is more often a neighbour's field than a limb lost to the noise.
+            if not fields_noisier_than(pafs, config.bridge_min_noise):
+                return LimbCandidates(*(np.zeros(0, dtype=np.int64),) * 3, score=np.zeros(0))
             return score_pairs(peaks, limb, a, b, pafs, stride, image_height, relaxed)
     return assemble(peaks, connections, head, config, candidates, rescore)

@@ -54,6 +54,11 @@ class DecodeParams:
             projection with the length penalty alone) and the fragments they join merged too,
             when they share no keypoint type (see
             :func:`~pafpose.codec.decode.assembly.assemble`); None turns that pass off.
+        bridge_min_noise: ... but only on fields whose measured noise
+            (:func:`~pafpose.codec.decode.sampling.field_noise`) exceeds this: on clean and real
+            network maps (noise ~0.001) a positive mean between two fragments is more often a
+            neighbour's field (ground truth of a crowded image at input height 184 put a
+            neighbour's head on a person) and the pass gains nothing there.
         join_torsos: join an upper-body fragment (shoulders, no hips) and lower-body fragments
             (hips, no shoulders) of a person whose neck left no evidence at all, where the
             geometry allows (see :func:`~pafpose.codec.decode.assembly.join_torsos`).
@@ -82,6 +87,7 @@ class DecodeParams:
     recover: bool = True
     recover_radius: float = 3.0
     bridge_inlier_fraction: float | None = 0.0
+    bridge_min_noise: float = 0.005
     join_torsos: bool = True
 
     def __post_init__(self) -> None:

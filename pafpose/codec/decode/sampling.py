@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sample_fields"]
+__all__ = ["field_noise", "fields_noisier_than", "sample_fields"]
 
 
 def sample_fields(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -39,3 +39,23 @@ def sample_fields(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndar
     values = pafs.reshape(-1)[corner[..., None, None] + offsets]
     weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=-1)
     return (values * weights[..., None, :]).sum(axis=-1)
+
+
+def _noise_sample(pafs: np.ndarray) -> np.ndarray:
+    # Every 7th value of the flat maps (7 shares no factor with common map widths, so the sample
+    # spreads over rows, columns and channels); fields are zero away from limbs, so most of the
+    # sample is noise alone.
+    return np.abs(pafs.reshape(-1)[::7])
+
+
+def field_noise(pafs: np.ndarray) -> float:
+    """Robust standard deviation of the noise of (2L, H, W) fields: 1.4826 x the median absolute
+    value of a sample of the cells."""
+    return 1.4826 * float(np.median(_noise_sample(pafs)))
+
+
+def fields_noisier_than(pafs: np.ndarray, sigma: float) -> bool:
+    """``field_noise(pafs) > sigma``, without the median's cost: the median absolute value
+    exceeds a level exactly when more than half the sample does."""
+    sample = _noise_sample(pafs)
+    return 2 * np.count_nonzero(sample > sigma / 1.4826) > len(sample)
