@@ -103,6 +103,8 @@ class DecodeParams:
         if self.bridge_inlier_fraction is not None and not 0.0 <= self.bridge_inlier_fraction <= 1.0:
             raise UserError("decode: bridge_inlier_fraction must lie in [0, 1] or be None, "
                             f"got {self.bridge_inlier_fraction}")
+        if not self.bridge_min_noise >= 0:
+            raise UserError(f"decode: bridge_min_noise must be >= 0, got {self.bridge_min_noise}")
         if not 0.0 <= self.signal_fraction <= 1.0:
             raise UserError(f"decode: signal_fraction must lie in [0, 1], got {self.signal_fraction}")
         if not self.smooth_sigma >= 0:
