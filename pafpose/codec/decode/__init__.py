@@ -115,13 +115,11 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
             candidates = merged_candidates(candidates, added, remap)
             connections = match_limbs(candidates, len(peaks.score), config.matching)
     rescore = None
-    if config.bridge_inlier_fraction is not None:
+    # Weak bridges only on fields with measurable noise: on clean and real maps a positive mean
+    # between two fragments is more often a neighbour's field than a limb lost to the noise.
+    if config.bridge_inlier_fraction is not None and fields_noisier_than(pafs, config.bridge_min_noise):
         relaxed = replace(config, min_inlier_fraction=config.bridge_inlier_fraction)
 
         def rescore(limb: np.ndarray, a: np.ndarray, b: np.ndarray) -> LimbCandidates:
-            # Only fields with measurable noise: on clean and real maps a positive mean between
-            # two fragments is more often a neighbour's field than a limb lost to the noise.
-            if not fields_noisier_than(pafs, config.bridge_min_noise):
-                return LimbCandidates(*(np.zeros(0, dtype=np.int64),) * 3, score=np.zeros(0))
             return score_pairs(peaks, limb, a, b, pafs, stride, image_height, relaxed)
     return assemble(peaks, connections, head, config, candidates, rescore)

@@ -23,8 +23,7 @@ def sample_fields(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndar
         (P, ..., 2) float64 field vectors (x, y).
     """
     _, h, w = pafs.shape
-    # (np.minimum/np.maximum rather than np.clip: the same values, a fraction of the overhead on
-    # the small arrays of a decode.)
+    # (np.minimum/np.maximum rather than np.clip: the same values, less overhead on small arrays.)
     x = np.minimum(np.maximum(xy[..., 0], 0.0), w - 1)
     y = np.minimum(np.maximum(xy[..., 1], 0.0), h - 1)
     # The lower corner stays one cell inside the map, so the upper corner always exists; on the
@@ -34,11 +33,11 @@ def sample_fields(pafs: np.ndarray, limb: np.ndarray, xy: np.ndarray) -> np.ndar
     fx, fy = x - x0, y - y0
     corner = (2 * h * w) * limb.reshape((-1,) + (1,) * (x.ndim - 1)) + y0 * w + x0
     step_x, step_y = int(w > 1), w * int(h > 1)
-    # One gather of both channels' 4 corners: (..., 2, 4) values against (..., 1, 4) weights.
-    offsets = np.array([[c * h * w + o for o in (0, step_x, step_y, step_x + step_y)] for c in (0, 1)])
-    values = pafs.reshape(-1)[corner[..., None, None] + offsets]
-    weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=-1)
-    return (values * weights[..., None, :]).sum(axis=-1)
+    flat = pafs.reshape(-1)
+    weights = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
+    offsets = (0, step_x, step_y, step_x + step_y)
+    return np.stack([sum(flat[corner + (c * h * w + o)] * wt for o, wt in zip(offsets, weights))
+                     for c in (0, 1)], axis=-1)
 
 
 def _noise_sample(pafs: np.ndarray) -> np.ndarray:
