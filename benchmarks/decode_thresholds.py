@@ -66,7 +66,7 @@ def main() -> None:
         print(f"| {peak} | {score} | {m['AP']:.3f} | {m['AP50']:.3f} | {m['AP75']:.3f} | {m['AR']:.3f} |", flush=True)
     print("\n| paf_threshold | min_inlier_fraction | AP |")
     print("|---:|---:|---:|")
-    for paf, inliers in itertools.product((0.02, 0.05, 0.1), (0.6, 0.8)):
+    for paf, inliers in itertools.product((0.02, 0.025, 0.05, 0.1), (0.6, 0.8)):
         m = ap(paf_threshold=paf, min_inlier_fraction=inliers)
         print(f"| {paf} | {inliers} | {m['AP']:.3f} |", flush=True)
     print("\n| matching | refine | AP |")

@@ -8,13 +8,13 @@ import pytest
 import torch
 from decode_helpers import CODEC, degraded_maps, real_sample_maps, render_maps, synthetic_people
 
-from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode, sample_fields
+from pafpose.codec.decode import DecodeParams, LimbCandidates, Peaks, assemble, decode, field_noise, sample_fields
 from pafpose.codec.decode.peaks import noise_sigma
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO18, flip_keypoints
 from pafpose.codec.targets import render_heatmaps
 from pafpose.config import from_dict
-from pafpose.data.degrade import ISSUE20
+from pafpose.data.degrade import ISSUE12, ISSUE20
 from pafpose.inference.evaluate import evaluate_keypoints, people_found, people_to_coco_results
 
 STRIDE = CODEC.stride
@@ -311,6 +311,11 @@ def test_checkpoint_decode_params_are_validated():
     assert params.peak_threshold == 0.05 and params.recover
     with pytest.raises(ValueError, match="recover_radius"):
         from_dict(DecodeParams, {"recover_radius": 0})
+    assert from_dict(DecodeParams, {"bridge_inlier_fraction": None}).bridge_inlier_fraction is None
+    with pytest.raises(ValueError, match="bridge_inlier_fraction"):
+        from_dict(DecodeParams, {"bridge_inlier_fraction": 1.5})
+    with pytest.raises(ValueError, match="bridge_min_noise"):
+        from_dict(DecodeParams, {"bridge_min_noise": -0.1})
     with pytest.raises(ValueError, match="unknown key 'input_height'"):
         from_dict(DecodeParams, {"input_height": 368})
 
@@ -388,3 +393,68 @@ def test_the_field_sampler_is_bilinear_and_clamps_to_the_border():
     # A map one cell wide is constant across.
     column = pafs[:, :, :1]
     np.testing.assert_allclose(sample_fields(column, np.array([1]), np.array([[0.7, 2.5]])), [[7.5, -2.5]])
+
+
+def test_limbs_whose_fields_sank_to_the_noise_still_connect(sample):
+    # Issue 12's severe level: blur and attenuation bring short limbs' fields to 0.03-0.08, under
+    # the paper's 0.05 per-sample threshold, so those limbs failed the inlier test and people
+    # fell apart; the default (0.025, calibrated on both recipes and real maps) keeps them.
+    coco, images = sample
+    assert DecodeParams().paf_threshold < 0.05
+    ours, paper = [], []
+    for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
+        size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
+        h, p = degraded_maps(keypoints, size, ISSUE12["severe"], seed=n)
+        # (the weak-bridge merge off: it rescues some of the same limbs)
+        ours += people_to_coco_results(decode(h, p, bridge_inlier_fraction=None), image_id)
+        paper += people_to_coco_results(decode(h, p, paf_threshold=0.05, bridge_inlier_fraction=None),
+                                        image_id)
+    assert evaluate_keypoints(coco, ours)["AP"] > evaluate_keypoints(coco, paper)["AP"] + 0.03
+    # Clean maps decode exactly as before: their fields are far above either threshold.
+    _, heatmaps, pafs, _ = images[0]
+    assert [p.keypoints.tolist() for p in decode(heatmaps, pafs)] == \
+        [p.keypoints.tolist() for p in decode(heatmaps, pafs, paf_threshold=0.05)]
+
+
+def test_fragments_joined_only_by_a_field_under_the_inlier_test_merge():
+    # A person whose neck-hip fields sank under paf_threshold everywhere (a short limb at issue
+    # 20's severe level): no pair passes the inlier test, so the upper body (with its neck) and
+    # each leg come out as three people; their mean projection is positive and they share no
+    # keypoint type, so the weak-bridge pass joins them.
+    keypoints, size = synthetic_people(2, np.random.default_rng(3), drop_leaves=0.0)
+    heatmaps, pafs = render_maps(keypoints, size)
+    for limb, (a, b) in enumerate(COCO18.limbs):
+        if (a, b) in ((1, 8), (1, 11)):
+            pafs[2 * limb:2 * limb + 2] *= 0.02 / np.abs(pafs[2 * limb:2 * limb + 2]).max()
+    split = decode(heatmaps, pafs, bridge_inlier_fraction=None)
+    assert sorted(p.num_parts for p in split) == [3, 3, 3, 3, 12, 12]
+    # The pass runs only on fields with measurable noise (clean and real maps: none).
+    assert sorted(p.num_parts for p in decode(heatmaps, pafs)) == [3, 3, 3, 3, 12, 12]
+    pafs += np.random.default_rng(0).normal(0.0, 0.01, pafs.shape).astype(np.float32)
+    assert field_noise(pafs) == pytest.approx(0.01, rel=0.1)
+    joined = decode(heatmaps, pafs)
+    assert sorted(p.num_parts for p in joined) == [18, 18]
+    for person in joined:  # each joined with its own legs, not its neighbour's
+        error = np.hypot(*(person.keypoints[None, :, :2] - keypoints[:, :, :2]).transpose(2, 0, 1))
+        assert (error.max(axis=1) < 2.0).any()
+
+
+@pytest.mark.parametrize("recipe, level", [("issue12", "severe"), ("issue20", "moderate+0.50")])
+def test_weak_bridges_lift_noisy_crowds(recipe, level):
+    from pafpose.data.degrade import RECIPES
+    from pafpose.data.synth import SceneConfig, render_scene
+    from pafpose.io.annotations import coco_from_dict
+
+    cfg = SceneConfig(image_size=(368, 368), max_people=10, min_height=0.3, max_height=0.7,
+                      max_overlap=0.5, crowd_prob=0.0, unannotated_prob=0.0, empty_prob=0.0)
+    images, annotations, ours, without = [], [], [], []
+    for i in range(4):
+        _, anns = render_scene(np.random.default_rng([7, i]), cfg)
+        images.append({"id": i + 1, "file_name": f"{i}.jpg", "width": 368, "height": 368})
+        annotations += [{**ann, "image_id": i + 1, "id": len(annotations) + n + 1} for n, ann in enumerate(anns)]
+        h, p = degraded_maps(CODEC.keypoints(anns), (368, 368), RECIPES[recipe][level], seed=i)
+        ours += people_to_coco_results(decode(h, p), i + 1)
+        without += people_to_coco_results(decode(h, p, bridge_inlier_fraction=None), i + 1)
+    coco = coco_from_dict({"images": images, "annotations": annotations,
+                           "categories": [{"id": 1, "name": "person"}]})
+    assert evaluate_keypoints(coco, ours)["AP"] > evaluate_keypoints(coco, without)["AP"] + 0.01

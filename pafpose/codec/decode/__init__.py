@@ -17,6 +17,7 @@ which converts them to input pixels with the head's geometry (:class:`~pafpose.c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,17 +28,17 @@ from ..people import Person
 from ..skeleton import Skeleton
 from ..spec import HeadSpec
 from .assembly import assemble, join_torsos
-from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs
+from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs, score_pairs
 from .params import DecodeParams
 from .peaks import Peaks, find_peaks, peak_threshold
 from .recovery import recover_keypoints
-from .sampling import sample_fields
+from .sampling import field_noise, fields_noisier_than, sample_fields
 
 if TYPE_CHECKING:  # for annotations only: decoding itself runs on numpy
     import torch
 
 __all__ = ["DecodeParams", "Peaks", "LimbCandidates", "decode", "find_peaks", "peak_threshold", "score_limbs",
-           "match_limbs", "recover_keypoints", "assemble", "join_torsos", "sample_fields"]
+           "match_limbs", "recover_keypoints", "assemble", "join_torsos", "sample_fields", "field_noise"]
 
 
 def _as_numpy(maps, name: str) -> np.ndarray:
@@ -113,4 +114,12 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
             added = score_limbs(peaks, pafs, limbs, stride, image_height, config, fresh=fresh)
             candidates = merged_candidates(candidates, added, remap)
             connections = match_limbs(candidates, len(peaks.score), config.matching)
-    return assemble(peaks, connections, head, config, candidates)
+    rescore = None
+    # Weak bridges only on fields with measurable noise: on clean and real maps a positive mean
+    # between two fragments is more often a neighbour's field than a limb lost to the noise.
+    if config.bridge_inlier_fraction is not None and fields_noisier_than(pafs, config.bridge_min_noise):
+        relaxed = replace(config, min_inlier_fraction=config.bridge_inlier_fraction)
+
+        def rescore(limb: np.ndarray, a: np.ndarray, b: np.ndarray) -> LimbCandidates:
+            return score_pairs(peaks, limb, a, b, pafs, stride, image_height, relaxed)
+    return assemble(peaks, connections, head, config, candidates, rescore)

@@ -6,7 +6,9 @@ connected group of limbs holds each keypoint type at most once, greedy assembly 
 that group, so only groups with a conflict are assembled one limb at a time. Every limb is used,
 the two redundant ear-shoulder limbs of COCO-18's 19 included. Fragments that a scored pair left
 out by the one-to-one matching joins are then merged when they share no keypoint type (best pair
-first), and an upper and lower body that a person without any neck evidence splits into are
+first), then those a pair joins whose mean projection alone is positive (``bridge_inlier_fraction``:
+on noisy maps a short limb's field sinks to the noise, fails the inlier test, and its person
+falls apart into fragments that fit together), and an upper and lower body that a person without any neck evidence splits into are
 joined where the geometry allows (:func:`join_torsos`).
 
 People with fewer than ``min_parts`` keypoints, or whose mean score per keypoint (sum of
@@ -21,6 +23,7 @@ COCO samples.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +117,47 @@ class _Bridges:
     score: np.ndarray
 
 
+def _bridge_weakly(label: np.ndarray, ends: np.ndarray, limb_scores: np.ndarray,
+                   rescore: Callable[[np.ndarray, np.ndarray, np.ndarray], LimbCandidates], kind: np.ndarray,
+                   limbs: np.ndarray, num_candidates: int, num_types: int) -> tuple[np.ndarray, np.ndarray]:
+    """A second fragment merge, on pairs scored with a relaxed test (``rescore``).
+
+    On noisy maps a short limb's field sinks to the noise and fails the inlier test, and its
+    person falls apart into fragments that share no keypoint type; that they fit together is
+    evidence enough for a pair between them whose mean projection (with the length penalty) is
+    positive. Only the pairs a limb between two people that share no type could form are
+    scored, so maps of whole people cost nothing.
+
+    Args:
+        label: (C + B,) person of each kept connection, then of the bridges of the first merge;
+            ends: (2C,) the connections' candidates, a then b; limb_scores: (C + B,).
+        rescore: scores given pairs (limb, candidate a, candidate b) (see
+            :func:`~pafpose.codec.decode.limbs.score_pairs`).
+
+    Returns:
+        The labels and limb scores, extended by the bridges taken.
+    """
+    n = len(ends) // 2
+    person = np.concatenate([label[:n], label[:n]])
+    types = np.zeros((label.max() + 1, num_types), dtype=bool)
+    types[person, kind[ends]] = True
+    apart = types.astype(np.int64) @ types.T.astype(np.int64) == 0  # people sharing no type
+    # Every limb that could join two such people: person p's end a, person q's end b.
+    p, q, limb = np.nonzero(apart[:, :, None] & types[:, None, limbs[:, 0]] & types[None, :, limbs[:, 1]])
+    if not len(limb):
+        return label, limb_scores
+    candidate = np.zeros(types.shape, dtype=np.int64)
+    candidate[person, kind[ends]] = ends
+    weak = rescore(limb, candidate[p, limbs[limb, 0]], candidate[q, limbs[limb, 1]])
+    if not len(weak.score):
+        return label, limb_scores
+    merged, bridges = _merge_fragments(label[:n], ends, weak, kind, num_candidates, num_types)
+    renamed = np.zeros(len(types), dtype=np.int64)
+    renamed[label[:n]] = merged
+    return (np.concatenate([merged, renamed[label[n:]], bridges.label]),
+            np.concatenate([limb_scores, bridges.score]))
+
+
 def join_torsos(keypoints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Which person each of P people becomes once split torsos are joined.
 
@@ -172,13 +216,16 @@ def join_torsos(keypoints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 
 
 def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: DecodeParams,
-             candidates: LimbCandidates | None = None) -> list[Person]:
+             candidates: LimbCandidates | None = None,
+             rescore: Callable[[np.ndarray, np.ndarray, np.ndarray], LimbCandidates] | None = None) -> list[Person]:
     """People from the chosen connections; see the module docstring.
 
     Args:
         peaks: the candidates (positions in map cells); connections: the matched pairs.
         head: the maps' head (skeleton, and stride for pixel positions).
         candidates: all scored pairs, before matching; fragments they join are merged.
+        rescore: scores given pairs (limb, candidate a, candidate b) with a relaxed test;
+            fragments those pairs join are merged next (:func:`_bridge_weakly`).
 
     Returns:
         People sorted by score (best first), keypoints in input pixels.
@@ -210,6 +257,10 @@ def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: 
         label, bridges = _merge_fragments(label, ends, candidates, peaks.kind, num_candidates, num_types)
         limb_scores = np.concatenate([limb_scores, bridges.score])
         label = np.concatenate([label, bridges.label])
+        if rescore is not None:
+            limbs = np.asarray(skeleton.limbs, dtype=np.int64).reshape(-1, 2)
+            label, limb_scores = _bridge_weakly(label, ends, limb_scores, rescore, peaks.kind,
+                                                limbs, num_candidates, num_types)
     num_people = label.max(initial=-1) + 1
 
     keypoints = np.zeros((num_people, num_types, 3))

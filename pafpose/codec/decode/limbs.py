@@ -8,7 +8,7 @@ is positive; that sum is the limb score. An exact pre-test at a few points (wher
 a point has a field above the threshold the sample must fail) discards most pairs between
 different people before any sampling, and the samples are then taken in rounds that drop a pair
 once it has failed at too many points, so the cost follows the pairs that could be limbs rather
-than all pairs.
+than all pairs. :func:`score_pairs` scores given pairs the same way (assembly's weak bridges).
 
 Matching: per limb a one-to-one assignment, ``"greedy"`` (the original: best pair first;
 computed for all limbs at once as rounds of mutually best pairs, which picks the same pairs) or
@@ -28,7 +28,7 @@ from .params import DecodeParams
 from .peaks import Peaks
 from .sampling import sample_fields
 
-__all__ = ["LimbCandidates", "score_limbs", "match_limbs", "merged_candidates"]
+__all__ = ["LimbCandidates", "score_limbs", "score_pairs", "match_limbs", "merged_candidates"]
 
 
 @dataclass
@@ -125,6 +125,24 @@ def score_limbs(peaks: Peaks, pafs: np.ndarray, limbs: np.ndarray, stride: float
         penalty = np.minimum(0.5 * image_height / (length * stride) - 1.0, 0.0)
     score = support.mean(axis=1) + penalty
     keep = (score > 0) & (length > 0)
+    return LimbCandidates(limb=limb[keep], a=a[keep], b=b[keep], score=score[keep])
+
+
+def score_pairs(peaks: Peaks, limb: np.ndarray, a: np.ndarray, b: np.ndarray, pafs: np.ndarray,
+                stride: float, image_height: float, params: DecodeParams) -> LimbCandidates:
+    """The given pairs (limb, candidate a -> b) scored as :func:`score_limbs` scores all pairs
+    (the same inlier test and score, no pruning); returns those that pass."""
+    samples = params.num_samples
+    needed = math.ceil(params.min_inlier_fraction * samples - 1e-9)
+    start, delta = peaks.xy[a], peaks.xy[b] - peaks.xy[a]
+    length = np.hypot(delta[:, 0], delta[:, 1])
+    unit = delta / np.maximum(length, 1e-9)[:, None]
+    along = start[:, None, :] + np.linspace(0.0, 1.0, samples)[None, :, None] * delta[:, None, :]
+    values = (sample_fields(pafs, limb, along) * unit[:, None, :]).sum(axis=2)
+    with np.errstate(divide="ignore"):
+        penalty = np.minimum(0.5 * image_height / (length * stride) - 1.0, 0.0)
+    score = values.mean(axis=1) + penalty
+    keep = (np.count_nonzero(values > params.paf_threshold, axis=1) >= needed) & (score > 0) & (length > 0)
     return LimbCandidates(limb=limb[keep], a=a[keep], b=b[keep], score=score[keep])
 
 
