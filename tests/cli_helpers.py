@@ -49,3 +49,17 @@ def run(*argv) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([str(a) for a in argv])
     return code, out.getvalue(), err.getvalue()
+
+
+def grey_video(path: Path, frames: int, size=(64, 48)) -> Path:
+    """A Motion-JPEG clip of ``frames`` flat grey frames (20 * i % 250), 10 fps; OpenCV's own
+    writer, because FFmpeg's would cut odd sizes to even."""
+    import cv2
+    import numpy as np
+
+    from pafpose.io.media import VideoWriter
+
+    with VideoWriter(path, 10.0, size, "MJPG", cv2.CAP_OPENCV_MJPEG) as writer:
+        for i in range(frames):
+            writer.write(np.full((size[1], size[0], 3), 20 * i % 250, np.uint8))
+    return path

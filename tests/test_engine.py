@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from cli_helpers import TINY_MOBILENET_CONFIG, run, tiny_model
+from cli_helpers import TINY_MOBILENET_CONFIG, grey_video, run, tiny_model
 
 from pafpose.errors import UserError
 from pafpose.inference.backends import (
@@ -44,13 +44,6 @@ def mobilenet_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("w") / "tiny-mobilenet.pt"
     return save_checkpoint(path, {"model": tiny_model(TINY_MOBILENET_CONFIG).state_dict(),
                                   "model_config": TINY_MOBILENET_CONFIG, "inference": {"input_height": 64}})
-
-
-def _video(path: Path, frames: int, size=(64, 48)) -> Path:
-    with VideoWriter(path, 10.0, size, "MJPG", cv2.CAP_OPENCV_MJPEG) as writer:
-        for i in range(frames):
-            writer.write(np.full((size[1], size[0], 3), 20 * i % 250, np.uint8))
-    return path
 
 
 # -- backends and precisions ---------------------------------------------------------------------
@@ -182,7 +175,7 @@ class _CountingPredictor:
 
 
 def test_files_keep_every_frame_in_order_and_the_queues_stay_bounded(tmp_path):
-    clip = _video(tmp_path / "clip.avi", 12)
+    clip = grey_video(tmp_path / "clip.avi", 12)
     runner = Runner(_CountingPredictor(), queue_size=2)
     frames = []
     for event in runner.run([clip, clip]):
@@ -196,7 +189,7 @@ def test_files_keep_every_frame_in_order_and_the_queues_stay_bounded(tmp_path):
 
 
 def test_queues_bound_what_is_read_ahead(tmp_path):
-    clip = _video(tmp_path / "clip.avi", 40)
+    clip = grey_video(tmp_path / "clip.avi", 40)
     runner = Runner(_CountingPredictor(), queue_size=2)
     events = runner.run([clip])
     next(events)
@@ -210,7 +203,7 @@ def test_queues_bound_what_is_read_ahead(tmp_path):
 
 
 def test_a_live_source_drops_stale_frames_to_keep_latency_bounded(tmp_path):
-    clip = _video(tmp_path / "clip.avi", 30)
+    clip = grey_video(tmp_path / "clip.avi", 30)
     live = MediaInput(clip, "stream", "camera")
     runner = Runner(_CountingPredictor(delay=0.02), queue_size=2)
     events = list(runner.run([live]))
@@ -223,17 +216,17 @@ def test_a_live_source_drops_stale_frames_to_keep_latency_bounded(tmp_path):
 
 
 def test_realtime_plays_a_file_at_its_frame_rate(tmp_path):
-    clip = _video(tmp_path / "clip.avi", 10)  # 10 fps: 1 s of video
+    clip = grey_video(tmp_path / "clip.avi", 10)  # 10 fps: 1 s of video
     start = time.perf_counter()
     events = list(Runner(_CountingPredictor(), realtime=True).run([clip]))
     assert time.perf_counter() - start >= 0.85
     assert isinstance(events[-1], SourceEnd) and events[-1].frames + events[-1].dropped == 10
 
 
-def test_runner_api_on_real_photos_and_a_video(tmp_path):
+def test_runner_api_on_real_photos_and_agrey_video(tmp_path):
     predictor = Predictor(tiny_model(TINY_MOBILENET_CONFIG), input_height=64)
     photos = sorted(SAMPLE_DIR.glob("*.jpg"))[:2]
-    clip = _video(tmp_path / "clip.avi", 3)
+    clip = grey_video(tmp_path / "clip.avi", 3)
     runner = Runner(predictor, frame_step=2)
     events = list(runner.run([*photos, clip]))
     kinds = [(type(e).__name__, e.source.kind) for e in events]
@@ -281,7 +274,7 @@ def test_coco_results_stream_to_disk(tmp_path):
 
 
 def test_infer_reports_fps_and_latency(mobilenet_checkpoint, tmp_path):
-    clip = _video(tmp_path / "clip.avi", 4)
+    clip = grey_video(tmp_path / "clip.avi", 4)
     code, _, err = run("infer", clip, "--weights", mobilenet_checkpoint, "--out", tmp_path / "out",
                        "--backend", "torch", "--precision", "fp32")
     assert code == 0, err

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from cli_helpers import TINY_CONFIG, run, tiny_model
+from cli_helpers import TINY_CONFIG, grey_video, run, tiny_model
 from train_helpers import TINY_MODEL, PoseSamples
 
 from pafpose.cli import build_parser, main
@@ -28,7 +28,7 @@ from pafpose.inference.render import draw_people
 from pafpose.io.annotations import SAMPLE_DIR
 from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
 from pafpose.io.images import read_image
-from pafpose.io.media import VideoWriter, discover_inputs
+from pafpose.io.media import discover_inputs
 from pafpose.io.outputs import lock_folder, write_json
 from pafpose.training import TrainConfig, train
 
@@ -41,14 +41,6 @@ def photo(tmp_path_factory):
     """A small real photo."""
     path = tmp_path_factory.mktemp("photo") / "photo.jpg"
     cv2.imwrite(str(path), cv2.resize(cv2.imread(str(sorted(SAMPLE_DIR.glob("*.jpg"))[0])), (120, 90)))
-    return path
-
-
-def _video(path: Path, frames: int, size=(64, 48)) -> Path:
-    # OpenCV's own Motion-JPEG writer: FFmpeg's would cut odd sizes to even.
-    with VideoWriter(path, 10.0, size, "MJPG", cv2.CAP_OPENCV_MJPEG) as writer:
-        for i in range(frames):
-            writer.write(np.full((size[1], size[0], 3), 20 * i % 250, np.uint8))
     return path
 
 
@@ -276,7 +268,7 @@ def test_outputs_respect_the_umask(tmp_path, umask):
     old = os.umask(umask)
     try:
         write_json(tmp_path / "a.json", {})
-        _video(tmp_path / "v.avi", 2)
+        grey_video(tmp_path / "v.avi", 2)
     finally:
         os.umask(old)
     for name in ("a.json", "v.avi"):
@@ -325,8 +317,8 @@ def test_render_memory_stays_near_one_image_and_opacity():
     assert (draw_people(image[:400, :400], [person], min_score=0.95) == 90).all()
 
 
-def test_ctrl_c_during_a_video_render_leaves_no_partial_video(weights, tmp_path, monkeypatch):
-    clip = _video(tmp_path / "clip.avi", 6)
+def test_ctrl_c_during_a_video_render_leaves_no_partialgrey_video(weights, tmp_path, monkeypatch):
+    clip = grey_video(tmp_path / "clip.avi", 6)
     calls = []
 
     network_maps = Predictor.network_maps
@@ -354,7 +346,7 @@ def test_ctrl_c_during_a_video_render_leaves_no_partial_video(weights, tmp_path,
 
 
 def test_frame_range_and_odd_frame_sizes(weights, tmp_path):
-    clip = _video(tmp_path / "odd.avi", 10, size=(65, 47))
+    clip = grey_video(tmp_path / "odd.avi", 10, size=(65, 47))
     out = tmp_path / "out"
     code, _, err = run("infer", clip, "--weights", weights, "--out", out, "--render", "--input-height", "64",
                        "--start-frame", "2", "--end-frame", "8", "--frame-step", "3", "--quiet")

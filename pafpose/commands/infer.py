@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.runner import Frame, Runner, SourceEnd
     from ..inference.sharding import Shard
     from ..inference.writer import ResultWriter
-    from ..io.media import discover_inputs
+    from ..io.media import check_frame_range, discover_inputs
     from ..io.outputs import lock_folder
 
     if args.out.exists() and not args.out.is_dir():
@@ -122,10 +122,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--tracks, --posetrack and --sequence need --track (or --smooth)")
     if args.smooth and not (args.smooth_min_cutoff > 0 and args.smooth_beta >= 0 and args.smooth_carry >= 0):
         raise UserError("--smooth-min-cutoff must be > 0, --smooth-beta and --smooth-carry >= 0")
-    # One check for every video, before anything is opened.
+    check_frame_range(args.start_frame, args.end_frame, args.frame_step)  # once, not per video
     runner_options = dict(start_frame=args.start_frame, end_frame=args.end_frame, frame_step=args.frame_step,
                           image_sequences=args.sequence, **_over_time(args))
-    Runner(None, **runner_options)
     if args.display:
         _open_window()
     inputs, failures = discover_inputs(args.inputs, exclude=args.out)

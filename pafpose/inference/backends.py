@@ -259,16 +259,15 @@ def _default_backend(source: Any, is_onnx_file: bool, device: torch.device) -> s
 
 def weights_digest(source: Any) -> str:
     """sha256 of a weights file, or of a model's config and parameters (the cache key's core)."""
-    digest = hashlib.sha256()
     if isinstance(source, (str, Path)):
-        with open(source, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    else:
-        digest.update(repr(getattr(source, "cfg", type(source).__name__)).encode())
-        buffer = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in source.state_dict().items()}, buffer)
-        digest.update(buffer.getvalue())
+        from .model_cache import file_digest
+
+        return file_digest(Path(source))
+    digest = hashlib.sha256()
+    digest.update(repr(getattr(source, "cfg", type(source).__name__)).encode())
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in source.state_dict().items()}, buffer)
+    digest.update(buffer.getvalue())
     return digest.hexdigest()
 
 
@@ -351,71 +350,67 @@ def _cached_onnx(model, recommended: dict, digest_source, cache_dir) -> Path:
     return entry / "model.onnx"
 
 
-def _cached_openvino(model, precision: str, recommended: dict, digest_source, cache_dir):
-    """[(model.xml, precision)] to run in turn, from the cache or converted now: the whole
-    network (fp32, int8: quantized), or its first part and the later stages (bf16, :data:`MIXED_BF16`)."""
+def _openvino_entry(digest: str, layout: str, names: tuple[str, ...], build, cache_dir) -> Path:
+    """The cache folder holding ``names``' IR files (``build(folder)`` writes them when absent)."""
     import openvino as ov
 
-    split = precision == "bf16" and MIXED_BF16 and hasattr(model, "infer_later_stages")
-    layout = "int8" if precision == "int8" else "split" if split else "whole"
-    key = {"weights": weights_digest(digest_source), "format": "openvino-ir", "layout": layout,
-           "openvino": ov.__version__,
+    key = {"weights": digest, "format": "openvino-ir", "layout": layout, "openvino": ov.__version__,
            # int8 calibration statistics do not depend on the CPU, but the chosen kernels' rounding
            # does, and a rebuild costs a minute at most: keep entries per CPU kind.
            "cpu": cpu_capabilities().key}
-    names = ("first", "later") if split else ("model",)
+    what = "int8 quantization (NNCF, once per weights and CPU)" if layout == "int8" else "OpenVINO conversion"
+    files = [f"{name}.{suffix}" for name in names for suffix in ("xml", "bin")]
+    return _cache(cache_dir).get_or_build(key, files, build, what=what)
+
+
+def _save_irs(folder: Path, irs: dict) -> None:
+    import openvino as ov
+
+    for name, ir in irs.items():
+        ov.save_model(ir, str(folder / f"{name}.xml"), compress_to_fp16=False)
+
+
+def _cached_openvino(model, precision: str, recommended: dict, digest_source, cache_dir):
+    """[(model.xml, precision)] to run in turn, from the cache or converted now: the whole
+    network (fp32, int8: quantized), or its first part and the later stages (bf16, :data:`MIXED_BF16`)."""
+    if precision == "bf16" and MIXED_BF16 and hasattr(model, "infer_later_stages"):
+        def build_parts(folder: Path) -> None:
+            first, later = convert_to_openvino(model, parts=True)
+            _save_irs(folder, {"first": first, "later": later})
+
+        folder = _openvino_entry(weights_digest(digest_source), "split", ("first", "later"), build_parts,
+                                 cache_dir)
+        return [(folder / "first.xml", "fp32"), (folder / "later.xml", "bf16")]
 
     def build(folder: Path) -> None:
-        if split:
-            irs = convert_to_openvino(model, parts=True)
-        else:
-            irs = [convert_to_openvino(model)]
-            if precision == "int8":
-                from .calibration import quantize_int8
+        ir = convert_to_openvino(model)
+        if precision == "int8":
+            from .calibration import quantize_int8
 
-                irs = [quantize_int8(irs[0], model, recommended)]
-        for name, ir in zip(names, irs):
-            ov.save_model(ir, str(folder / f"{name}.xml"), compress_to_fp16=False)
+            ir = quantize_int8(ir, model, recommended)
+        _save_irs(folder, {"model": ir})
 
-    what = "int8 quantization (NNCF, once per weights and CPU)" if precision == "int8" else "OpenVINO conversion"
-    files = [f"{name}.{suffix}" for name in names for suffix in ("xml", "bin")]
-    folder = _cache(cache_dir).get_or_build(key, files, build, what=what)
-    if split:
-        return [(folder / "first.xml", "fp32"), (folder / "later.xml", "bf16")]
+    layout = "int8" if precision == "int8" else "whole"
+    folder = _openvino_entry(weights_digest(digest_source), layout, ("model",), build, cache_dir)
     return [(folder / "model.xml", precision)]
 
 
 def _openvino_from_onnx(session, precision: str, threads, cache_dir) -> OpenVinoNetwork:
     """An ONNX file on OpenVINO: read directly for float precisions; int8 needs the cache."""
-    import openvino as ov
-
     head = session.head
-    if precision != "int8":
-        return OpenVinoNetwork([(session.path, precision)], precision, head, session.recommended, threads)
-    key = {"weights": weights_digest(session.path), "format": "openvino-ir", "precision": "int8",
-           "openvino": ov.__version__, "cpu": cpu_capabilities().key}
+    if precision == "int8":
+        import openvino as ov
 
-    def build(folder: Path) -> None:
         from .calibration import quantize_int8
 
-        ir = quantize_int8(ov.Core().read_model(str(session.path)), None, session.recommended, head)
-        ov.save_model(ir, str(folder / "model.xml"), compress_to_fp16=False)
+        def build(folder: Path) -> None:
+            ir = quantize_int8(ov.Core().read_model(str(session.path)), None, session.recommended, head)
+            _save_irs(folder, {"model": ir})
 
-    folder = _cache(cache_dir).get_or_build(key, ("model.xml", "model.bin"), build,
-                                            what="int8 quantization (NNCF, once per weights and CPU)")
-    return OpenVinoNetwork([(folder / "model.xml", precision)], precision, head, session.recommended, threads)
-
-
-class _Call(torch.nn.Module):
-    """One method of a model as ``forward``, for tracing."""
-
-    def __init__(self, model: torch.nn.Module, method: str):
-        super().__init__()
-        self.model = model
-        self.method = method
-
-    def forward(self, x: torch.Tensor):
-        return getattr(self.model, self.method)(x)
+        path = _openvino_entry(weights_digest(session.path), "int8", ("model",), build, cache_dir) / "model.xml"
+    else:
+        path = session.path
+    return OpenVinoNetwork([(path, precision)], precision, head, session.recommended, threads)
 
 
 def convert_to_openvino(model: torch.nn.Module, parts: bool = False):
@@ -430,17 +425,19 @@ def convert_to_openvino(model: torch.nn.Module, parts: bool = False):
 
     import openvino as ov
 
+    from .onnx_export import MethodModule
+
     side = 8 * int(getattr(getattr(model, "head", None), "stride", 8) or 8)
     model = model.cpu().eval()
     example = torch.rand(1, 3, side, side)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         if not parts:
-            return ov.convert_model(_Call(model, "infer").eval(), example_input=example, input=[(-1, 3, -1, -1)])
+            return ov.convert_model(MethodModule(model, "infer").eval(), example_input=example, input=[(-1, 3, -1, -1)])
         second = model.infer_first_stage(example)
-        return [ov.convert_model(_Call(model, "infer_first_stage").eval(), example_input=example,
+        return [ov.convert_model(MethodModule(model, "infer_first_stage").eval(), example_input=example,
                                  input=[(-1, 3, -1, -1)]),
-                ov.convert_model(_Call(model, "infer_later_stages").eval(), example_input=second,
+                ov.convert_model(MethodModule(model, "infer_later_stages").eval(), example_input=second,
                                  input=[(-1, second.shape[1], -1, -1)])]
 
 

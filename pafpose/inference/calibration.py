@@ -55,15 +55,11 @@ def calibration_images(count: int = 64, seed: int = 0) -> list[np.ndarray]:
 
 def _network_inputs(images: list[np.ndarray], input_height: int, stride: int) -> list[np.ndarray]:
     """Each image as the Predictor feeds it: (1, 3, H, W) float32 RGB [0, 1], padded to the stride."""
-    from .predict import PAD_VALUE
+    from .predict import network_input_size, resize_and_pad
 
     out = []
     for image in images:
-        h0, w0 = image.shape[:2]
-        h, w = input_height, max(1, round(w0 * input_height / h0))
-        resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if h < h0 else cv2.INTER_CUBIC)
-        padded = cv2.copyMakeBorder(resized, 0, -h % stride, 0, -w % stride, cv2.BORDER_CONSTANT,
-                                    value=(PAD_VALUE,) * 3)
+        padded = resize_and_pad(image, network_input_size(image.shape[1::-1], input_height, 2048), stride)
         out.append(np.ascontiguousarray(padded[..., ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255)
     return out
 

@@ -20,13 +20,14 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["ModelCache"]
+__all__ = ["ModelCache", "file_digest"]
 
 _ENTRY = "entry.json"
 _FORMAT = 1  # bump when the entry layout changes: old entries then rebuild
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -56,7 +57,7 @@ class ModelCache:
             entry = json.loads((folder / _ENTRY).read_text())
             if entry.get("key") != {"format": _FORMAT, **key}:
                 return False
-            return all(_file_digest(folder / name) == entry["files"][name] for name in files)
+            return all(file_digest(folder / name) == entry["files"][name] for name in files)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return False
 
@@ -75,7 +76,7 @@ class ModelCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.root))
         try:
             build(tmp)
-            digests = {name: _file_digest(tmp / name) for name in files}
+            digests = {name: file_digest(tmp / name) for name in files}
             entry = {"key": {"format": _FORMAT, **key}, "files": digests}
             (tmp / _ENTRY).write_text(json.dumps(entry, indent=1, sort_keys=True))
             try:

@@ -29,7 +29,7 @@ from ..errors import UserError
 from ..extras import require
 from ..io.outputs import ensure_folder
 
-__all__ = ["export_onnx", "OnnxSession"]
+__all__ = ["export_onnx", "OnnxSession", "MethodModule"]
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("heatmaps", "pafs")
@@ -38,15 +38,17 @@ METADATA_KEY = "pafpose.inference"
 HEAD_KEY = "pafpose.head"
 
 
-class _InferOnly(torch.nn.Module):
-    """Exposes ``model.infer`` as ``forward`` so the graph holds the last stage only."""
+class MethodModule(torch.nn.Module):
+    """One method of a model as ``forward``, for tracing: ``infer`` holds the last stage only,
+    where ``forward`` returns every stage's maps."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, method: str = "infer"):
         super().__init__()
         self.model = model
+        self.method = method
 
-    def forward(self, image: torch.Tensor):
-        return self.model.infer(image)
+    def forward(self, x: torch.Tensor):
+        return getattr(self.model, self.method)(x)
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int, int] = (368, 368),
@@ -69,7 +71,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, sample_size: tuple[int
     device = next(model.parameters()).device
     # The wrapper must be in eval mode too: torch.onnx.export restores the mode of the module it
     # is given, and a fresh wrapper is in train mode, which would leave the model training.
-    wrapper = _InferOnly(model.cpu()).eval()
+    wrapper = MethodModule(model.cpu()).eval()
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")

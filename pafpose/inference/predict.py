@@ -35,7 +35,7 @@ from ..io.bundled import DEFAULT_WEIGHTS
 from ..io.images import to_bgr8
 
 __all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels",
-           "as_bgr_image"]
+           "as_bgr_image", "network_input_size", "resize_and_pad"]
 
 #: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
 PAD_VALUE = 128
@@ -224,11 +224,7 @@ class Predictor:
     # ---------------------------------------------------------------------------------------
 
     def _resize(self, image_size: tuple[int, int], scale: float) -> NetworkInput:
-        w0, h0 = image_size
-        factor = scale * min(self.input_height / h0, self.max_width / w0)
-        width = max(1, round(w0 * factor))
-        height = max(1, round(h0 * factor))
-        return NetworkInput(width, height, width / w0, height / h0)
+        return network_input_size(image_size, self.input_height * scale, self.max_width * scale)
 
     def _maps_batch(self, images: list[np.ndarray]):
         """[(heatmaps, pafs, reference resize)] per image; maps are torch tensors on the device."""
@@ -277,20 +273,30 @@ class Predictor:
 
     def _preprocess(self, images: list[np.ndarray], resizes: list[NetworkInput]) -> torch.Tensor:
         """(B[*2], 3, Hp, Wp) float32 RGB in [0, 1]: resized, grey-padded, mirrored copies last."""
-        s = self.codec.stride
-        padded = []
-        for image, r in zip(images, resizes):
-            shrink = r.width < image.shape[1]
-            resized = cv2.resize(image, (r.width, r.height),
-                                 interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-            cols, rows = self.codec.map_size((r.width, r.height))
-            padded.append(cv2.copyMakeBorder(resized, 0, rows * s - r.height, 0, cols * s - r.width,
-                                             cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3))
-        batch = np.stack(padded)
+        batch = np.stack([resize_and_pad(image, r, self.codec.stride) for image, r in zip(images, resizes)])
         if self.flip:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
         tensor = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
         return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def network_input_size(image_size: tuple[int, int], height: float, max_width: float) -> NetworkInput:
+    """How an image of (W0, H0) pixels is resized: ``height`` pixels high, the aspect ratio kept,
+    narrowed further where the width would pass ``max_width``."""
+    w0, h0 = image_size
+    factor = min(height / h0, max_width / w0)
+    width = max(1, round(w0 * factor))
+    rows = max(1, round(h0 * factor))
+    return NetworkInput(width, rows, width / w0, rows / h0)
+
+
+def resize_and_pad(image: np.ndarray, r: NetworkInput, stride: int) -> np.ndarray:
+    """(H, W, 3) BGR uint8 -> resized to ``r`` and grey-padded right and bottom to whole cells."""
+    shrink = r.width < image.shape[1]
+    resized = cv2.resize(image, (r.width, r.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    cols, rows = map_size_for((r.width, r.height), stride)
+    return cv2.copyMakeBorder(resized, 0, rows * stride - r.height, 0, cols * stride - r.width,
+                              cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
 
 
 def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..codec.people import Person
 from ..errors import UserError
-from ..io.media import MediaInput, discover_inputs
+from ..io.media import MediaInput, check_frame_range, discover_inputs
 
 __all__ = ["Frame", "SourceEnd", "Runner", "RunStats"]
 
@@ -179,9 +179,7 @@ class Runner:
                  frame_step: int = 1, queue_size: int = 2,
                  tracker: Callable[[], Any] | None = None, smoother: Callable[[], Any] | None = None,
                  image_sequences: bool = False, realtime: bool = False):
-        if start_frame < 0 or frame_step < 1 or (end_frame is not None and end_frame <= start_frame):
-            raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start_frame}, "
-                            f"end {end_frame}, step {frame_step}")
+        check_frame_range(start_frame, end_frame, frame_step)
         self.predictor = predictor
         self.start_frame, self.end_frame, self.frame_step = start_frame, end_frame, frame_step
         self.queue_size = queue_size

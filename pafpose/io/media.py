@@ -19,7 +19,7 @@ from ..errors import UserError
 from .images import IMAGE_SUFFIXES
 
 __all__ = ["VIDEO_SUFFIXES", "RENDERED_SUFFIX", "MediaInput", "discover_inputs", "VideoReader", "VideoWriter",
-           "open_render_writer", "is_stream"]
+           "open_render_writer", "is_stream", "check_frame_range"]
 
 #: What ``infer --render`` appends to an input's name (``photo_rendered.jpg``, ``clip_rendered.mp4``).
 RENDERED_SUFFIX = "_rendered"
@@ -188,6 +188,13 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     return capture, info
 
 
+def check_frame_range(start: int, end: int | None, step: int) -> None:
+    """UserError unless frames ``start, start + step, ...`` below ``end`` are a valid choice."""
+    if start < 0 or step < 1 or (end is not None and end <= start):
+        raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start}, "
+                        f"end {end}, step {step}")
+
+
 class VideoReader:
     """Frames number start, start + step, ... below ``end`` of a video file, camera or stream.
 
@@ -201,9 +208,7 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, start: int = 0, end: int | None = None, step: int = 1):
-        if start < 0 or step < 1 or (end is not None and end <= start):
-            raise UserError(f"frame range: need 0 <= start < end and step >= 1, got start {start}, "
-                            f"end {end}, step {step}")
+        check_frame_range(start, end, step)
         self.path, self.start, self.end, self.step = path, start, end, step
         self.capture, self.info = open_video(path)
 
