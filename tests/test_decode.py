@@ -458,3 +458,66 @@ def test_weak_bridges_lift_noisy_crowds(recipe, level):
     coco = coco_from_dict({"images": images, "annotations": annotations,
                            "categories": [{"id": 1, "name": "person"}]})
     assert evaluate_keypoints(coco, ours)["AP"] > evaluate_keypoints(coco, without)["AP"] + 0.01
+
+
+# ------------------------------------------------------------------------------------------
+# keypoints placed on their limbs' fields
+# ------------------------------------------------------------------------------------------
+
+
+def _limbs() -> np.ndarray:
+    return np.asarray(CODEC.skeleton.limbs).reshape(-1, 2)
+
+
+def test_weak_keypoints_move_onto_their_limbs_lines_and_strong_ones_stay():
+    from pafpose.codec.decode import place_on_limbs
+
+    keypoints, size = synthetic_people(4, np.random.default_rng(3), drop_leaves=0.0, cell=(200, 280))
+    _, pafs = render_maps(keypoints, size)
+    pafs = cv2.GaussianBlur(np.ascontiguousarray(pafs.transpose(1, 2, 0)), (0, 0), 1.0).transpose(2, 0, 1).copy()
+    truth = CODEC.spec.pixels_to_cells(keypoints[..., :2])
+    names = CODEC.skeleton.keypoint_names
+    elbow, wrist = names.index("r_elbow"), names.index("r_wrist")
+    placed = np.concatenate([truth, np.full(truth.shape[:2] + (1,), 0.1)], axis=2)  # weak peaks
+    forearm = truth[:, wrist] - truth[:, elbow]
+    along = forearm / np.hypot(*forearm.T)[:, None]
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    # An arm hangs nearly straight, so its lines fix the elbow and wrist across it, not along it.
+    placed[:, [elbow, wrist], :2] += 0.8 * across[:, None]
+    moved = place_on_limbs(placed, pafs, _limbs(), prior=300.0)
+
+    def error(points, kind):
+        return np.hypot(*(points[:, kind, :2] - truth[:, kind]).T)
+
+    # From 0.8 cells to under half that: a band rendered on the grid has its centre up to ~0.3
+    # cells off the true line, depending on where the line crosses the cells.
+    assert error(moved, elbow).max() < 0.4 and error(moved, wrist).max() < 0.4
+    np.testing.assert_array_equal(moved[..., 2], placed[..., 2])  # scores are kept
+    slid = placed.copy()
+    slid[:, wrist, :2] = truth[:, wrist] + 0.8 * along
+    moved = place_on_limbs(slid, pafs, _limbs(), prior=300.0)
+    assert np.abs(((moved[:, wrist, :2] - truth[:, wrist]) * along).sum(axis=1) - 0.8).max() < 0.1
+    # A strong peak (a clean map's) stays where it is.
+    strong = placed.copy()
+    strong[..., 2] = 1.0
+    np.testing.assert_array_equal(place_on_limbs(strong, pafs, _limbs(), prior=300.0), strong)
+
+
+def test_placement_leaves_clean_maps_alone_and_lifts_noisy_ones(sample):
+    coco, images = sample
+    for _, heatmaps, pafs, _ in images:  # clean ground truth: identical people
+        with_, without = decode(heatmaps, pafs), decode(heatmaps, pafs, placement_prior=None)
+        np.testing.assert_array_equal([p.keypoints for p in with_], [p.keypoints for p in without])
+    ours, without = [], []
+    for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
+        size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
+        h, p = degraded_maps(keypoints, size, ISSUE20["moderate+0.50"], seed=n)
+        ours += people_to_coco_results(decode(h, p), image_id)
+        without += people_to_coco_results(decode(h, p, placement_prior=None), image_id)
+    assert evaluate_keypoints(coco, ours)["AP"] > evaluate_keypoints(coco, without)["AP"] + 0.01
+
+
+def test_placement_prior_is_validated():
+    assert from_dict(DecodeParams, {"placement_prior": None}).placement_prior is None
+    with pytest.raises(ValueError, match="placement_prior"):
+        from_dict(DecodeParams, {"placement_prior": 0})

@@ -9,7 +9,8 @@ The algorithm of Cao et al. (CVPR 2017, TPAMI 2019), vectorised, one module per 
 3. :mod:`.recovery`: keypoints the heatmaps lost found at the ends of their limbs' fields; only
    the pairs they form are scored, and matching runs again.
 4. :mod:`.assembly`: people from the matched limbs, fragments merged, split torsos joined,
-   weak people filtered.
+   weak people filtered; before the filter, 5. :mod:`.placement` moves each keypoint onto the
+   centre lines of its limbs' fields, which place it more precisely than a weak peak does.
 
 Settings are :class:`DecodeParams` (:mod:`.params`). Positions are in map cells until assembly,
 which converts them to input pixels with the head's geometry (:class:`~pafpose.codec.spec.HeadSpec`).
@@ -31,6 +32,7 @@ from .assembly import assemble, join_torsos
 from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs, score_pairs
 from .params import DecodeParams
 from .peaks import Peaks, find_peaks, peak_threshold
+from .placement import place_on_limbs
 from .recovery import recover_keypoints
 from .sampling import field_noise, fields_noisier_than, sample_fields
 
@@ -38,7 +40,7 @@ if TYPE_CHECKING:  # for annotations only: decoding itself runs on numpy
     import torch
 
 __all__ = ["DecodeParams", "Peaks", "LimbCandidates", "decode", "find_peaks", "peak_threshold", "score_limbs",
-           "match_limbs", "recover_keypoints", "assemble", "join_torsos", "sample_fields", "field_noise"]
+           "match_limbs", "recover_keypoints", "assemble", "join_torsos", "place_on_limbs", "sample_fields", "field_noise"]
 
 
 def _as_numpy(maps, name: str) -> np.ndarray:
@@ -122,4 +124,8 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
 
         def rescore(limb: np.ndarray, a: np.ndarray, b: np.ndarray) -> LimbCandidates:
             return score_pairs(peaks, limb, a, b, pafs, stride, image_height, relaxed)
-    return assemble(peaks, connections, head, config, candidates, rescore)
+    place = None
+    if config.placement_prior is not None:
+        def place(keypoints: np.ndarray) -> np.ndarray:
+            return place_on_limbs(keypoints, pafs, limbs, config.placement_prior)
+    return assemble(peaks, connections, head, config, candidates, rescore, place)

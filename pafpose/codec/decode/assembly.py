@@ -217,7 +217,8 @@ def join_torsos(keypoints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 
 def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: DecodeParams,
              candidates: LimbCandidates | None = None,
-             rescore: Callable[[np.ndarray, np.ndarray, np.ndarray], LimbCandidates] | None = None) -> list[Person]:
+             rescore: Callable[[np.ndarray, np.ndarray, np.ndarray], LimbCandidates] | None = None,
+             place: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Person]:
     """People from the chosen connections; see the module docstring.
 
     Args:
@@ -226,6 +227,8 @@ def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: 
         candidates: all scored pairs, before matching; fragments they join are merged.
         rescore: scores given pairs (limb, candidate a, candidate b) with a relaxed test;
             fragments those pairs join are merged next (:func:`_bridge_weakly`).
+        place: moves the assembled people's (P, K, 3) keypoints (map cells, scores), before
+            they are filtered (see :func:`~pafpose.codec.decode.placement.place_on_limbs`).
 
     Returns:
         People sorted by score (best first), keypoints in input pixels.
@@ -273,6 +276,8 @@ def assemble(peaks: Peaks, connections: LimbCandidates, head: HeadSpec, params: 
         joined = np.zeros((person.max() + 1, num_types, 3))
         np.add.at(joined, person, keypoints)  # the people joined share no keypoint type
         keypoints, limb_total = joined, np.bincount(person, weights=limb_total)
+    if place is not None:
+        keypoints = place(keypoints)
     found = keypoints[:, :, 2] > 0
     keypoints[:, :, :2] = np.where(found[:, :, None], head.cells_to_pixels(keypoints[:, :, :2]), 0.0)
     parts = np.count_nonzero(found, axis=1)

@@ -59,6 +59,10 @@ class DecodeParams:
             network maps (noise ~0.001) a positive mean between two fragments is more often a
             neighbour's field (ground truth of a crowded image at input height 184 put a
             neighbour's head on a person) and the pass gains nothing there.
+        placement_prior: move each assembled keypoint onto the centre lines of its limbs'
+            fields, its own peak weighted by this times its heatmap value squared against the
+            lines (see :mod:`~pafpose.codec.decode.placement`); None leaves keypoints on their
+            peaks.
         join_torsos: join an upper-body fragment (shoulders, no hips) and lower-body fragments
             (hips, no shoulders) of a person whose neck left no evidence at all, where the
             geometry allows (see :func:`~pafpose.codec.decode.assembly.join_torsos`).
@@ -89,6 +93,7 @@ class DecodeParams:
     bridge_inlier_fraction: float | None = 0.0
     bridge_min_noise: float = 0.005
     join_torsos: bool = True
+    placement_prior: float | None = 300.0
 
     def __post_init__(self) -> None:
         choices = {"peak_mode": ("refine", "upsample"), "refine": ("quadratic", "centroid", "none"),
@@ -111,5 +116,7 @@ class DecodeParams:
             raise UserError(f"decode: smooth_sigma must be >= 0, got {self.smooth_sigma}")
         if not self.recover_radius > 0:
             raise UserError(f"decode: recover_radius must be positive, got {self.recover_radius}")
+        if self.placement_prior is not None and not self.placement_prior > 0:
+            raise UserError(f"decode: placement_prior must be positive or None, got {self.placement_prior}")
         if self.image_height is not None and not self.image_height > 0:
             raise UserError(f"decode: image_height must be positive, got {self.image_height}")
