@@ -314,8 +314,8 @@ def test_checkpoint_decode_params_are_validated():
     assert from_dict(DecodeParams, {"bridge_inlier_fraction": None}).bridge_inlier_fraction is None
     with pytest.raises(ValueError, match="bridge_inlier_fraction"):
         from_dict(DecodeParams, {"bridge_inlier_fraction": 1.5})
-    with pytest.raises(ValueError, match="bridge_min_noise"):
-        from_dict(DecodeParams, {"bridge_min_noise": -0.1})
+    with pytest.raises(ValueError, match="noisy_fields"):
+        from_dict(DecodeParams, {"noisy_fields": -0.1})
     with pytest.raises(ValueError, match="unknown key 'input_height'"):
         from_dict(DecodeParams, {"input_height": 368})
 

@@ -116,16 +116,17 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
             added = score_limbs(peaks, pafs, limbs, stride, image_height, config, fresh=fresh)
             candidates = merged_candidates(candidates, added, remap)
             connections = match_limbs(candidates, len(peaks.score), config.matching)
-    rescore = None
-    # Weak bridges only on fields with measurable noise: on clean and real maps a positive mean
-    # between two fragments is more often a neighbour's field than a limb lost to the noise.
-    if config.bridge_inlier_fraction is not None and fields_noisier_than(pafs, config.bridge_min_noise):
+    # The passes for noisy maps only: on clean and real maps a positive mean between two
+    # fragments is more often a neighbour's field than a limb lost to the noise, and strong
+    # peaks need no placing.
+    noisy = fields_noisier_than(pafs, config.noisy_fields)
+    rescore = place = None
+    if noisy and config.bridge_inlier_fraction is not None:
         relaxed = replace(config, min_inlier_fraction=config.bridge_inlier_fraction)
 
         def rescore(limb: np.ndarray, a: np.ndarray, b: np.ndarray) -> LimbCandidates:
             return score_pairs(peaks, limb, a, b, pafs, stride, image_height, relaxed)
-    place = None
-    if config.placement_prior is not None:
+    if noisy and config.placement_prior is not None:
         def place(keypoints: np.ndarray) -> np.ndarray:
             return place_on_limbs(keypoints, pafs, limbs, config.placement_prior)
     return assemble(peaks, connections, head, config, candidates, rescore, place)
