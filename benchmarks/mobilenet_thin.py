@@ -45,7 +45,7 @@ def main() -> None:
     images = [read_image(SAMPLE_DIR / coco.imgs[i]["file_name"]) for i in ids]
     annotated = annotated_people(coco)
     default = DecodeParams()
-    settings = ({"checkpoint's": {}, f"PAF {default.paf_threshold} (the decoder's)": {"paf_threshold": default.paf_threshold}}
+    settings = ({"checkpoint's": {}, "PAF 0.05 (the paper's)": {"paf_threshold": 0.05}}
                 | {f"peak {t}": {"peak_threshold": t} for t in args.peak_thresholds})
     print(f"decoder defaults: peak_threshold {default.peak_threshold}, paf_threshold "
           f"{default.paf_threshold}, min_score {default.min_score}; {annotated} annotated people\n")
