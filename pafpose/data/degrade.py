@@ -16,6 +16,9 @@ made harder in seeded, reproducible ways, so its accuracy can be compared level 
   rescaled to the level's standard deviation) on heatmaps and PAFs; the background channel is
   recomputed from the degraded part channels last.
 
+  ``ISSUE20_HEATMAP_NOISE``: issue 20's levels with the noise on the heatmaps only (the fields
+  blurred and weakened, not noisy): a network whose part maps are worse than its fields.
+
 :func:`degraded_maps` applies a level of either recipe to (P, K, 3) keypoints.
 """
 
@@ -29,7 +32,8 @@ import numpy as np
 
 from ..codec.head import PafCodec
 
-__all__ = ["Degradation", "ISSUE12", "ISSUE20", "RECIPES", "degraded_maps", "synthetic_people"]
+__all__ = ["Degradation", "ISSUE12", "ISSUE20", "ISSUE20_HEATMAP_NOISE", "RECIPES", "degraded_maps",
+           "synthetic_people"]
 
 # A standing person in COCO-18 order, in units of its height (x relative to the body centre).
 _TEMPLATE = np.array([
@@ -82,6 +86,7 @@ class Degradation:
         gain: attenuation factor of heatmaps and PAFs.
         blobs: mean number (Poisson) of spurious heatmap blobs per 80x60 cells.
         noise: standard deviation of the noise added to heatmaps and PAFs.
+        noisy_fields: False leaves the noise off the PAFs.
         recipe: "issue12" (blob sigma 0.7-1.5 cells, height 0.1-0.5, white noise, the background
             channel degraded with the rest) or "issue20" (blob sigma 7 px, height 0.2-0.8, noise
             smoothed by 1 cell, background recomputed last).
@@ -93,6 +98,7 @@ class Degradation:
     blobs: float = 0.0
     noise: float = 0.0
     recipe: str = "issue20"
+    noisy_fields: bool = True
 
 
 def _between(a: Degradation, b: Degradation, t: float) -> Degradation:
@@ -115,7 +121,8 @@ ISSUE20 = {
     **{f"moderate+{t:.2f}": _between(_MODERATE, _SEVERE, t) for t in (0.25, 0.5, 0.75)},
     "severe": _SEVERE,
 }
-RECIPES = {"issue12": ISSUE12, "issue20": ISSUE20}
+ISSUE20_HEATMAP_NOISE = {name: replace(level, noisy_fields=False) for name, level in ISSUE20.items()}
+RECIPES = {"issue12": ISSUE12, "issue20": ISSUE20, "issue20, heatmap noise only": ISSUE20_HEATMAP_NOISE}
 
 
 def _blurred(maps: np.ndarray, sigma: float) -> np.ndarray:
@@ -179,6 +186,7 @@ def degraded_maps(keypoints: np.ndarray, image_size: tuple[int, int], level: Deg
     _gaussian_blobs(heatmaps, count, lambda: 7.0 / codec.stride, lambda: rng.uniform(0.2, 0.8), rng)
     if level.noise:
         heatmaps = heatmaps + _smooth_noise(heatmaps.shape, level.noise, rng)
-        pafs = pafs + _smooth_noise(pafs.shape, level.noise, rng)
+        if level.noisy_fields:
+            pafs = pafs + _smooth_noise(pafs.shape, level.noise, rng)
     background = np.maximum(1.0 - heatmaps.max(axis=0, keepdims=True), 0.0)
     return np.concatenate([heatmaps, background]).astype(np.float32), pafs.astype(np.float32)

@@ -31,7 +31,7 @@ from ..spec import HeadSpec
 from .assembly import assemble, join_torsos
 from .limbs import LimbCandidates, match_limbs, merged_candidates, score_limbs, score_pairs
 from .params import DecodeParams
-from .peaks import Peaks, find_peaks, peak_threshold
+from .peaks import Peaks, find_peaks, noise_sigma, peak_threshold
 from .placement import place_on_limbs
 from .recovery import recover_keypoints
 from .sampling import field_noise, fields_noisier_than, sample_fields
@@ -117,9 +117,9 @@ def decode(heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
             candidates = merged_candidates(candidates, added, remap)
             connections = match_limbs(candidates, len(peaks.score), config.matching)
     # The passes for noisy maps only: on clean and real maps a positive mean between two
-    # fragments is more often a neighbour's field than a limb lost to the noise, and strong
-    # peaks need no placing.
-    noisy = fields_noisier_than(pafs, config.noisy_fields)
+    # fragments is more often a neighbour's field than a limb lost to the noise, and placing
+    # keypoints on their limbs gains nothing there.
+    noisy = fields_noisier_than(pafs, config.noisy_fields) or noise_sigma(heatmaps) > config.noisy_heatmaps
     rescore = place = None
     if noisy and config.bridge_inlier_fraction is not None:
         relaxed = replace(config, min_inlier_fraction=config.bridge_inlier_fraction)

@@ -54,14 +54,18 @@ class DecodeParams:
             projection with the length penalty alone) and the fragments they join merged too,
             when they share no keypoint type (see
             :func:`~pafpose.codec.decode.assembly.assemble`); None turns that pass off.
-        noisy_fields: the passes that only noisy maps need (the weak bridges above, and
-            placement below) run only on fields whose measured noise
-            (:func:`~pafpose.codec.decode.sampling.field_noise`) exceeds this: on clean and real
-            network maps (noise ~0.001) a positive mean between two fragments is more often a
-            neighbour's field (ground truth of a crowded image at input height 184 put a
-            neighbour's head on a person), and placement changes the real network's AP by
-            -0.001 to +0.003 on 40 annotated views of the bundled photos at four input heights
-            while costing 0.3 ms (benchmarks/decode_robustness.py).
+        noisy_fields, noisy_heatmaps: the passes that only noisy maps need (the weak bridges
+            above, and placement below) run only when the fields' measured noise
+            (:func:`~pafpose.codec.decode.sampling.field_noise`) exceeds ``noisy_fields`` or
+            the heatmaps' (:func:`~pafpose.codec.decode.peaks.noise_sigma`) exceeds
+            ``noisy_heatmaps``. Real network maps measure 0.0006-0.0014 (fields) and
+            0.0008-0.0047 (heatmaps; mobilenet-thin-coco at heights 256-656, synthetic-small);
+            on them a positive mean between two fragments is more often a neighbour's field
+            (ground truth of a crowded image at input height 184 put a neighbour's head on a
+            person), and placement changes the real network's AP by -0.001 to +0.003 on 40
+            annotated views of the bundled photos at four input heights while costing 0.3 ms.
+            Noisy heatmaps alone call for both passes: with issue 20's severe level on the
+            heatmaps and clean fields they lift the bundled photos from 0.404 to 0.482 AP.
         join_torsos: join an upper-body fragment (shoulders, no hips) and lower-body fragments
             (hips, no shoulders) of a person whose neck left no evidence at all, where the
             geometry allows (see :func:`~pafpose.codec.decode.assembly.join_torsos`).
@@ -91,6 +95,7 @@ class DecodeParams:
     recover_radius: float = 3.0
     bridge_inlier_fraction: float | None = 0.0
     noisy_fields: float = 0.005
+    noisy_heatmaps: float = 0.01
     join_torsos: bool = True
     placement_prior: float | None = 300.0
 
@@ -107,8 +112,9 @@ class DecodeParams:
         if self.bridge_inlier_fraction is not None and not 0.0 <= self.bridge_inlier_fraction <= 1.0:
             raise UserError("decode: bridge_inlier_fraction must lie in [0, 1] or be None, "
                             f"got {self.bridge_inlier_fraction}")
-        if not self.noisy_fields >= 0:
-            raise UserError(f"decode: noisy_fields must be >= 0, got {self.noisy_fields}")
+        for name in ("noisy_fields", "noisy_heatmaps"):
+            if not getattr(self, name) >= 0:
+                raise UserError(f"decode: {name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.signal_fraction <= 1.0:
             raise UserError(f"decode: signal_fraction must lie in [0, 1], got {self.signal_fraction}")
         if not self.smooth_sigma >= 0:

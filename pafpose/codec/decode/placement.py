@@ -20,9 +20,10 @@ from 0.99 to 0.86 cells rms on the bundled photos and from 0.97 to 0.86 on synth
 
 Only keypoints whose peak is under half a confidence map's full height move, and only limbs
 with such an end are fitted: a strong peak is placed by the heatmap itself to a small fraction
-of a cell. :func:`~pafpose.codec.decode.decode` places keypoints on noisy fields only
-(``DecodeParams.noisy_fields``): on the real network's maps placement changed AP by -0.001 to
-+0.003 (40 annotated views of the bundled photos, four input heights), not worth its 0.3 ms.
+of a cell. :func:`~pafpose.codec.decode.decode` places keypoints on noisy maps only
+(``DecodeParams.noisy_fields`` and ``noisy_heatmaps``): on the real network's maps placement
+changed AP by -0.001 to +0.003 (40 annotated views of the bundled photos, four input heights),
+not worth its 0.3 ms.
 
 One line fixes a keypoint only across its limb (a wrist moves sideways onto its forearm, not
 along it); two limbs at an angle fix it in both directions. Limbs shorter than a cell carry no
