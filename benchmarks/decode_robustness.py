@@ -226,11 +226,12 @@ def plot(curves: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(RECIPES), figsize=(5 * len(RECIPES), 3.6), sharey=True)
     for ax, recipe in zip(axes, RECIPES):
         names = list(RECIPES[recipe])
-        for colour, ((maps, r), curve) in enumerate(curves.items()):
+        for (maps, r), curve in curves.items():
             if r != recipe:
                 continue
+            colour = f"C{list(dict.fromkeys(m for m, _ in curves)).index(maps)}"  # one colour per image set
             for decoder, style in (("before", "--"), ("after", "-")):
-                ax.plot(range(len(names)), curve[decoder], style, marker="o", color=f"C{colour // 2}",
+                ax.plot(range(len(names)), curve[decoder], style, marker="o", color=colour,
                         label=f"{maps}, {decoder}")
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_title(f"{recipe} recipe")
