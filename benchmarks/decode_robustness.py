@@ -15,7 +15,8 @@ Reports COCO keypoint AP (pycocotools), annotated people found (matched by a det
 OKS >= 0.5, as COCOeval matches) and decode time per image: the median over rounds that
 alternate the two decoders image by image, so load on a shared machine hits both alike, in CPU
 time of this (single-threaded) process by default (``--clock wall`` for wall time, which on a
-shared machine also counts the other users' work). "Before"
+shared machine also counts the other users' work), and after's time over before's (issue 20's
+speed target: within 1.2x on clean and real maps). "Before"
 is ``benchmarks/baseline_decoder_7f7e151.py`` (the decoder before issue 12's robustness work)
 with its own defaults. ``--plot PNG`` draws AP against level for each recipe.
 
@@ -192,8 +193,8 @@ def main() -> None:
 
     curves: dict[tuple[str, str], dict[str, list]] = {}
     print("\n| maps | recipe | level | annotated | before AP | before found | before ms | after AP "
-          "| after found | after ms |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| after found | after ms | ms ratio |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, (coco, items) in sets.items():
         for recipe, levels in RECIPES.items():
             curve = curves.setdefault((name, recipe), {d: [] for d in decoders})
@@ -203,14 +204,15 @@ def main() -> None:
                 for d in decoders:
                     curve[d].append(r[d]["AP"])
                 print(f"| {name} | {recipe} | {level_name} | {annotated_people(coco)} | " + " | ".join(
-                    f"{r[d]['AP']:.3f} | {r[d]['found']:.1f} | {r[d]['ms']:.2f}" for d in decoders) + " |",
-                    flush=True)
+                    f"{r[d]['AP']:.3f} | {r[d]['found']:.1f} | {r[d]['ms']:.2f}" for d in decoders)
+                    + f" | {r['after']['ms'] / r['before']['ms']:.2f} |", flush=True)
     coco = sets["bundled COCO"][0]
     real = network_maps(coco)
     for name, maps in real.items():
         r = scored(coco, maps, decoders, args.rounds)
         print(f"| {name} | real network | | {annotated_people(coco)} | " + " | ".join(
-            f"{r[d]['AP']:.3f} | {r[d]['found']} | {r[d]['ms']:.2f}" for d in decoders) + " |", flush=True)
+            f"{r[d]['AP']:.3f} | {r[d]['found']} | {r[d]['ms']:.2f}" for d in decoders)
+            + f" | {r['after']['ms'] / r['before']['ms']:.2f} |", flush=True)
     if args.plot:
         plot(curves, args.plot)
     if args.sweep:
