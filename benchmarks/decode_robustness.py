@@ -226,12 +226,13 @@ def plot(curves: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(RECIPES), figsize=(5 * len(RECIPES), 3.6), sharey=True)
+    image_sets = list(dict.fromkeys(maps for maps, _ in curves))  # one colour per image set
     for ax, recipe in zip(axes, RECIPES):
         names = list(RECIPES[recipe])
         for (maps, r), curve in curves.items():
             if r != recipe:
                 continue
-            colour = f"C{list(dict.fromkeys(m for m, _ in curves)).index(maps)}"  # one colour per image set
+            colour = f"C{image_sets.index(maps)}"
             for decoder, style in (("before", "--"), ("after", "-")):
                 ax.plot(range(len(names)), curve[decoder], style, marker="o", color=colour,
                         label=f"{maps}, {decoder}")

@@ -19,7 +19,7 @@ made harder in seeded, reproducible ways, so its accuracy can be compared level 
   ``ISSUE20_HEATMAP_NOISE``: issue 20's levels with the noise on the heatmaps only (the fields
   blurred and weakened, not noisy): a network whose part maps are worse than its fields.
 
-:func:`degraded_maps` applies a level of either recipe to (P, K, 3) keypoints.
+:func:`degraded_maps` applies a level of any recipe to (P, K, 3) keypoints.
 """
 
 from __future__ import annotations
