@@ -1,6 +1,6 @@
 """Tracking: identity metrics per scenario, tracker speed, and memory over an endless stream.
 
-Sequences (``pafpose.data.motion``): the five synthetic scenarios (walking, crossing,
+Sequences (``testkit.motion``): the five synthetic scenarios (walking, crossing,
 occlusion (each walker wholly hidden for 5 frames every 40-70 frames, and 5-frame blank gaps),
 leave/re-enter, pan/zoom; 300 frames at 640x480,
 30 fps, seeds 0..2) and a real COCO photo panned and zoomed over (the 4 bundled photos, 20
@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from pafpose.codec.head import PafCodec  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
 from pafpose.codec.skeleton import COCO_SIGMAS, COCO18, convert_keypoints  # noqa: E402
-from pafpose.data.motion import SCENARIOS, MotionSequence, make_scenario, photo_sequence  # noqa: E402
+from testkit.motion import SCENARIOS, MotionSequence, make_scenario, photo_sequence  # noqa: E402
 from pafpose.tracking import OneEuroSmoother, PoseTracker, TrackerConfig  # noqa: E402
 
 CODEC = PafCodec()

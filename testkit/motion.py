@@ -28,7 +28,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..codec.skeleton import COCO17
+from pafpose.codec.skeleton import COCO17
 
 __all__ = ["MotionSequence", "Walker", "walking_sequence", "SCENARIOS", "make_scenario", "photo_sequence"]
 

@@ -10,7 +10,7 @@ import pytest
 from pafpose.codec.head import PafCodec
 from pafpose.codec.people import Person
 from pafpose.codec.skeleton import COCO17, COCO18, OPENPOSE_COLOURS, convert_keypoints
-from pafpose.data.motion import Walker, make_scenario, photo_sequence, walking_sequence
+from testkit.motion import Walker, make_scenario, photo_sequence, walking_sequence
 from pafpose.inference.evaluate import people_to_coco_results
 from pafpose.inference.render import draw_people, track_colour
 from pafpose.io.outputs import openpose_json
