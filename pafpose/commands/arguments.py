@@ -85,6 +85,14 @@ def build_predictor(args: argparse.Namespace):
                      max_people=args.max_people, threads=args.threads)
 
 
+def nonempty_path(text: str | Path, option: str) -> Path:
+    """``text`` as a Path; UserError when it is empty (``Path("")`` is the current folder, which
+    ``--out ""`` from an unset shell variable never means)."""
+    if not str(text).strip():
+        raise UserError(f"{option} is empty: give a folder (use . for the current one)")
+    return Path(text)
+
+
 def report_failures(command: str, failures: list[str], what: str) -> int:
     """Print the inputs that failed to stderr; the exit status: 1 if any did, else 0."""
     if not failures:

@@ -38,16 +38,24 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
+    from torch.onnx.errors import OnnxExporterError
 
     from ..inference.onnx_export import OnnxSession, export_onnx
     from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
 
     if args.onnx.suffix.lower() != ".onnx":
         raise UserError(f"{args.onnx}: the output file should end in .onnx")
+    low, high = _opset_range()
+    if not low <= args.opset <= high:
+        raise UserError(f"--opset {args.opset}: this torch exports ONNX opsets {low} to {high}")
     path = resolve_weights(args.weights)
     state = load_checkpoint(path)
     model, _ = model_from_checkpoint(state, path, device="cpu")
-    export_onnx(model, args.onnx, opset=args.opset, inference=state.get("inference"))
+    try:
+        export_onnx(model, args.onnx, opset=args.opset, inference=state.get("inference"))
+    except OnnxExporterError as err:  # an operator this opset lacks: pages of graph
+        reason = str(err).split("[Caused by", 1)[0].strip().splitlines()[0]
+        raise UserError(f"--opset {args.opset}: cannot export {args.weights} ({reason})") from None
     # A size other than the export sample checks that height and width really are dynamic.
     probe = torch.rand(2, 3, 96, 136)
     with torch.inference_mode():
@@ -57,3 +65,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.onnx} ({args.onnx.stat().st_size / 1e6:.1f} MB); "
           f"max |onnxruntime - torch| on a 2x3x96x136 probe: {error:.2e}")
     return 0
+
+
+def _opset_range() -> tuple[int, int]:
+    """The ONNX opsets torch's TorchScript exporter (the one ``export_onnx`` uses) can write."""
+    from torch.onnx import _constants
+
+    return (getattr(_constants, "ONNX_MIN_OPSET", 7),
+            getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", getattr(_constants, "ONNX_MAX_OPSET", 17)))

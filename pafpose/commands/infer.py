@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .arguments import add_command, add_predictor_arguments, build_predictor, report_failures
+from .arguments import add_command, add_predictor_arguments, build_predictor, nonempty_path, report_failures
 
 EXAMPLES = """\
 examples:
@@ -59,7 +59,7 @@ def register(subparsers) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image, folder, video, camera index (0, 1, ...) or stream URL (rtsp://, http://)")
     add_predictor_arguments(parser)
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--format", choices=("openpose", "coco", "none"), default="openpose",
                         help="keypoint output format (default: openpose)")
     parser.add_argument("--render", action="store_true", help="also write images/videos with skeletons")
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io.media import check_frame_range, discover_inputs
     from ..io.outputs import lock_folder
 
+    args.out = nonempty_path(args.out, "--out")
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out}: --out must be a folder, and this is a file")
     if args.format == "none" and not (args.render or args.display):

@@ -35,6 +35,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import copy
+
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -59,8 +61,14 @@ def run(args: argparse.Namespace) -> int:
         model = build_model(cfg).eval()
     params = sum(p.numel() for p in model.parameters())
     backbone = sum(p.numel() for p in model.backbone.parameters())
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        pafs, heatmaps = model(torch.zeros(1, 3, height, width))
+    # On the meta device: shapes and FLOPs without memory or time, so any size can be asked for.
+    model = copy.deepcopy(model).to("meta")
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            pafs, heatmaps = model(torch.zeros(1, 3, height, width, device="meta"))
+    except RuntimeError as err:  # e.g. a pooling window larger than what is left of a tiny input
+        raise UserError(f"--size {height} {width}: too small for this network "
+                        f"({str(err).splitlines()[0]})") from None
     stages = (f"{len(pafs)} PAF + {len(heatmaps)} heatmap stages" if cfg.arch == "tpami"
               else f"{len(pafs)} two-branch stages")
     print(f"arch: {cfg.arch} ({stages})")
