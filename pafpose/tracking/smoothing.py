@@ -109,8 +109,9 @@ class OneEuroSmoother:
     def _smooth(self, people: list[Person], now: float) -> list[Person]:
         """Filter P tracked people at once: their states are stacked into (P, K, ...) arrays."""
         kp = np.stack([np.asarray(p.keypoints, dtype=np.float64) for p in people])  # (P, K, 3)
-        xy, conf = kp[..., :2], kp[..., 2]
-        found = conf > 0
+        # NaN or infinite keypoints (an outside detector's) are missing, like confidence 0.
+        found = np.isfinite(kp).all(axis=-1) & (np.nan_to_num(kp[..., 2], nan=0.0) > 0)
+        xy, conf = np.where(found[..., None], kp[..., :2], 0.0), np.where(found, kp[..., 2], 0.0)
         n, k = found.shape
         states = [self._states.get(p.track_id) for p in people]
         # A new track, or one whose time did not advance, starts afresh from its keypoints.

@@ -1,424 +1,319 @@
-"""Person ids over a video: pose-similarity association with a small track life cycle.
+"""Person ids over a video: :class:`PoseTracker` and its settings, :class:`TrackerConfig`.
 
-Each frame, every live track predicts where its keypoints are now (its last seen keypoints moved
-by its velocity, constant-velocity motion) and is compared with every detected person by
-object keypoint similarity (OKS, COCO's: per-keypoint Gaussians whose width grows with the
-person's size). Detections and tracks are paired by a minimum-cost assignment (Hungarian
-algorithm, ``scipy.optimize.linear_sum_assignment``) on OKS over all the keypoints either has
-(so the whole of a person beats a fragment of them), and a pair whose shared keypoints agree
-less than ``min_similarity`` (OKS over the shared keypoints) is refused: a person far from every
-prediction starts a new track instead of taking someone's id.
+Each frame, every track predicts where its keypoints are now (constant velocity, for at most
+``coast`` time units) and is compared with every detected person (``association``): inside a
+motion gate, at their true keypoint similarity, recently seen tracks first, then lost ones, then
+re-identification by looks or build. Unmatched detections that are not pieces of a matched
+person start tracks with new ids (``lifecycle``). What a track remembers is in ``state``; how
+alike two people are, in ``similarity``.
 
-Life cycle (all counted in frames, i.e. calls to :meth:`PoseTracker.update`):
-
-- tentative: a new, unmatched detection. Its person is returned with ``track_id`` -1 until the
-  track has been matched in ``confirm_frames`` consecutive frames; a tentative track that misses
-  a frame is dropped (a one-frame false detection never gets an id). People in the very first
-  frame are confirmed at once (a video starts with its people already there).
-- confirmed: has an id, taken from a counter that only grows, so ids are never reused.
-- lost: a confirmed track unmatched in the latest frame (hidden, out of the detector's sight, or
-  a whole blank frame). It keeps predicting, its similarity widening with every missed frame
-  (``lost_widening``) and its motion stopping after ``coast_frames``; matched again, it is
-  confirmed with its old id.
-- removed: lost for more than ``max_lost_frames``. Only live tracks are stored, so memory is
-  bounded by the people in view plus those lost recently, however long the stream.
-
-The state is a handful of numpy arrays with one row per live track, so one update costs a few
-vectorised operations plus the assignment: well under a millisecond for 20 people.
+The rule throughout: a new id is better than a wrong one. An id is never handed to a second
+person on position alone after an absence, never traded away from a strong match, and never
+reused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..codec.people import Person
 from ..codec.skeleton import keypoint_sigmas, skeleton_of
+from ..errors import UserError
+from . import lifecycle
+from .association import assign, reidentify
+from .similarity import histogram_agreement, keypoint_distance, limb_ratios, pose_similarity, torso_histograms
+from .state import CONFIRMED, TENTATIVE, Tracks, areas, blend_evidence, gate_radius, move_matched, predict
 
 __all__ = ["TrackerConfig", "PoseTracker", "pose_similarity"]
+
+#: Frame rate assumed when :meth:`PoseTracker.update` is given no time.
+DEFAULT_FPS = 30.0
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """How :class:`PoseTracker` associates and keeps tracks.
+    """How :class:`PoseTracker` associates and keeps tracks. Times are in the unit of the
+    ``time`` given to :meth:`PoseTracker.update` (seconds in pafpose).
 
     Attributes:
-        min_similarity: least OKS, over the keypoints both have, between a track's prediction
-            and a detection for them to be paired (the gate).
-        sigma_scale: multiplies COCO's per-keypoint OKS sigmas: COCO's measure annotator
-            disagreement, which is tighter than the frame-to-frame error of a prediction.
-        min_shared: fewest keypoints a track and a detection must both have for their
-            similarity to count (OKS over one or two keypoints is noise).
-        confirm_frames: consecutive matched frames before a track gets an id.
-        max_lost_frames: frames a confirmed track survives unmatched before it is removed.
-        coast_frames: frames a lost track keeps moving at its last velocity; after that its
-            prediction stays put (a walker who stopped behind a pillar is not sent off-screen).
-        lost_widening: each missed frame widens the track's OKS Gaussians by this fraction of
-            their width (where a hidden person is becomes less certain with time).
-        velocity_smoothing: weight of the newest velocity measurement in the track's velocity
-            (exponential smoothing; 1 = the last measurement only).
-        merge_frames: a track at most this many frames old that duplicates an older one (see
-            ``PoseTracker._duplicates``) is merged into it; older tracks only when they move
-            together, so two people crossing, whose remembered poses briefly coincide, stay two.
-        min_confidence: keypoints below this confidence are treated as missing.
+        min_similarity: least OKS over the keypoints both have (prediction vs detection) for a
+            pair to count: its true similarity, never widened by time unseen.
+        strong_similarity: a pair at least this similar that is the best of both its track and
+            its detection is always kept (never traded for two weaker pairs).
+        sigma_scale: multiplies COCO's per-keypoint OKS sigmas (COCO's measure annotator
+            disagreement, tighter than the frame-to-frame error of a prediction).
+        min_shared: fewest keypoints a track and a detection must both have to be compared.
+        confirm_frames: consecutive matched frames before a track is confirmed (it has its id
+            from birth; a tentative track that misses a frame ends).
+        show_tentative: return the people of tentative tracks (with their id); False withholds
+            them until their track is confirmed (a one-frame false positive is never shown).
+        live_seconds: a track unseen for at most this long is matched before lost tracks.
+        max_lost: how long a lost track can be matched by position near its prediction.
+        reid_seconds: how long a lost track can be re-identified by looks or build; then it ends.
+        coast: how long a lost track keeps moving at its last velocity.
+        gate_base, gate_speed: the motion gate: a detection may be at most ``gate_base +
+            gate_speed * time unseen`` person sizes (plus the track's own speed once it no longer
+            coasts) from the track's prediction.
+        revive_keypoints: fewest keypoints of a detection that can take a lost track (so
+            fragments and a bystander's limbs do not keep dead tracks alive); None: a third of
+            the skeleton, at least ``min_shared``.
+        looks_match: least torso-histogram agreement (Bhattacharyya) to re-identify someone;
+            also, where both are known, to match a lost track by position.
+        ratio_tolerance: largest mean difference of log limb ratios to re-identify someone
+            without a frame to see their looks.
+        velocity_smoothing: weight of the newest velocity measurement (1: the last one only).
+        merge_seconds: a duplicate track at most this old is merged into the older one (older
+            ones only when they move together).
+        min_confidence: keypoints at or below this confidence (or not finite) are missing.
     """
 
     min_similarity: float = 0.1
+    strong_similarity: float = 0.5
     sigma_scale: float = 2.0
     min_shared: int = 3
     confirm_frames: int = 2
-    max_lost_frames: int = 60
-    coast_frames: int = 10
-    lost_widening: float = 0.25
+    show_tentative: bool = True
+    live_seconds: float = 0.25
+    max_lost: float = 2.0
+    reid_seconds: float = 5.0
+    coast: float = 1 / 3
+    gate_base: float = 0.5
+    gate_speed: float = 2.0
+    revive_keypoints: int | None = None
+    looks_match: float = 0.8
+    ratio_tolerance: float = 0.1
     velocity_smoothing: float = 0.5
-    merge_frames: int = 10
+    merge_seconds: float = 1 / 3
     min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_similarity < 1:
             raise ValueError(f"min_similarity must lie in [0, 1), got {self.min_similarity}")
-        if self.confirm_frames < 1 or self.max_lost_frames < 0 or self.coast_frames < 0:
-            raise ValueError("confirm_frames must be >= 1, max_lost_frames and coast_frames >= 0")
+        if self.confirm_frames < 1 or min(self.max_lost, self.coast, self.live_seconds) < 0:
+            raise ValueError("confirm_frames must be >= 1; max_lost, coast, live_seconds >= 0")
+        if self.reid_seconds < self.max_lost:
+            raise ValueError(f"reid_seconds ({self.reid_seconds}) must be >= max_lost ({self.max_lost})")
         if not 0 < self.velocity_smoothing <= 1 or self.sigma_scale <= 0 or self.min_shared < 1:
             raise ValueError("need 0 < velocity_smoothing <= 1, sigma_scale > 0, min_shared >= 1")
 
 
-def pose_similarity(tracks: np.ndarray, tracks_seen: np.ndarray, scale2: np.ndarray,
-                    detections: np.ndarray, detections_seen: np.ndarray, sigmas: np.ndarray,
-                    min_shared: int) -> tuple[np.ndarray, np.ndarray]:
-    """OKS of every track against every detection, two ways.
+class _Frame:
+    """One frame's detections as arrays, with their evidence computed when first asked for."""
 
-    Args:
-        tracks: (T, K, 2) predicted keypoints; tracks_seen: (T, K) bool, which are known.
-        scale2: (T,) squared scale s^2 of each track's OKS (object area times any widening).
-        detections: (D, K, 2) keypoints; detections_seen: (D, K) bool, which were found.
-        sigmas: (K,) per-keypoint OKS sigmas (COCO's kappa).
-        min_shared: pairs with fewer keypoints known in both get 0 in both.
-
-    Returns:
-        (T, D) float ``agreement`` and ``coverage`` in [0, 1]: the keypoint Gaussians summed
-        over the keypoints known in both, divided by the number known in both (how well the
-        shared keypoints agree: a partly hidden person agrees as well as a whole one), and
-        by the number known in either (also how much of the person is there: a fragment of a
-        person, a decoder's split, scores below the whole of them).
-    """
-    # Unknown keypoints are moved impossibly far away (tracks' and detections' in opposite
-    # directions), so their Gaussians vanish without a (T, D, K) mask.
-    far = 1e7
-    tx, ty = np.where(tracks_seen, tracks[..., 0], far), np.where(tracks_seen, tracks[..., 1], far)
-    dx = np.where(detections_seen, detections[..., 0], -far)
-    dy = np.where(detections_seen, detections[..., 1], -far)
-    d2 = np.square(tx[:, None] - dx[None]) + np.square(ty[:, None] - dy[None])  # (T, D, K)
-    rate = 0.5 / (scale2[:, None] * np.square(sigmas))  # (T, K)
-    total = np.exp(-d2 * rate[:, None]).sum(axis=-1)
-    a, b = tracks_seen.astype(np.float64), detections_seen.astype(np.float64)
-    shared = a @ b.T
-    union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None] - shared
-    enough = shared >= min_shared
-    return (np.where(enough, total / np.maximum(shared, 1), 0.0),
-            np.where(enough, total / np.maximum(union, 1), 0.0))
-
-
-# Track states.
-_TENTATIVE, _CONFIRMED = 0, 1
-
-
-@dataclass
-class _Tracks:
-    """One row per live track."""
-
-    ids: np.ndarray  # (N,) int64, -1 while tentative
-    state: np.ndarray  # (N,) int8 _TENTATIVE / _CONFIRMED
-    keypoints: np.ndarray  # (N, K, 2) position of each keypoint at ``matched_time``
-    seen: np.ndarray  # (N, K) bool: keypoint seen at least once
-    matched_time: np.ndarray  # (N,) time of the track's last match
-    last_xy: np.ndarray  # (N, K, 2) where each keypoint was last seen, for velocities
-    last_time: np.ndarray  # (N, K) when (-inf: never)
-    velocity: np.ndarray  # (N, 2) pixels per time unit
-    has_velocity: np.ndarray  # (N,) bool
-    area: np.ndarray  # (N,) OKS object area s^2, pixels^2
-    born: np.ndarray  # (N,) frame count at the track's birth
-    hits: np.ndarray  # (N,) consecutive matched frames
-    misses: np.ndarray  # (N,) consecutive missed frames
-
-    @classmethod
-    def empty(cls, num_keypoints: int) -> _Tracks:
-        k = num_keypoints
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros((0, k, 2)),
-                   np.zeros((0, k), bool), np.zeros(0), np.zeros((0, k, 2)), np.zeros((0, k)),
-                   np.zeros((0, 2)), np.zeros(0, bool),
-                   np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    def __init__(self, people: Sequence[Person], k: int, min_confidence: float, image, skeleton):
+        kp = np.stack([np.asarray(p.keypoints, np.float64) for p in people]) if people else np.zeros((0, k, 3))
+        if kp.shape[1] != k:
+            raise UserError(f"people with {kp.shape[1]} keypoints given to a tracker of {k}-keypoint people")
+        finite = np.isfinite(kp).all(axis=-1)  # NaN or inf keypoints from an outside detector: missing
+        self.seen = finite & (np.nan_to_num(kp[..., 2], nan=-np.inf) > min_confidence)
+        self.xy = np.where(self.seen[..., None], kp[..., :2], 0.0)
+        self.image, self.skeleton = image, skeleton
+        self._ratios = self._looks = None
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.seen)
 
-    def select(self, rows: np.ndarray) -> _Tracks:
-        return _Tracks(*(getattr(self, f.name)[rows] for f in fields(self)))
+    @property
+    def ratios(self) -> np.ndarray:
+        if self._ratios is None:
+            self._ratios = limb_ratios(self.xy, self.seen, self.skeleton)
+        return self._ratios
 
-    def append(self, other: _Tracks) -> _Tracks:
-        return _Tracks(*(np.concatenate([getattr(self, f.name), getattr(other, f.name)])
-                         for f in fields(self)))
-
-
-def _median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """(M, 2) median over axis 1 of (M, K, 2) values whose first ``count`` (M,) per row are
-    numbers and the rest NaN (np.nanmedian's masked arrays cost 50x more)."""
-    ordered = np.sort(values, axis=1)  # NaN sort last
-    row = np.arange(len(values))
-    middle = ordered[row, np.minimum(count // 2, values.shape[1] - 1)]
-    middle = middle + ordered[row, np.maximum(count - 1, 0) // 2]
-    return np.where(count[:, None] > 0, middle / 2, 0.0)
-
-
-def _areas(keypoints: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """(N,) area of the box around each person's seen keypoints; (N, K, 2), (N, K) -> (N,).
-
-    The keypoints' box is smaller than the body's (no head top, hands or feet) but scales the
-    same way; ``sigma_scale`` absorbs the difference.
-    """
-    inf = np.where(seen[..., None], keypoints, np.inf)
-    lo = inf.min(axis=1)
-    hi = np.where(seen[..., None], keypoints, -np.inf).max(axis=1)
-    size = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
-    # A side-on or lying person has a thin box: use at least a third of the longer side.
-    size = np.maximum(size, size.max(axis=1, keepdims=True) / 3)
-    return size.prod(axis=1)
+    @property
+    def looks(self) -> np.ndarray:
+        """Torso histograms; NaN for people whose box overlaps another's (mixed colours)."""
+        if self._looks is None:
+            self._looks = torso_histograms(self.image, self.xy, self.seen, self.skeleton)
+            lo = np.where(self.seen[..., None], self.xy, np.inf).min(axis=1)
+            hi = np.where(self.seen[..., None], self.xy, -np.inf).max(axis=1)
+            inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0, None), -1)
+            np.fill_diagonal(inter, 0)
+            area = np.prod(np.clip(hi - lo, 1, None), -1)
+            self._looks[(inter / area[:, None]).max(axis=1, initial=0) > 0.2] = np.nan
+        return self._looks
 
 
 class PoseTracker:
     """Gives people a stable ``track_id`` across the frames of one video or stream.
 
-    Args:
-        config: association and life-cycle settings.
-
     Use one tracker per video, call :meth:`update` once per frame in order (with an empty list
-    for a frame without people), and read ``person.track_id``.
+    for a frame without people), and read ``person.track_id``; call :meth:`end_all` at a shot
+    change. Every returned person has an id (>= 0).
     """
 
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
-        self._tracks: _Tracks | None = None  # created at the first person (K is known then)
+        self._tracks: Tracks | None = None  # created at the first person (K is known then)
         self._sigmas: np.ndarray | None = None
+        self._skeleton = None
         self._next_id = 0
         self._frames = 0
         self._last_time: float | None = None
-        self._interval = 1.0  # typical time between frames, to count coasting in frames
+        self._interval = 1 / DEFAULT_FPS  # typical time between frames
 
     @property
     def num_tracks(self) -> int:
-        """Live tracks (tentative, confirmed and lost): what the tracker holds in memory."""
+        """Live tracks (tentative, in view and lost): what the tracker holds in memory."""
         return 0 if self._tracks is None else len(self._tracks)
 
     @property
     def next_id(self) -> int:
-        """The id the next confirmed track will get (= the number of ids handed out)."""
+        """The id the next new track will get (= the number of ids handed out)."""
         return self._next_id
 
-    def update(self, people: Sequence[Person], time: float | None = None) -> list[Person]:
+    def end_all(self) -> None:
+        """End every track (a cut: whoever is seen next is someone new). Ids are never reused."""
+        if self._tracks is not None:
+            self._tracks = self._tracks.select(np.zeros(len(self._tracks), bool))
+
+    def update(self, people: Sequence[Person], time: float | None = None,
+               image: np.ndarray | None = None) -> list[Person]:
         """Associate one frame's people with the tracks and set their ``track_id``.
 
         Args:
-            people: the frame's detections ((K, 3) keypoints, the same K in every frame).
-            time: the frame's timestamp (seconds, or any increasing unit); default: the frame
-                count. Velocities are per time unit, so frame-rate changes and dropped frames
-                are predicted correctly.
+            people: the frame's detections ((K, 3) keypoints, the same K in every frame);
+                keypoints that are NaN or infinite count as missing.
+            time: the frame's timestamp (seconds); default: the frame count at 30 fps. It must
+                be a finite number (:class:`pafpose.errors.UserError` otherwise).
+            image: the frame (BGR uint8), optional: torso colours then help re-identify people.
 
         Returns:
-            The same Person objects, in the same order, with ``track_id`` set in place: the
-            track's id, or -1 for a person whose track is still tentative and for a duplicate
-            (an unmatched detection resembling a track another detection took: a decoder's
-            split of one person into two, which must not become a second person).
+            The people to show, in input order, each with its ``track_id`` set in place. Left
+            out (their ``track_id`` -1): a piece of a person already matched (a decoder's
+            split), and, with ``show_tentative=False``, people of unconfirmed tracks.
         """
-        cfg = self.config
-        now = float(self._frames if time is None else time)
-        if self._last_time is not None and now > self._last_time:
-            step = now - self._last_time
-            self._interval = step if self._frames == 1 else 0.9 * self._interval + 0.1 * step
-        first_people = self._tracks is None  # a video starts with its people already there
-        self._frames += 1
-        self._last_time = now
-        if people and self._tracks is None:
-            k = people[0].keypoints.shape[0]
-            self._tracks = _Tracks.empty(k)
-            self._sigmas = keypoint_sigmas(skeleton_of(people[0].keypoints)) * cfg.sigma_scale
+        now = self._clock(time)
         if self._tracks is None:
-            return list(people)
-        tracks = self._tracks
+            if not people:
+                return []
+            self._start(people[0])
+        tracks, cfg = self._tracks, self.config
+        frame = _Frame(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton)
+        predicted = predict(tracks, now, cfg.coast)
 
-        det = np.stack([p.keypoints for p in people]) if people else np.zeros((0, *tracks.keypoints.shape[1:2], 3))
-        det_xy = det[..., :2].astype(np.float64)
-        det_seen = det[..., 2] > cfg.min_confidence
+        rows, cols = self._associate(tracks, predicted, frame, now)
+        whole = self._whole(tracks, frame)[rows, cols]
+        move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
+                     cfg.velocity_smoothing, cfg.min_shared, whole)
+        blend_evidence(tracks, rows, frame.ratios[cols],
+                       frame.looks[cols] if image is not None else np.full((len(cols), tracks.looks.shape[1]), np.nan))
+        rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
 
-        # Predict: keypoints move at the track's velocity since the track's last match, for at
-        # most coast_frames frames.
-        elapsed = np.minimum(now - tracks.matched_time, cfg.coast_frames * self._interval)
-        velocity = np.where(tracks.has_velocity[:, None], tracks.velocity, 0.0)
-        predicted = tracks.keypoints + (velocity * elapsed[:, None])[:, None, :]
-        widen = 1.0 + cfg.lost_widening * tracks.misses
-        agreement, coverage = pose_similarity(predicted, tracks.seen, tracks.area * np.square(widen),
-                                              det_xy, det_seen, self._sigmas, cfg.min_shared)
-        # Pairs are chosen by coverage (the whole person beats a fragment of them) and gated by
-        # agreement (a partly hidden person still passes).
-        gate = agreement >= max(cfg.min_similarity, 1e-12)
-        rows, cols = linear_sum_assignment(np.where(gate, -coverage, 1.0)) if gate.size else ((), ())
-        rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
-        keep = gate[rows, cols]
-        rows, cols = rows[keep], cols[keep]
-
-        self._update_matched(tracks, rows, det_xy[cols], det_seen[cols], now)
-        duplicate = self._duplicates(tracks, rows, det_seen[cols])
-        for j, i in enumerate(duplicate.tolist()):
-            if i >= 0:  # the surviving track takes what the duplicate saw, and the bigger piece
-                a, b = rows[i], rows[j]
-                saw = tracks.last_time[b] == now
-                tracks.keypoints[a] = np.where(saw[:, None], tracks.keypoints[b], tracks.keypoints[a])
-                tracks.last_xy[a] = np.where(saw[:, None], tracks.last_xy[b], tracks.last_xy[a])
-                tracks.last_time[a] = np.where(saw, now, tracks.last_time[a])
-                tracks.seen[a] |= tracks.seen[b]
-                if det_seen[cols[j]].sum() > det_seen[cols[i]].sum():
-                    cols[i] = cols[j]
-        dropped = rows[duplicate >= 0]
-        rows, cols = rows[duplicate < 0], cols[duplicate < 0]
         matched = np.zeros(len(tracks), bool)
         matched[rows] = True
-        tracks.misses[~matched] += 1
-        tracks.hits[~matched] = 0
-        promote = (tracks.state == _TENTATIVE) & matched & (tracks.hits >= cfg.confirm_frames)
-        alive = np.where(tracks.state == _CONFIRMED, tracks.misses <= cfg.max_lost_frames,
-                         tracks.misses == 0)
-        alive[dropped] = False
+        alive = lifecycle.survivors(tracks, matched, now, cfg.confirm_frames, cfg.reid_seconds)
+        alive[merged] = False
+        born, new = self._births(tracks, predicted, rows, cols, frame, now, first=not len(tracks))
+        self._tracks = tracks.select(alive).append(born)
+        return self._label(people, tracks, rows, cols, born, new)
 
-        # An unmatched detection that resembles a track someone else took is a duplicate or a
-        # fragment of that person (a decoder's split), not a new person: it starts no track.
-        unmatched = ~gate.any(axis=0)
-        unmatched[cols] = False
-        new = np.flatnonzero(unmatched)
-        # The first people of a video are confirmed at once, unless they are fragments (less
-        # than half a skeleton: a decoder's split pieces would otherwise take ids).
-        whole = det_seen[new].sum(axis=1) >= det_seen.shape[1] // 2
-        newborn = self._new_tracks(det_xy[new], det_seen[new], now,
-                                   confirmed=(first_people & whole) | (cfg.confirm_frames == 1))
-        self._confirm(tracks, promote)
+    def _clock(self, time: float | None) -> float:
+        if time is not None and not math.isfinite(float(time)):
+            raise UserError(f"tracker: frame time must be a finite number, got {time!r}")
+        now = self._frames / DEFAULT_FPS if time is None else float(time)
+        if self._last_time is not None and now > self._last_time:
+            step = now - self._last_time
+            self._interval = 0.9 * self._interval + 0.1 * step if self._frames > 1 else step
+        self._frames += 1
+        self._last_time = now
+        return now
 
+    def _start(self, person: Person) -> None:
+        self._skeleton = skeleton_of(person.keypoints)
+        self._tracks = Tracks.empty(person.keypoints.shape[0])
+        self._sigmas = keypoint_sigmas(self._skeleton) * self.config.sigma_scale
+
+    def _associate(self, tracks: Tracks, predicted: np.ndarray, frame: _Frame, now: float):
+        """(rows, cols): matched tracks and detections, live tracks first, then lost ones by
+        position, then lost ones by re-identification."""
+        cfg = self.config
+        agreement, coverage = pose_similarity(predicted, tracks.seen, tracks.area, frame.xy, frame.seen,
+                                              self._sigmas, cfg.min_shared)
+        distance = keypoint_distance(predicted, tracks.seen, frame.xy, frame.seen, cfg.min_shared)
+        inside = distance <= gate_radius(tracks, now, cfg.gate_base, cfg.gate_speed, cfg.coast)[:, None]
+        unseen = now - tracks.matched_time
+        confirmed = tracks.state == CONFIRMED
+        live = unseen <= cfg.live_seconds
+        whole = self._whole(tracks, frame)
+        close = inside & (agreement >= max(cfg.min_similarity, 1e-12))
+        # Fragments keep a live track only while its person was seen whole within max_lost.
+        recent = now - tracks.whole_time <= cfg.max_lost
+        rows, cols = assign(coverage, close & live[:, None] & (recent[:, None] | whole), cfg.strong_similarity)
+        free_t, free_d = self._free(len(tracks), rows), self._free(len(frame), cols)
+        lost = close & whole & (free_t & confirmed & ~live & (unseen <= cfg.max_lost))[:, None] & free_d[None]
+        if lost.any() and frame.image is not None:  # looks, where both are known, must not disagree
+            lost &= ~(histogram_agreement(tracks.looks, frame.looks) < cfg.looks_match)
+        r2, c2 = assign(coverage, lost, cfg.strong_similarity)
+        rows, cols = np.concatenate([rows, r2]), np.concatenate([cols, c2])
+
+        free_t, free_d = self._free(len(tracks), rows), self._free(len(frame), cols)
+        candidates = (free_t & confirmed & ~live)[:, None] & free_d[None] & whole & inside
+        if candidates.any():
+            size_ratio = np.sqrt(tracks.area[:, None] / np.maximum(areas(frame.xy, frame.seen), 1.0)[None])
+            complete = frame.seen.sum(axis=1) >= frame.seen.shape[1] // 2
+            candidates &= ~complete[None] | ((size_ratio < 1.5) & (size_ratio > 1 / 1.5))
+            looks = frame.looks if frame.image is not None else np.full((len(frame), tracks.looks.shape[1]), np.nan)
+            r3, c3 = reidentify(tracks.looks, tracks.ratios, looks, frame.ratios, candidates,
+                                cfg.looks_match, cfg.ratio_tolerance)
+            rows, cols = np.concatenate([rows, r3]), np.concatenate([cols, c3])
+        return rows, cols
+
+    def _whole(self, tracks: Tracks, frame: _Frame) -> np.ndarray:
+        """(T, D) bool: the detection is most of the track's person, not a fragment: at least
+        ``revive_keypoints``, or half the keypoints the track has seen (a track of someone only
+        ever seen in part is renewed by that part)."""
+        revive = self.config.revive_keypoints or max(self.config.min_shared, frame.seen.shape[1] // 3)
+        need = np.minimum(revive, np.ceil(0.5 * tracks.seen.sum(axis=1)))
+        return frame.seen.sum(axis=1)[None] >= np.maximum(need, self.config.min_shared)[:, None]
+
+    @staticmethod
+    def _free(n: int, taken: np.ndarray) -> np.ndarray:
+        free = np.ones(n, bool)
+        free[taken] = False
+        return free
+
+    def _merge_duplicates(self, tracks: Tracks, rows, cols, frame: _Frame, now: float):
+        """Merge duplicate tracks (a decoder's split person) into the oldest; the survivor shows
+        the bigger piece. Returns the remaining rows and cols and the merged-away rows."""
+        cfg = self.config
+        duplicate = lifecycle.duplicates(tracks, rows, frame.seen[cols], self._sigmas, cfg.min_shared,
+                                         now, cfg.merge_seconds, self._interval)
+        for j, i in enumerate(duplicate.tolist()):
+            if i >= 0:
+                lifecycle.merge_into(tracks, rows[i], rows[j], now)
+                if frame.seen[cols[j]].sum() > frame.seen[cols[i]].sum():
+                    cols[i] = cols[j]
+        keep = duplicate < 0
+        return rows[keep], cols[keep], rows[~keep]
+
+    def _births(self, tracks: Tracks, predicted, rows, cols, frame: _Frame, now: float, first: bool):
+        """New tracks (ids given now) for unmatched detections that are not pieces of a matched
+        person; people in a video's first frame are confirmed at once unless they are fragments."""
+        cfg = self.config
+        unmatched = self._free(len(frame), cols)
+        candidates = np.flatnonzero(unmatched)
+        pieces = lifecycle.fragments(predicted, tracks, rows, frame.seen[cols], frame.xy[candidates],
+                                     frame.seen[candidates], self._sigmas, cfg.min_shared)
+        new = candidates[~pieces]
+        whole = frame.seen[new].sum(axis=1) >= frame.seen.shape[1] // 2
+        born = lifecycle.newborn(frame.xy[new], frame.seen[new], now, self._next_id,
+                                 (first & whole) | (cfg.confirm_frames == 1))
+        self._next_id += len(new)
+        if len(new):
+            blend_evidence(born, np.arange(len(new)), frame.ratios[new],
+                           frame.looks[new] if frame.image is not None else born.looks)
+        return born, new
+
+    def _label(self, people, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
+        shown = np.zeros(len(people), bool)
         for person in people:
             person.track_id = -1
-        for row, col in zip(rows.tolist(), cols.tolist()):
-            people[col].track_id = int(tracks.ids[row])
-        for i, col in enumerate(new.tolist()):
-            people[col].track_id = int(newborn.ids[i])
-        self._tracks = tracks.select(alive).append(newborn)
-        return list(people)
-
-    def _update_matched(self, tracks: _Tracks, rows: np.ndarray, xy: np.ndarray, seen: np.ndarray,
-                        now: float) -> None:
-        """Move matched tracks (rows) to their detections' (M, K, 2) keypoints, in place."""
-        cfg = self.config
-        if not len(rows):
-            return
-        old_xy, old_seen, old_time = tracks.keypoints[rows], tracks.seen[rows], tracks.matched_time[rows]
-        # Velocity: the median over the keypoints seen now and at most coast_frames ago, each
-        # over its own interval (the median ignores a keypoint the decoder swapped with another
-        # person's), measured only on enough keypoints (two or three of a hidden person's are
-        # unreliable).
-        dt = now - old_time
-        since = now - tracks.last_time[rows]
-        both = seen & (since > 0) & (since <= cfg.coast_frames * self._interval)
-        per_kp = np.where(both[..., None], (xy - tracks.last_xy[rows]) / np.where(both, since, 1.0)[..., None], np.nan)
-        has = both.sum(axis=1) >= max(cfg.min_shared, both.shape[1] // 3)
-        measured = _median(per_kp, both.sum(axis=1))
-        # A track lost for longer than it coasts has a stale velocity (the person may have
-        # turned): the first new measurement replaces it.
-        prior = (tracks.has_velocity[rows] & (dt <= cfg.coast_frames * self._interval))[:, None]
-        a = cfg.velocity_smoothing
-        blended = np.where(prior, a * measured + (1 - a) * tracks.velocity[rows], measured)
-        tracks.velocity[rows] = np.where(has[:, None], blended, np.where(prior, tracks.velocity[rows], 0.0))
-        tracks.has_velocity[rows] = has | prior[:, 0]
-
-        # Keypoints not seen now move with the person (a hidden hip walks on with its body), as
-        # far as a lost track coasts.
-        moved = old_xy + (tracks.velocity[rows] * np.minimum(dt, cfg.coast_frames * self._interval)[:, None])[:, None]
-        tracks.keypoints[rows] = np.where(seen[..., None], xy, moved)
-        tracks.matched_time[rows] = now
-        tracks.last_xy[rows] = np.where(seen[..., None], xy, tracks.last_xy[rows])
-        tracks.last_time[rows] = np.where(seen, now, tracks.last_time[rows])
-        tracks.seen[rows] = old_seen | seen
-        # Only a mostly complete person measures its size: a fragment's box (a head, a leg) is
-        # far smaller than the person and would make the track intolerant.
-        enough = seen.sum(axis=1) >= max(cfg.min_shared, seen.shape[1] // 2)
-        tracks.area[rows] = np.where(enough, _areas(xy, seen), tracks.area[rows])
-        tracks.hits[rows] += 1
-        tracks.misses[rows] = 0
-
-    def _duplicates(self, tracks: _Tracks, rows: np.ndarray, seen: np.ndarray) -> np.ndarray:
-        """(M,) int: for each of the just matched tracks (rows), the index in ``rows`` of the
-        track it duplicates, or -1.
-
-        A decoder may split one person into complementary pieces (an arm here, the rest
-        there) and, frame after frame, hand the pieces out differently; each piece then keeps a
-        track alive whose remembered keypoints are the whole person's. Two tracks are one
-        person when their remembered keypoints agree (OKS >= 0.5) while this frame's
-        detections share almost no keypoint types (two people, even crossing, are each seen
-        with their own heads and shoulders); the younger track (a larger id; tentative ones are
-        youngest) is the duplicate if it is at most ``merge_frames`` old or moves with the
-        older one (two people crossing move apart).
-        """
-        cfg = self.config
-        m, k = seen.shape
-        if m < 2:
-            return np.full(m, -1)
-        complementary = seen.astype(np.float64) @ seen.T.astype(np.float64) < cfg.min_shared
-        if not complementary.any():  # the usual frame: every detection has its own keypoints
-            return np.full(m, -1)
-        keypoints, known = tracks.keypoints[rows], tracks.seen[rows]
-        agreement, _ = pose_similarity(keypoints, known, tracks.area[rows], keypoints, known,
-                                       self._sigmas, cfg.min_shared)
-        ids = tracks.ids[rows]
-        age = np.where(ids >= 0, ids, np.iinfo(np.int64).max // 2 + rows)  # smaller = older
-        young = self._frames - tracks.born[rows] <= cfg.merge_frames
-        # Older duplicates (a person re-found by their old track while a new one follows them)
-        # move with their twin; two people crossing move apart.
-        v = tracks.velocity[rows]
-        speed = np.hypot(*v.T)
-        size = np.sqrt(tracks.area[rows]) / self._interval
-        together = np.hypot(*(v[:, None] - v[None]).transpose(2, 0, 1)) <= np.maximum(
-            0.25 * np.maximum(speed[:, None], speed[None]), 0.02 * np.minimum(size[:, None], size[None]))
-        unknown = ~tracks.has_velocity[rows]  # just re-found after a long loss: may be anyone's twin
-        together |= unknown[:, None] | unknown[None]
-        same = (agreement >= 0.5) & complementary & (age[:, None] < age[None, :]) & (young[None, :] | together)
-        # The oldest of a group survives; chains (c duplicates b duplicates a) all point at a.
-        survivor = np.where(same.any(axis=0), np.argmax(same, axis=0), -1)
-        for j in np.argsort(age):
-            if survivor[j] >= 0 and survivor[survivor[j]] >= 0:
-                survivor[j] = survivor[survivor[j]]
-        return survivor
-
-    def _new_tracks(self, xy: np.ndarray, seen: np.ndarray, now: float, confirmed: np.ndarray) -> _Tracks:
-        """Tracks for (M, K, 2) unmatched detections: tentative, or where the (M,) bool
-        ``confirmed`` says, confirmed with new ids."""
-        m, k = seen.shape
-        new = _Tracks.empty(k)
-        new.ids = np.full(m, -1, np.int64)
-        new.state = np.full(m, _TENTATIVE, np.int8)
-        new.keypoints = xy.copy()
-        new.seen = seen.copy()
-        new.matched_time = np.full(m, now)
-        new.last_xy = xy.copy()
-        new.last_time = np.where(seen, now, -np.inf)
-        new.velocity = np.zeros((m, 2))
-        new.has_velocity = np.zeros(m, bool)
-        new.area = _areas(xy, seen)
-        new.born = np.full(m, self._frames, np.int64)
-        new.hits = np.ones(m, np.int64)
-        new.misses = np.zeros(m, np.int64)
-        self._confirm(new, np.broadcast_to(confirmed, (m,)))
-        return new
-
-    def _confirm(self, tracks: _Tracks, rows: np.ndarray) -> None:
-        """Give the tracks selected by the (N,) bool ``rows`` the next ids, in row order."""
-        count = int(rows.sum())
-        tracks.ids[rows] = np.arange(self._next_id, self._next_id + count)
-        tracks.state[rows] = _CONFIRMED
-        self._next_id += count
+        for ids, states, where in ((tracks.ids[rows], tracks.state[rows], cols), (born.ids, born.state, new)):
+            for track_id, state, col in zip(ids.tolist(), states.tolist(), where.tolist()):
+                people[col].track_id = track_id
+                shown[col] = self.config.show_tentative or state != TENTATIVE
+        return [p for p, s in zip(people, shown) if s]

@@ -1,0 +1,92 @@
+"""Which detection is which track: gated assignments at true similarity, and re-identification.
+
+Rules (see the README's "Tracking"):
+
+- A pair is only considered inside the *motion gate*: the detection is no further from the
+  track's prediction than the person can physically have moved since last seen
+  (:func:`state.gate_radius`, person sizes per second, in time, not frames).
+- Pairs are scored at their true similarity (OKS at the person's own size; nothing widens it
+  with time unseen), and refused below ``min_similarity``.
+- :func:`assign` maximises the total squared similarity among gated pairs after fixing every
+  strong mutual-best pair: it never gives up a strong pair to make two weak ones.
+- Tracks seen recently are matched first; lost tracks only take what is left, and only with
+  detections complete enough that a fragment or a bystander's limb does not revive them.
+- :func:`reidentify`: a track lost for longer, up to ``reid_seconds``, gets a person back only
+  when their looks (torso colours) or, without a frame, their build (limb ratios) agree, and
+  nobody else's agree nearly as well; otherwise the person gets a new id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .similarity import histogram_agreement, ratio_agreement
+
+__all__ = ["assign", "reidentify"]
+
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+def assign(score: np.ndarray, allowed: np.ndarray, strong: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the chosen pairs among ``allowed`` (R, C) ones.
+
+    Every allowed pair that is the best of both its row and its column and scores at least
+    ``strong`` is taken first; the rest are paired by the assignment of the greatest total
+    squared score (a refused pair costs nothing, so one pair at 0.9 beats two at 0.5: squares
+    favour the strong pair that a plain sum or a count of matches would trade away).
+    """
+    if not allowed.any():
+        return _EMPTY
+    s = np.where(allowed, score, -np.inf)
+    best_col, best_row = s.argmax(axis=1), s.argmax(axis=0)
+    rows = np.arange(len(s))
+    fixed = (best_row[best_col] == rows) & (s[rows, best_col] >= strong)
+    fixed_rows, fixed_cols = rows[fixed], best_col[fixed]
+    free_rows = np.setdiff1d(np.flatnonzero(allowed.any(axis=1)), fixed_rows)
+    free_cols = np.setdiff1d(np.flatnonzero(allowed.any(axis=0)), fixed_cols)
+    if len(free_rows) and len(free_cols):
+        sub = allowed[np.ix_(free_rows, free_cols)]
+        cost = np.where(sub, -np.square(score[np.ix_(free_rows, free_cols)]), 0.0)
+        r, c = linear_sum_assignment(cost)
+        keep = sub[r, c]
+        fixed_rows = np.concatenate([fixed_rows, free_rows[r[keep]]])
+        fixed_cols = np.concatenate([fixed_cols, free_cols[c[keep]]])
+    return fixed_rows.astype(np.int64), fixed_cols.astype(np.int64)
+
+
+def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.ndarray,
+               det_ratios: np.ndarray, allowed: np.ndarray, looks_match: float,
+               ratio_tolerance: float, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of lost tracks and detections whose evidence says they are the same person.
+
+    Args:
+        track_looks, det_looks: (T, H), (D, H) torso histograms (NaN rows: unknown).
+        track_ratios, det_ratios: (T, 8), (D, 8) limb ratios (NaN: unknown bone).
+        allowed: (T, D) bool, pairs inside the motion gate (and of a plausible size).
+        looks_match: least Bhattacharyya coefficient of the histograms.
+        ratio_tolerance: largest mean |difference| of the log limb ratios.
+        margin: a pair is taken only if it beats every other agreeing candidate of its track
+            and of its detection by this much: two look-alikes give a new id, not a guess.
+
+    Looks decide where both histograms are known (and the limb ratios, where known, must not
+    disagree badly); otherwise the limb ratios decide; with neither, nobody is re-identified.
+    """
+    if not allowed.any():
+        return _EMPTY
+    looks = histogram_agreement(track_looks, det_looks)
+    build = ratio_agreement(track_ratios, det_ratios)
+    known = np.isfinite(looks)
+    agree = np.where(known, (looks >= looks_match) & ~(build > 2 * ratio_tolerance), build <= ratio_tolerance)
+    score = np.where(known, np.nan_to_num(looks), 1.0 - np.minimum(build / max(ratio_tolerance, 1e-9), 1.0))
+    agree &= allowed
+    if not agree.any():
+        return _EMPTY
+    s = np.where(agree, score, -np.inf)
+    rows, cols = [], []
+    for t, d in zip(*np.nonzero(agree)):
+        row, col = np.delete(s[t], d), np.delete(s[:, d], t)
+        if (row.size == 0 or s[t, d] >= row.max() + margin) and (col.size == 0 or s[t, d] >= col.max() + margin):
+            rows.append(t)
+            cols.append(d)
+    return np.asarray(rows, np.int64), np.asarray(cols, np.int64)

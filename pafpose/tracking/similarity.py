@@ -1,0 +1,158 @@
+"""How alike a track and a detection are: where (OKS, keypoint distance) and who (pose, looks).
+
+- :func:`pose_similarity`: COCO's object keypoint similarity of every track's prediction against
+  every detection: do they stand in the same place, limb for limb.
+- :func:`keypoint_distance`: the median distance between their shared keypoints, for the motion
+  gate (where a person can physically be after some time unseen).
+- :func:`limb_ratios` / :func:`ratio_agreement`: a pose signature that does not depend on where a
+  person stands or how big they look: the log of each long limb's length over the torso's.
+- :func:`torso_histograms` / :func:`histogram_agreement`: a small hue-saturation histogram of
+  the torso box, sampled from the frame: what someone wears, for telling people apart after an
+  absence (no network, a few microseconds per person).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..codec.skeleton import Skeleton
+
+__all__ = ["pose_similarity", "keypoint_distance", "limb_ratios", "ratio_agreement",
+           "torso_histograms", "histogram_agreement", "HISTOGRAM_BINS"]
+
+
+def pose_similarity(tracks: np.ndarray, tracks_seen: np.ndarray, scale2: np.ndarray,
+                    detections: np.ndarray, detections_seen: np.ndarray, sigmas: np.ndarray,
+                    min_shared: int) -> tuple[np.ndarray, np.ndarray]:
+    """OKS of every track against every detection, two ways.
+
+    Args:
+        tracks: (T, K, 2) predicted keypoints; tracks_seen: (T, K) bool, which are known.
+        scale2: (T,) squared scale s^2 of each track's OKS (the person's area).
+        detections: (D, K, 2) keypoints; detections_seen: (D, K) bool, which were found.
+        sigmas: (K,) per-keypoint OKS sigmas (COCO's kappa).
+        min_shared: pairs with fewer keypoints known in both get 0 in both.
+
+    Returns:
+        (T, D) float ``agreement`` and ``coverage`` in [0, 1]: the keypoint Gaussians summed
+        over the keypoints known in both, divided by the number known in both (how well the
+        shared keypoints agree: a partly hidden person agrees as well as a whole one), and
+        by the number known in either (also how much of the person is there: a fragment of a
+        person, a decoder's split, scores below the whole of them).
+    """
+    # Unknown keypoints are moved impossibly far away (tracks' and detections' in opposite
+    # directions), so their Gaussians vanish without a (T, D, K) mask.
+    far = 1e7
+    tx, ty = np.where(tracks_seen, tracks[..., 0], far), np.where(tracks_seen, tracks[..., 1], far)
+    dx = np.where(detections_seen, detections[..., 0], -far)
+    dy = np.where(detections_seen, detections[..., 1], -far)
+    d2 = np.square(tx[:, None] - dx[None]) + np.square(ty[:, None] - dy[None])  # (T, D, K)
+    rate = 0.5 / (np.maximum(scale2, 1.0)[:, None] * np.square(sigmas))  # (T, K)
+    total = np.exp(-d2 * rate[:, None]).sum(axis=-1)
+    a, b = tracks_seen.astype(np.float64), detections_seen.astype(np.float64)
+    shared = a @ b.T
+    union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None] - shared
+    enough = shared >= min_shared
+    return (np.where(enough, total / np.maximum(shared, 1), 0.0),
+            np.where(enough, total / np.maximum(union, 1), 0.0))
+
+
+def keypoint_distance(tracks: np.ndarray, tracks_seen: np.ndarray, detections: np.ndarray,
+                      detections_seen: np.ndarray, min_shared: int) -> np.ndarray:
+    """(T, D) median distance (pixels) over the keypoints known in both; inf with fewer than
+    ``min_shared`` of them. The median ignores a keypoint the decoder gave to someone else."""
+    both = tracks_seen[:, None] & detections_seen[None]  # (T, D, K)
+    d = np.hypot(*(tracks[:, None] - detections[None]).transpose(3, 0, 1, 2))
+    count = both.sum(axis=-1)
+    ordered = np.sort(np.where(both, d, np.inf), axis=-1)  # unknown ones last
+    k = ordered.shape[-1]
+    lo = np.take_along_axis(ordered, np.clip((count - 1) // 2, 0, k - 1)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(ordered, np.clip(count // 2, 0, k - 1)[..., None], -1)[..., 0]
+    return np.where(count >= max(min_shared, 1), (lo + hi) / 2, np.inf)
+
+
+# The long bones, by name, and the torso they are measured against.
+_BONES = (("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"), ("r_shoulder", "r_elbow"),
+          ("r_elbow", "r_wrist"), ("l_hip", "l_knee"), ("l_knee", "l_ankle"),
+          ("r_hip", "r_knee"), ("r_knee", "r_ankle"))
+_TORSO = ("l_shoulder", "r_shoulder", "l_hip", "r_hip")
+
+
+def _indices(skeleton: Skeleton, names) -> np.ndarray:
+    return np.array([skeleton.keypoint_names.index(n) for n in names])
+
+
+def limb_ratios(keypoints: np.ndarray, seen: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """(N, 8) log(bone length / torso length) of the arms' and legs' bones; NaN where a bone or
+    the torso (both shoulders and both hips) is not seen. Invariant to position and scale."""
+    bones = _indices(skeleton, [n for bone in _BONES for n in bone]).reshape(-1, 2)
+    ls, rs, lh, rh = _indices(skeleton, _TORSO)
+    torso = np.hypot(*((keypoints[:, ls] + keypoints[:, rs]) / 2 - (keypoints[:, lh] + keypoints[:, rh]) / 2).T)
+    has_torso = seen[:, [ls, rs, lh, rh]].all(axis=1) & (torso > 1.0)
+    length = np.hypot(*(keypoints[:, bones[:, 0]] - keypoints[:, bones[:, 1]]).transpose(2, 0, 1))
+    ok = seen[:, bones[:, 0]] & seen[:, bones[:, 1]] & has_torso[:, None] & (length > 0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, np.log(np.maximum(length, 1e-6) / np.maximum(torso, 1e-6)[:, None]), np.nan)
+
+
+def ratio_agreement(a: np.ndarray, b: np.ndarray, min_bones: int = 3) -> np.ndarray:
+    """(A, B) mean absolute difference of (A, 8) and (B, 8) limb ratios over the bones both
+    have; inf with fewer than ``min_bones`` in common."""
+    diff = np.abs(a[:, None] - b[None])
+    count = np.isfinite(diff).sum(axis=-1)
+    mean = np.where(np.isfinite(diff), diff, 0.0).sum(axis=-1) / np.maximum(count, 1)
+    return np.where(count >= min_bones, mean, np.inf)
+
+
+_HUE_BINS, _SAT_BINS, _GREY_BINS = 8, 2, 3
+#: Length of a :func:`torso_histograms` row: hue x saturation for coloured pixels, and
+#: dark / middle / bright for greys.
+HISTOGRAM_BINS = _HUE_BINS * _SAT_BINS + _GREY_BINS
+_SAMPLES = 10  # pixels sampled per side of the torso box
+
+
+def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
+                     skeleton: Skeleton) -> np.ndarray:
+    """(N, HISTOGRAM_BINS) normalised colour histograms of each person's torso; NaN rows where
+    fewer than three of the shoulders and hips are seen or the box is under 4 pixels a side.
+
+    The box spans the seen shoulders and hips, shrunk to its middle 60 % across (arms and
+    background stay out); a 10 x 10 grid of its pixels is read (no resize, no crop copy).
+    """
+    n = len(keypoints)
+    out = np.full((n, HISTOGRAM_BINS), np.nan)
+    if n == 0 or image is None:
+        return out
+    torso = _indices(skeleton, _TORSO)
+    xy, ok = keypoints[:, torso], seen[:, torso]
+    valid = ok.sum(axis=1) >= 3
+    lo = np.where(ok[..., None], xy, np.inf).min(axis=1)
+    hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
+    width = hi[:, 0] - lo[:, 0]
+    centre = (lo[:, 0] + hi[:, 0]) / 2
+    x0, x1 = centre - 0.3 * width, centre + 0.3 * width
+    h, w = image.shape[:2]
+    valid &= np.isfinite(width) & (0.6 * width >= 4) & (hi[:, 1] - lo[:, 1] >= 4)
+    rows = np.flatnonzero(valid)
+    if not len(rows):
+        return out
+    t = (np.arange(_SAMPLES) + 0.5) / _SAMPLES
+    xs = np.clip(x0[rows, None] + t * (x1 - x0)[rows, None], 0, w - 1).astype(np.intp)
+    ys = np.clip(lo[rows, 1, None] + t * (hi - lo)[rows, 1, None], 0, h - 1).astype(np.intp)
+    pixels = image[ys[:, :, None], xs[:, None, :]].reshape(-1, 1, 3)  # (R * S * S, 1, 3) BGR
+    hsv = cv2.cvtColor(np.ascontiguousarray(pixels, np.uint8), cv2.COLOR_BGR2HSV).reshape(len(rows), -1, 3)
+    hue, sat, val = (hsv[..., i].astype(np.intp) for i in range(3))
+    coloured = (sat >= 50) & (val >= 40)
+    colour_bin = (hue * _HUE_BINS // 180) * _SAT_BINS + np.minimum(sat * _SAT_BINS // 256, _SAT_BINS - 1)
+    grey_bin = _HUE_BINS * _SAT_BINS + np.minimum(val * _GREY_BINS // 256, _GREY_BINS - 1)
+    bins = np.where(coloured, colour_bin, grey_bin) + HISTOGRAM_BINS * np.arange(len(rows))[:, None]
+    counts = np.bincount(bins.ravel(), minlength=HISTOGRAM_BINS * len(rows)).reshape(len(rows), -1)
+    out[rows] = counts / counts.sum(axis=1, keepdims=True)
+    return out
+
+
+def histogram_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) Bhattacharyya coefficient of (A, H) and (B, H) histograms (1: the same colours,
+    0: none in common); NaN where either is unknown."""
+    return np.sqrt(np.clip(a, 0, None)) @ np.sqrt(np.clip(b, 0, None)).T
