@@ -104,9 +104,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.runner import Frame, Runner, SourceEnd
+    from ..inference.runner import Frame, Runner
     from ..inference.sharding import Shard
-    from ..inference.writer import ResultWriter
+    from ..inference.writer import ResultWriter, output_options
     from ..io.media import check_frame_range, discover_inputs
     from ..io.outputs import lock_folder
 
@@ -132,10 +132,14 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         raise UserError("; ".join(failures) if failures else "no inputs")
     shard = Shard.from_environment(args.out, resume=args.resume)
-    if args.resume:
-        inputs = shard.skip_done(inputs)
-    inputs = shard.select(inputs)
+    options = output_options(args.format, args.render, args.tracks, args.posetrack, args.start_frame,
+                             args.end_frame, args.frame_step)
     with lock_folder(args.out, name=shard.lock_name):
+        shard.start()  # parts a killed run left: merged with --resume, else removed
+        if args.resume:
+            shard.check_options(options)
+            inputs = shard.skip_done(inputs)
+        inputs = shard.select(inputs)
         try:
             predictor = build_predictor(args)
         except UserError as err:  # say what was wrong with the inputs too, in the same line
@@ -144,15 +148,14 @@ def run(args: argparse.Namespace) -> int:
         style = args.render_style or ("track" if args.track else "openpose")
         writer = ResultWriter(args.out, args.format, args.render, args.render_threshold,
                               args.render_opacity, args.frame_step, render_style=style,
-                              tracks=args.tracks, posetrack=args.posetrack, results_dir=shard.part)
+                              tracks=args.tracks, posetrack=args.posetrack, results_dir=shard.part,
+                              sequences=args.sequence, start_frame=args.start_frame, end_frame=args.end_frame)
         progress = _Progress(inputs, args.quiet)
         interrupted = False
         try:
             for event in runner.run(inputs):
                 picture = writer.write(event)
                 progress.update(event)
-                if isinstance(event, SourceEnd) and event.error:
-                    failures.append(event.error)
                 if args.display and isinstance(event, Frame):
                     if picture is None:
                         picture = writer.draw(event.image, event.people)
@@ -167,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             if not interrupted:
                 _summary(runner, predictor, args.quiet)
     shard.finish()
-    return report_failures("infer", failures, "input")
+    return report_failures("infer", failures + writer.errors, "input")
 
 
 def _over_time(args: argparse.Namespace) -> dict:

@@ -328,17 +328,48 @@ class VideoWriter:
             self._tmp.unlink(missing_ok=True)
             raise UserError(f"{self.path}: cannot write video (no encoder for {self.path.suffix!r})")
         self.size = size
+        self.frames = 0
+        self._closed = False
 
     def write(self, frame: np.ndarray) -> None:
         self._writer.write(frame)
+        self.frames += 1
 
     def close(self, keep: bool = True) -> None:
-        """Finish the file; ``keep=False`` discards it (e.g. when nothing was written)."""
+        """Finish the file; ``keep=False`` discards it (e.g. when nothing was written).
+
+        A kept file is read back first: OpenCV's writers report a failed write (a full disk, a
+        file-size limit) only as warnings on stderr, so a video that does not open, or holds far
+        fewer frames than were written, is discarded and raises UserError naming it.
+        """
+        if self._closed:
+            return
+        self._closed = True
         self._writer.release()
-        if keep:
-            os.replace(self._tmp, self.path)
-        else:
+        if not keep:
             self._tmp.unlink(missing_ok=True)
+            return
+        readable = self._readable_frames()
+        if readable is not None and readable < self.frames - max(2, self.frames // 100):
+            self._tmp.unlink(missing_ok=True)
+            found = "does not open" if readable < 0 else f"holds {readable} of the {self.frames} frames written"
+            raise UserError(f"{self.path}: writing the video failed: it {found} (disk full or a "
+                            "file-size limit?)")
+        os.replace(self._tmp, self.path)
+
+    def _readable_frames(self) -> int | None:
+        """The frame count the finished temporary file claims (-1 when it does not open; None
+        when nothing was written, or the container does not say)."""
+        if not self.frames:
+            return None
+        capture = cv2.VideoCapture(str(self._tmp))
+        try:
+            if not capture.isOpened():
+                return -1
+            count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            return int(count) if count == count and count >= 0 else None
+        finally:
+            capture.release()
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -47,9 +47,11 @@ def make_temp_file(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     """``mkstemp`` beside ``path``, but with the permissions ``open`` would give the final file.
 
     mkstemp creates 0600 files; renamed into place they would stay unreadable to the group and
-    others whatever the umask says, unlike every other file the user creates.
+    others whatever the umask says, unlike every other file the user creates. The temporary is
+    hidden (a leading dot), so a folder search never takes it for an input.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    # The name is cut so that any name that fits the file system (255 bytes) has a temporary that does.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=suffix, dir=path.parent)
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
