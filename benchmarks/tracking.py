@@ -1,28 +1,34 @@
-"""Tracking: identity metrics per scenario, tracker speed, and memory over an endless stream.
+"""Tracking: do ids stay with their person, and never pass to another? Identity metrics on clips
+made from real photos, per tracker on the same detections; tracker speed; memory on a stream.
 
-Sequences (``testkit.motion``): the five synthetic scenarios (walking, crossing,
-occlusion (each walker wholly hidden for 5 frames every 40-70 frames, and 5-frame blank gaps),
-leave/re-enter, pan/zoom; 300 frames at 640x480,
-30 fps, seeds 0..2) and a real COCO photo panned and zoomed over (the 4 bundled photos, 20
-frames each).
+Clips (``testkit.photo_clips``, 432x368 at 30 fps, ids = COCO annotation ids of the 4 bundled
+photos' people): "pan away and back" (the camera leaves 5 people for ~1.5 s and returns: long
+exits and re-entries, hand-held shake), "cuts and black frames" (four shots of three photos, the
+last a cut back to the first photo, 4 black frames inside a shot), "crossing" and "exit and
+re-entry" (real people cut out of the photos along their masks, moving over a photo whose own
+people are painted out: crossings at the same depth, people leaving for ~2 s and coming back),
+"shake and zoom" (strong jitter while zooming in and out). Detections: the bundled network
+(``pafpose.Predictor()``) on every frame, cached under ``--cache``; every tracker is fed the
+same detections (copies).
 
-Detections: for the synthetic scenarios, maps rendered from the visible keypoints
-(``PafCodec.encode``, COCO-18 head, stride 8) and decoded by ``PafCodec.decode``, as a network's
-would be; "degraded" drops 5 % of the people from each frame, moves visible keypoints by 2 px of
-Gaussian noise and removes 10 % of the heatmap peaks (their PAFs stay). For the photo, the bundled network
-(``pafpose.Predictor()``) on each view.
+Trackers: "after" (``SequenceTracking(PoseTracker)``: frames given, cuts detected), "after, no
+frames" (``PoseTracker`` on keypoints only: no looks, no cuts), "before" (the tracker before
+issue 26, ``baseline_tracker_7b30442.py``), a greedy centroid tracker and a ByteTrack-style
+two-stage IoU tracker on the keypoints' boxes (both written below; boxmot itself needs another
+opencv, pandas < 3 and torchvision, so it was not installed), and norfair (keypoint voting, its
+OpenPose demo's settings) when installed.
 
-Metrics (py-motmetrics): IDF1, MOTA, id switches (also per 1,000 ground-truth person-frames).
-A detection matches a ground-truth person at OKS >= 0.5 (COCO sigmas, the person's keypoint box
-as area); ground-truth people with fewer than 4 visible keypoints are "don't care": neither
-counted as misses nor their detections as false positives.
+Metrics (py-motmetrics): IDF1, MOTA, id switches; **theft**: track ids matched to two or more
+ground-truth people over a clip; **unlabelled**: detections matching a person (OKS >= 0.5) that
+the tracker returned without an id (or left out), as a share of them. A detection matches a
+person at OKS >= 0.5 (COCO sigmas, the person's keypoint box as area); people with fewer than 4
+visible keypoints are "don't care".
 
-Speed: ``PoseTracker.update`` on 20 people moving at random, mean and median ms per frame over
-2,000 frames. Memory: tracemalloc's traced memory over a simulated 100,000-frame stream of people
-entering and leaving (about 5 at a time), sampled every 10,000 frames.
+Also the synthetic scenarios of ``testkit.motion`` (maps of the visible keypoints decoded by
+``PafCodec.decode``), tracker speed at 20 people and traced memory over a long stream.
 
     pip install 'pafpose[track-eval]'   # py-motmetrics
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tracking.py [--quick] [--no-photo] [--stream N] [--norfair]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tracking.py [--quick] [--no-synthetic] [--stream N]
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import os
 import sys
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -40,12 +47,18 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from baseline_tracker_7b30442 import PoseTracker as BeforeTracker  # noqa: E402
+from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 from pafpose.codec.head import PafCodec  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
 from pafpose.codec.skeleton import COCO_SIGMAS, COCO18, convert_keypoints  # noqa: E402
-from testkit.motion import SCENARIOS, MotionSequence, make_scenario, photo_sequence  # noqa: E402
-from pafpose.tracking import OneEuroSmoother, PoseTracker, TrackerConfig  # noqa: E402
+from pafpose.tracking import OneEuroSmoother, PoseTracker, SequenceTracking  # noqa: E402
+from testkit.motion import SCENARIOS, MotionSequence, make_scenario  # noqa: E402
+from testkit.photo_clips import (camera_over_photo, cut_out_people, join_shots,  # noqa: E402
+                                 paint_out_people, people_over_background)
 
 CODEC = PafCodec()
 MATCH_OKS = 0.5
@@ -86,73 +99,174 @@ def detections_from_maps(seq: MotionSequence, degrade: bool, seed: int) -> list[
     return frames
 
 
-def track(frames: list[list[Person]], fps: float, config: TrackerConfig | None = None,
-          smooth: bool = False) -> list[list[Person]]:
-    tracker = PoseTracker(config)
-    smoother = OneEuroSmoother() if smooth else None
-    out = []
-    for i, people in enumerate(frames):
-        people = tracker.update(people, i / fps)
-        out.append(smoother.update(people, i / fps) if smoother else people)
+def detections_from_maps(seq: MotionSequence, seed: int) -> list[list[Person]]:
+    """Each frame's people as the decoder finds them in maps of the visible keypoints."""
+    frames = []
+    for kp in seq.keypoints:
+        kp = kp.copy()
+        kp[..., 2] = (kp[..., 2] > 1).astype(float)  # the detector sees visible keypoints only
+        heatmaps, pafs = CODEC.encode(convert_keypoints(kp, COCO18), seq.image_size)
+        frames.append(CODEC.decode(heatmaps, pafs))
+    return frames
+
+
+# --- the trackers compared, each: (frames of people, images or None, fps) -> frames of people shown
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """A source as SequenceTracking sees one: a video."""
+
+    kind: str = "video"
+    path: str = "clip"
+
+
+def run_after(frames, images, fps):
+    seq, source = SequenceTracking(PoseTracker), _Clip()
+    return [seq.update(source, i / fps, None if images is None else images[i], people)
+            for i, people in enumerate(frames)]
+
+
+def run_after_no_frames(frames, images, fps):
+    tracker = PoseTracker()
+    return [tracker.update(people, i / fps) for i, people in enumerate(frames)]
+
+
+def run_before(frames, images, fps):
+    tracker = BeforeTracker()
+    return [tracker.update(people, i / fps) for i, people in enumerate(frames)]
+
+
+def _boxes(people) -> np.ndarray:
+    out = np.zeros((len(people), 4))
+    for i, p in enumerate(people):
+        seen = p.keypoints[:, 2] > 0
+        xy = p.keypoints[seen, :2] if seen.any() else np.zeros((1, 2))
+        out[i] = [*xy.min(axis=0), *xy.max(axis=0)]
     return out
 
 
-def track_norfair(frames: list[list[Person]], image_height: int) -> list[list[Person]]:
-    """The same detections through norfair (its keypoint-voting distance and settings from its
-    OpenPose demo: keypoints match within height / 25 pixels), for comparison."""
-    import copy
+def run_greedy(frames, images, fps, max_age: int = 30):
+    """Greedy centroid tracker: closest pairs first, within half the person's box diagonal."""
+    tracks: dict[int, tuple[np.ndarray, float, int]] = {}  # id -> (centre, diagonal, last frame)
+    next_id, out = 0, []
+    for f, people in enumerate(frames):
+        boxes = _boxes(people)
+        centres, diag = (boxes[:, :2] + boxes[:, 2:]) / 2, np.hypot(*(boxes[:, 2:] - boxes[:, :2]).T)
+        ids = list(tracks)
+        d = np.array([[np.hypot(*(tracks[t][0] - c)) for c in centres] for t in ids]).reshape(len(ids), len(people))
+        pairs = sorted((d[a, b], a, b) for a in range(len(ids)) for b in range(len(people)))
+        used_t, used_d = set(), set()
+        for dist, a, b in pairs:
+            if a not in used_t and b not in used_d and dist <= 0.5 * max(tracks[ids[a]][1], diag[b], 1):
+                used_t.add(a), used_d.add(b)
+                people[b].track_id = ids[a]
+        for b, person in enumerate(people):
+            if b not in used_d:
+                person.track_id, next_id = next_id, next_id + 1
+            tracks[person.track_id] = (centres[b], diag[b], f)
+        tracks = {t: v for t, v in tracks.items() if f - v[2] <= max_age}
+        out.append(list(people))
+    return out
 
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lo, hi = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 1, None), axis=-1)  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None] - inter)
+
+
+def run_bytetrack(frames, images, fps, high: float = 0.5, buffer: int = 30):
+    """ByteTrack's association (Zhang et al. 2022) on keypoint boxes, minimal: boxes predicted at
+    constant velocity; high-score detections matched first (IoU >= 0.2), then low-score ones to
+    the remaining tracks (IoU >= 0.5); new ids for unmatched high-score detections (given at
+    birth, like the other trackers here); tracks kept ``buffer`` frames. Score: the mean
+    confidence of the detection's keypoints."""
+    tracks: dict[int, list] = {}  # id -> [box, velocity, last frame]
+    next_id, out = 0, []
+    for f, people in enumerate(frames):
+        boxes = _boxes(people)
+        score = np.array([p.keypoints[p.keypoints[:, 2] > 0, 2].mean() if (p.keypoints[:, 2] > 0).any() else 0
+                          for p in people])
+        ids = list(tracks)
+        pred = np.array([tracks[t][0] + tracks[t][1] * (f - tracks[t][2]) for t in ids]).reshape(-1, 4)
+        free_t, matched = list(range(len(ids))), {}
+        for stage, (dets, least) in enumerate(((np.flatnonzero(score >= high), 0.2), (np.flatnonzero(score < high), 0.5))):
+            if not len(dets) or not free_t:
+                continue
+            iou = _iou(pred[free_t], boxes[dets])
+            r, c = linear_sum_assignment(-iou)
+            for a, b in zip(r, c):
+                if iou[a, b] >= least:
+                    matched[dets[b]] = free_t[a]
+            free_t = [t for t in free_t if t not in matched.values()]
+        for b, person in enumerate(people):
+            if b in matched:
+                t = ids[matched[b]]
+                box, _, last = tracks[t]
+                tracks[t] = [boxes[b], (boxes[b] - box) / max(f - last, 1) * 0.5 + tracks[t][1] * 0.5, f]
+                person.track_id = t
+            elif score[b] >= high:
+                person.track_id, next_id = next_id, next_id + 1
+                tracks[person.track_id] = [boxes[b], np.zeros(4), f]
+        tracks = {t: v for t, v in tracks.items() if f - v[2] <= buffer}
+        out.append([p for p in people if p.track_id >= 0])
+    return out
+
+
+def run_norfair(frames, images, fps):
+    """norfair 2.3 with its keypoint-voting distance and its OpenPose demo's settings."""
     from norfair import Detection, Tracker
     from norfair.distances import create_keypoints_voting_distance
 
-    tracker = Tracker(distance_function=create_keypoints_voting_distance(image_height / 25, 0.01),
+    height = images[0].shape[0] if images is not None else 480
+    tracker = Tracker(distance_function=create_keypoints_voting_distance(height / 25, 0.01),
                       distance_threshold=0.4, detection_threshold=0.01, hit_counter_max=30,
                       initialization_delay=1, pointwise_hit_counter_max=4)
     out = []
     for people in frames:
-        people = copy.deepcopy(people)
         detections = [Detection(p.keypoints[:, :2], scores=np.maximum(p.keypoints[:, 2], 0), data=i)
                       for i, p in enumerate(people)]
         for obj in tracker.update(detections):
             if obj.last_detection in detections and obj.id is not None:
                 people[obj.last_detection.data].track_id = int(obj.id)
-        out.append(people)
+        out.append(list(people))
     return out
 
 
-def norfair_rows(seeds: list[int], frames: int) -> list[str]:
-    """IDF1 etc. of norfair per scenario (clean maps), and its ms per frame at 20 people."""
-    lines = []
-    for name in SCENARIOS:
-        results = []
-        for seed in seeds:
-            seq = make_scenario(name, frames=frames, seed=seed)
-            results.append(identity_metrics(seq, track_norfair(detections_from_maps(seq, False, seed),
-                                                               seq.image_size[1])))
-        lines.append(_row(f"{name} (norfair)", results))
-    rng = np.random.default_rng(0)
-    base, velocity = _random_walkers(rng, 20)
-    frames_20 = [[Person(np.concatenate([k, np.ones((18, 1))], axis=1), 1.0)
-                  for k in base + velocity * f + rng.normal(0, 1.5, base.shape)] for f in range(300)]
-    start = time.perf_counter()
-    track_norfair(frames_20, 1000)
-    lines.append(f"norfair: {1e3 * (time.perf_counter() - start) / len(frames_20):.2f} ms per frame "
-                 "at 20 people (including copying the people)")
-    return lines
+def trackers() -> dict:
+    found = {"after": run_after, "after, no frames": run_after_no_frames, "before (7b30442)": run_before,
+             "greedy centroid": run_greedy, "ByteTrack-style (boxes)": run_bytetrack}
+    try:
+        import norfair  # noqa: F401
+        found["norfair 2.3"] = run_norfair
+    except ImportError:
+        pass
+    return found
 
 
-def identity_metrics(seq: MotionSequence, tracked: list[list[Person]]) -> dict:
-    """IDF1, MOTA, id switches of tracked people against the sequence's ground truth."""
+def _fresh(frames):
+    return [[Person(p.keypoints.copy(), p.score) for p in people] for people in frames]
+
+
+def identity_metrics(seq: MotionSequence, detections, tracked) -> dict:
+    """IDF1, MOTA, switches, theft and unlabelled share of tracked people against ground truth."""
     import motmetrics as mm
 
     acc = mm.MOTAccumulator(auto_id=True)
-    person_frames = 0
-    for ids, truth, people in zip(seq.ids, seq.keypoints, tracked):
+    person_frames = matched_detections = unlabelled = 0
+    for ids, truth, found_all, people in zip(seq.ids, seq.keypoints, detections, tracked):
+        care = (truth[..., 2] > 1).sum(-1) >= MIN_VISIBLE
+        # unlabelled: detections matching a person that come back without an id
+        all_kp = np.array([p.to_coco17() for p in found_all]).reshape(-1, 17, 3)
+        good = (oks_matrix(truth[care], all_kp) >= MATCH_OKS).any(axis=0)
+        shown = {id(p) for p in people if p.track_id >= 0}
+        matched_detections += int(good.sum())
+        unlabelled += sum(1 for p, g in zip(found_all, good) if g and id(p) not in shown)
         people = [p for p in people if p.track_id >= 0]
         found = np.array([p.to_coco17() for p in people]).reshape(-1, 17, 3)
         oks = oks_matrix(truth, found)
-        care = (truth[..., 2] > 1).sum(-1) >= MIN_VISIBLE
-        # Detections of don't-care people only are left out, not counted as false positives.
         ignored = (oks[~care] >= MATCH_OKS).any(0) & ~(oks[care] >= MATCH_OKS).any(0)
         oks = oks[care][:, ~ignored]
         hyp = [p.track_id for p, drop in zip(people, ignored) if not drop]
@@ -160,47 +274,85 @@ def identity_metrics(seq: MotionSequence, tracked: list[list[Person]]) -> dict:
         person_frames += int(care.sum())
     mh = mm.metrics.create()
     summary = mh.compute(acc, metrics=["idf1", "mota", "num_switches"], name="x")
+    events = acc.mot_events
+    pairs = events[events["Type"].isin(["MATCH", "SWITCH"])][["OId", "HId"]].dropna()
+    theft = int((pairs.groupby("HId")["OId"].nunique() >= 2).sum())
     return {"idf1": float(summary["idf1"].iloc[0]), "mota": float(summary["mota"].iloc[0]),
-            "switches": int(summary["num_switches"].iloc[0]), "person_frames": person_frames}
+            "switches": int(summary["num_switches"].iloc[0]), "theft": theft,
+            "unlabelled": unlabelled / max(matched_detections, 1), "person_frames": person_frames}
 
 
-def _row(name: str, results: list[dict]) -> str:
-    frames = sum(r["person_frames"] for r in results)
-    switches = sum(r["switches"] for r in results)
-    idf1 = np.average([r["idf1"] for r in results], weights=[r["person_frames"] for r in results])
-    mota = np.average([r["mota"] for r in results], weights=[r["person_frames"] for r in results])
-    return (f"| {name} | {frames} | {idf1:.3f} | {mota:.3f} | {switches} | "
-            f"{1000 * switches / max(frames, 1):.2f} |")
+def evaluate(seq: MotionSequence, detections, images) -> dict[str, dict]:
+    results = {}
+    for name, run in trackers().items():
+        frames = _fresh(detections)
+        inputs = [list(people) for people in frames]
+        results[name] = identity_metrics(seq, inputs, run(frames, images, seq.fps))
+    return results
 
 
-def scenario_table(seeds: list[int], frames: int, degrade: bool) -> list[str]:
-    lines = []
-    for name in SCENARIOS:
-        results = []
-        for seed in seeds:
-            seq = make_scenario(name, frames=frames, seed=seed)
-            detections = detections_from_maps(seq, degrade, seed)
-            results.append(identity_metrics(seq, track(detections, seq.fps)))
-        lines.append(_row(name, results))
-    return lines
+# --- clips from the bundled photos
 
 
-def photo_rows(frames: int) -> list[str]:
+def photo_clips(scale: float = 1.0) -> list[MotionSequence]:
     import cv2
 
-    import pafpose
     from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, load_coco
 
     coco = load_coco(SAMPLE_ANNOTATIONS)
-    predictor = pafpose.Predictor()
-    results = []
-    for seed, image_id in enumerate(sorted(coco.getImgIds())):
+    photo = {}
+    for image_id in sorted(coco.getImgIds()):
         info = coco.loadImgs(image_id)[0]
-        image = cv2.imread(str(SAMPLE_DIR / info["file_name"]))
-        seq = photo_sequence(image, coco.loadAnns(coco.getAnnIds(imgIds=image_id)), frames, seed=seed)
-        detections = [predictor.predict(view) for view in seq.images]
-        results.append(identity_metrics(seq, track(detections, seq.fps)))
-    return [_row("real photo pan/zoom (bundled network)", results)]
+        photo[image_id] = (cv2.imread(str(SAMPLE_DIR / info["file_name"])),
+                           coco.loadAnns(coco.getAnnIds(imgIds=image_id)))
+    n = lambda frames: max(int(frames * scale), 10)  # noqa: E731
+    clips = [camera_over_photo(*photo[197388], [(0, .3, .5, .6), (.25, .3, .5, .6), (.45, .82, .5, .5),
+                                                 (.65, .82, .5, .5), (.85, .3, .5, .6), (1, .3, .5, .6)],
+                               n(150), shake=2.0, seed=1, name="pan away and back")]
+    shots = [camera_over_photo(*photo[785], [(0, .55, .5, .95), (1, .6, .5, .85)], n(40), shake=1.5, seed=2),
+             camera_over_photo(*photo[40083], [(0, .45, .55, .95), (1, .5, .55, .9)], n(40), shake=1.5, seed=3),
+             camera_over_photo(*photo[196141], [(0, .5, .5, .95), (1, .45, .5, .9)], n(40), shake=1.5, seed=4),
+             camera_over_photo(*photo[785], [(0, .6, .45, .8), (1, .55, .45, .8)], n(30), shake=1.5, seed=5)]
+    clips.append(join_shots(shots, black={1: (n(15), 4)}, name="cuts and black frames"))
+    cutouts = {c.person_id: c for image_id in (197388, 196141, 785) for c in cut_out_people(*photo[image_id])}
+    background = paint_out_people(*photo[40083])
+    a, b, c, d = (cutouts[i] for i in (437295, 460541, 442619, 533949))
+    clips.append(people_over_background(
+        background, [a, b, c, d],
+        [[(0, 40, 250), (1, 400, 250)], [(0, 400, 254), (1, 40, 254)],
+         [(0, 60, 350), (1, 380, 350)], [(0, 380, 345), (1, 60, 345)]],
+        n(120), [170, 175, 200, 190], shake=1.0, seed=6, name="crossing (people over a photo)"))
+    clips.append(people_over_background(
+        background, [a, b, c],
+        [[(0, 120, 300), (.25, 330, 300), (.4, 520, 300), (.62, 520, 300), (.8, 330, 300), (1, 250, 300)],
+         [(0, 300, 330), (.3, -90, 330), (.6, -90, 330), (1, 150, 330)],
+         [(0, 210, 260), (1, 230, 260)]],
+        n(180), [180, 200, 150], shake=1.0, seed=7, name="exit and re-entry (people over a photo)"))
+    clips.append(camera_over_photo(*photo[196141], [(0, .5, .5, .95), (.5, .45, .45, .55), (1, .5, .5, .95)],
+                                   n(120), shake=6.0, seed=8, name="shake and zoom"))
+    return clips
+
+
+def network_detections(seq: MotionSequence, cache: Path | None, predictor) -> list[list[Person]]:
+    key = cache / f"{seq.name.replace(' ', '_').replace('/', '_')}_{len(seq)}.npz" if cache else None
+    if key is not None and key.exists():
+        data = np.load(key)
+        return [[Person(k, float(s)) for k, s in zip(data[f"k{i}"], data[f"s{i}"])] for i in range(len(seq))]
+    frames = [predictor.predict(image) for image in seq.images]
+    if key is not None:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(key, **{f"k{i}": np.array([p.keypoints for p in people]).reshape(-1, 18, 3) for i, people in enumerate(frames)},
+                 **{f"s{i}": np.array([p.score for p in people]) for i, people in enumerate(frames)})
+    return frames
+
+
+def _table(rows: list[tuple[str, str, dict]]) -> list[str]:
+    lines = ["| clip | tracker | person-frames | IDF1 | MOTA | switches | theft | unlabelled |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for clip, name, r in rows:
+        lines.append(f"| {clip} | {name} | {r['person_frames']} | {r['idf1']:.3f} | {r['mota']:.3f} | "
+                     f"{r['switches']} | {r['theft']} | {100 * r['unlabelled']:.1f} % |")
+    return lines
 
 
 def _random_walkers(rng: np.random.Generator, count: int, size: float = 1000.0):
@@ -262,23 +414,51 @@ def stream_memory(frames: int, every: int) -> list[tuple[int, float, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, 150 frames, 10 photo frames")
-    parser.add_argument("--no-photo", action="store_true", help="skip the bundled network")
+    parser.add_argument("--quick", action="store_true", help="clips at half length, one synthetic seed")
+    parser.add_argument("--no-synthetic", action="store_true", help="only the real-photo clips")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/pafpose-tracking-bench"),
+                        help="where the network's detections are kept between runs ('' to recompute)")
     parser.add_argument("--stream", type=int, default=100_000, help="frames of the memory stream")
-    parser.add_argument("--norfair", action="store_true", help="also run norfair (pip install norfair)")
     args = parser.parse_args()
-    seeds, frames, photo_frames = ([0], 150, 10) if args.quick else ([0, 1, 2], 300, 20)
+    cache = args.cache if str(args.cache) else None
 
-    header = ["| scenario | person-frames | IDF1 | MOTA | id switches | per 1,000 person-frames |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for degrade in (False, True):
-        print(f"\nmaps from ground truth{', degraded' if degrade else ''} "
-              f"(seeds {seeds}, {frames} frames each)")
-        print("\n".join(header + scenario_table(seeds, frames, degrade)))
-    if args.norfair:
-        print("\n".join(["", "norfair on the same clean maps"] + header + norfair_rows(seeds, frames)))
-    if not args.no_photo:
-        print("\n".join(["", "bundled network, 4 photos"] + header + photo_rows(photo_frames)))
+    import pafpose
+
+    predictor = pafpose.Predictor()
+    rows, totals = [], {}
+    for seq in photo_clips(0.5 if args.quick else 1.0):
+        start = time.perf_counter()
+        detections = network_detections(seq, cache, predictor)
+        print(f"{seq.name}: {len(seq)} frames, detections in {time.perf_counter() - start:.1f} s", flush=True)
+        for name, r in evaluate(seq, detections, seq.images).items():
+            rows.append((seq.name, name, r))
+            totals.setdefault(name, []).append(r)
+    print("\nbundled network on clips made from the 4 bundled photos\n" + "\n".join(_table(rows)))
+    print("\nover the clips: IDF1 min-max, total switches, total theft")
+    for name, rs in totals.items():
+        idf1 = [r["idf1"] for r in rs]
+        print(f"  {name}: IDF1 {min(idf1):.3f}-{max(idf1):.3f} (mean {np.mean(idf1):.3f}), "
+              f"switches {sum(r['switches'] for r in rs)}, theft {sum(r['theft'] for r in rs)}, "
+              f"unlabelled {100 * np.mean([r['unlabelled'] for r in rs]):.1f} %")
+
+    if not args.no_synthetic:
+        seeds, frames = ([0], 150) if args.quick else ([0, 1], 300)
+        rows = []
+        for scenario in SCENARIOS:
+            per = {}
+            for seed in seeds:
+                seq = make_scenario(scenario, frames=frames, seed=seed)
+                for name, r in evaluate(seq, detections_from_maps(seq, seed), None).items():
+                    per.setdefault(name, []).append(r)
+            for name, rs in per.items():
+                pf = sum(r["person_frames"] for r in rs)
+                merged = {"person_frames": pf, "switches": sum(r["switches"] for r in rs),
+                          "theft": sum(r["theft"] for r in rs),
+                          **{m: float(np.average([r[m] for r in rs], weights=[r["person_frames"] for r in rs]))
+                             for m in ("idf1", "mota", "unlabelled")}}
+                rows.append((scenario, name, merged))
+        print(f"\nsynthetic walkers, maps decoded (seeds {seeds}, {frames} frames)\n" + "\n".join(_table(rows)))
+
     mean, median = tracker_speed()
     print(f"\ntracker: {mean:.3f} ms mean, {median:.3f} ms median per frame at 20 people; "
           f"smoother {smoother_speed():.3f} ms per frame at 20 people")

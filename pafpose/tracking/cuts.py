@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["CutDetector", "frame_signature", "signature_distance"]
+__all__ = ["CutDetector", "CameraShift", "frame_signature", "signature_distance"]
 
 _SIZE = (32, 24)
 _BLOCKS = 2
@@ -70,3 +70,32 @@ class CutDetector:
         previous, self._previous = self._previous, signature
         self.last_distance = 0.0 if previous is None else signature_distance(previous, signature)
         return self.last_distance > self.threshold
+
+
+class CameraShift:
+    """How far the picture moved since the previous frame (a pan, a shake), by phase correlation
+    of small grey frames (about 0.1 ms): so a track with no velocity yet (a person just seen)
+    still follows a panning camera."""
+
+    def __init__(self, width: int = 96, least_response: float = 0.1):
+        self.width, self.least_response = width, least_response
+        self._previous: np.ndarray | None = None
+        self._scale = 1.0
+
+    def __call__(self, image: np.ndarray | None) -> np.ndarray:
+        """(2,) shift in the image's pixels since the previous frame given (0 for the first)."""
+        if image is None or image.size == 0:
+            return np.zeros(2)
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        h, w = grey.shape[:2]
+        scale = w / self.width
+        small = cv2.resize(grey, (self.width, max(int(round(h / scale)), 8)), interpolation=cv2.INTER_AREA)
+        small = small.astype(np.float32)
+        previous, self._previous = self._previous, small
+        if previous is None or previous.shape != small.shape or small.std() < 6.0:
+            return np.zeros(2)
+        window = cv2.createHanningWindow(small.shape[::-1], cv2.CV_32F)
+        (dx, dy), response = cv2.phaseCorrelate(previous, small, window)
+        if response < self.least_response:
+            return np.zeros(2)
+        return np.array([dx, dy]) * scale

@@ -129,8 +129,9 @@ def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
     valid = ok.sum(axis=1) >= 3
     lo = np.where(ok[..., None], xy, np.inf).min(axis=1)
     hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
-    width = hi[:, 0] - lo[:, 0]
-    centre = (lo[:, 0] + hi[:, 0]) / 2
+    with np.errstate(invalid="ignore"):  # people without a torso: inf - inf
+        width = hi[:, 0] - lo[:, 0]
+        centre = (lo[:, 0] + hi[:, 0]) / 2
     x0, x1 = centre - 0.3 * width, centre + 0.3 * width
     h, w = image.shape[:2]
     valid &= np.isfinite(width) & (0.6 * width >= 4) & (hi[:, 1] - lo[:, 1] >= 4)

@@ -25,6 +25,7 @@ from ..codec.skeleton import keypoint_sigmas, skeleton_of
 from ..errors import UserError
 from . import lifecycle
 from .association import assign, reidentify
+from .cuts import CameraShift
 from .similarity import histogram_agreement, keypoint_distance, limb_ratios, pose_similarity, torso_histograms
 from .state import CONFIRMED, TENTATIVE, Tracks, areas, blend_evidence, gate_radius, move_matched, predict
 
@@ -154,6 +155,8 @@ class PoseTracker:
         self._frames = 0
         self._last_time: float | None = None
         self._interval = 1 / DEFAULT_FPS  # typical time between frames
+        self._shift = CameraShift()
+        self._camera = np.zeros(2)  # the camera's total shift (pixels) over the frames given
 
     @property
     def num_tracks(self) -> int:
@@ -169,6 +172,7 @@ class PoseTracker:
         """End every track (a cut: whoever is seen next is someone new). Ids are never reused."""
         if self._tracks is not None:
             self._tracks = self._tracks.select(np.zeros(len(self._tracks), bool))
+        self._shift = CameraShift()
 
     def update(self, people: Sequence[Person], time: float | None = None,
                image: np.ndarray | None = None) -> list[Person]:
@@ -193,12 +197,15 @@ class PoseTracker:
             self._start(people[0])
         tracks, cfg = self._tracks, self.config
         frame = _Frame(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton)
-        predicted = predict(tracks, now, cfg.coast)
+        if image is not None:
+            self._camera = self._camera + self._shift(image)
+        predicted = predict(tracks, now, cfg.coast, self._camera)
 
         rows, cols = self._associate(tracks, predicted, frame, now)
         whole = self._whole(tracks, frame)[rows, cols]
         move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
                      cfg.velocity_smoothing, cfg.min_shared, whole)
+        tracks.camera[rows] = self._camera
         blend_evidence(tracks, rows, frame.ratios[cols],
                        frame.looks[cols] if image is not None else np.full((len(cols), tracks.looks.shape[1]), np.nan))
         rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
@@ -208,6 +215,7 @@ class PoseTracker:
         alive = lifecycle.survivors(tracks, matched, now, cfg.confirm_frames, cfg.reid_seconds)
         alive[merged] = False
         born, new = self._births(tracks, predicted, rows, cols, frame, now, first=not len(tracks))
+        born.camera[:] = self._camera
         self._tracks = tracks.select(alive).append(born)
         return self._label(people, tracks, rows, cols, born, new)
 
