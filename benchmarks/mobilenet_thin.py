@@ -16,6 +16,7 @@ clear margin at every size.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import torch
 
@@ -54,10 +55,10 @@ def main() -> None:
     for height in args.heights:
         cells = []
         predictor = Predictor("mobilenet-thin-coco", input_height=height)
-        recommended = dict(predictor.decode_params)
+        recommended = predictor.decode_params
         network = 0.0
         for params in settings.values():
-            predictor.decode_params = {**recommended, **params}
+            predictor.decode_params = dataclasses.replace(recommended, **params)
             results = []
             start = predictor.timings.network
             for image_id, image in zip(ids, images):

@@ -57,7 +57,7 @@ _FALSE = {"false", "off", "no", "n", "0"}
 
 
 def _coerce(value, hint, key: str, source: str):
-    """``value`` as type ``hint`` (float, int, bool, str, X | None, list[X], tuple[X, ...])."""
+    """``value`` as type ``hint`` (float, int, bool, str, X | None, list[X], tuple[X, ...], dict[K, V])."""
     def bad(expected: str):
         return UserError(f"{source}: {key}: expected {expected}, got {value!r}")
 
@@ -72,6 +72,12 @@ def _coerce(value, hint, key: str, source: str):
             except UserError:
                 continue
         raise bad(" or ".join(getattr(o, "__name__", str(o)) for o in options))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad("a mapping")
+        key_type, value_type = args or (Any, Any)
+        return {_coerce(k, key_type, key, source): _coerce(v, value_type, f"{key}.{k}", source)
+                for k, v in value.items()}
     if origin in (list, tuple):
         items = [value] if isinstance(value, str) and origin is list else value
         if not isinstance(items, (list, tuple)):

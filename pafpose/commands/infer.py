@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from ..errors import UserError
@@ -154,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
         interrupted = False
         try:
             for event in runner.run(inputs):
+                started = time.perf_counter()
                 picture = writer.write(event)
+                runner.stats.times.write += time.perf_counter() - started
                 progress.update(event)
                 if args.display and isinstance(event, Frame):
                     if picture is None:
@@ -187,15 +190,14 @@ def _over_time(args: argparse.Namespace) -> dict:
 
 
 def _summary(runner, predictor, quiet: bool) -> None:
-    stats, t = runner.stats, predictor.timings
+    stats = runner.stats
     if quiet or not stats.frames:
         return
-    per = 1e3 / max(t.images, 1)
     dropped = f", {stats.dropped} stale live frames dropped" if stats.dropped else ""
     print(f"pafpose infer: {stats.frames} frames in {stats.seconds:.1f} s: {stats.fps:.1f} fps, latency "
-          f"{1e3 * stats.latency(0.5):.0f} ms (p95 {1e3 * stats.latency(0.95):.0f}){dropped}; per frame "
-          f"network {per * t.network:.0f} ms, decode {per * t.decode:.1f} ms "
-          f"({predictor.backend} {predictor.precision})", file=sys.stderr)
+          f"{1e3 * stats.latency(0.5):.0f} ms (p95 {1e3 * stats.latency(0.95):.0f}){dropped} "
+          f"({predictor.backend} {predictor.precision} on {predictor.device.type}); {stats.describe()}",
+          file=sys.stderr)
 
 
 class _Progress:

@@ -1,64 +1,58 @@
-"""Running a pose network on whole images: resize, pad, multi-scale and flip test, decode.
+"""Pose estimation on whole images: the engine's stages chained synchronously.
 
-Geometry. An original image of W0 x H0 pixels is resized by (fx, fy) = (w / W0, h / H0) to the
-network input of w x h pixels (h = input_height * scale, the aspect ratio kept up to rounding of
-w), so with pixel centres at integer coordinates ``x_net = (x_orig + 0.5) * fx - 0.5``. The
-input is padded right and bottom with grey to a multiple of the stride; map cell (i, j) is
-centred on input pixel ``(j*s + s/2 - 0.5, i*s + s/2 - 0.5)`` (see :mod:`pafpose.codec.targets`), and
-only the ``ceil(h/s) x ceil(w/s)`` cells over real pixels are kept.
+A :class:`Predictor` is the preprocessor, the network stage, the map post-processing and the
+people decoder of :mod:`pafpose.inference.stages` and :mod:`pafpose.inference.decoding`, called
+one after the other; the :class:`~pafpose.inference.runner.Runner` runs the same objects as a
+pipeline. Geometry (resizing, padding, the map grids, multi-scale resampling) is
+:mod:`pafpose.inference.geometry`'s.
 
 Multi-scale search runs every scale and resamples each scale's maps onto the map grid of the
-reference scale 1.0, cell centre onto cell centre through original-image coordinates (separable
-linear interpolation), then averages. The flip test mirrors the *padded* input, whose width is a
+reference scale 1.0, then averages. The flip test mirrors the *padded* input, whose width is a
 multiple of the stride, so reversing map columns is an exact inverse; the mirrored maps are
 un-flipped with the keypoint and limb permutations and negated PAF x (``PafCodec.flip_maps``).
-People are decoded on the averaged maps and mapped back with ``x_orig = (x_net + 0.5) / fx - 0.5``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
 
+from ..codec.decode import DecodeParams
 from ..codec.head import PafCodec
-from ..codec.spec import cells_to_pixels, map_size_for, pixels_to_cells
 from ..codec.people import Person
+from ..config import from_dict
 from ..device import check_device
 from ..errors import UserError
 from ..io.bundled import DEFAULT_WEIGHTS
-from ..io.images import to_bgr8
+from ..io.images import read_image, to_bgr8
+from .backends import open_network
+from .decoding import PeopleDecoder, to_original_pixels
+from .geometry import PAD_VALUE, NetworkInput, network_input_size, resample_maps, resize_and_pad
+from .settings import InferenceSettings
+from .stages import MapPostprocessor, NetworkStage, StageTimes, make_preprocessor
 
-__all__ = ["Predictor", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps", "to_original_pixels",
-           "as_bgr_image", "network_input_size", "resize_and_pad"]
-
-#: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
-PAD_VALUE = 128
+__all__ = ["Predictor", "ImageMaps", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps",
+           "to_original_pixels", "as_bgr_image", "network_input_size", "resize_and_pad"]
 
 
 @dataclass
-class StageTimes:
-    """Seconds spent per stage, accumulated over calls (reset by assigning a new one)."""
+class ImageMaps:
+    """One image's maps, averaged over scales and the flip test, on its scale-1.0 grid.
 
-    preprocess: float = 0.0
-    network: float = 0.0
-    decode: float = 0.0
-    images: int = 0
+    ``heatmaps`` (K+1, h, w) and ``pafs`` (2L, h, w) float32, C-contiguous; ``resize`` how the
+    image was fed at scale 1.0; ``times`` its share of the preprocessing and network time.
+    """
 
-
-@dataclass(frozen=True)
-class NetworkInput:
-    """How one image is fed to the network at one scale."""
-
-    width: int  # resized width w (pixels, before padding)
-    height: int  # resized height h
-    fx: float  # w / W0
-    fy: float  # h / H0
+    heatmaps: np.ndarray
+    pafs: np.ndarray
+    resize: NetworkInput
+    times: StageTimes
 
 
 class Predictor:
@@ -82,13 +76,16 @@ class Predictor:
             (within 0.01 AP of fp32; see :mod:`pafpose.inference.backends`), else fp32.
         threads: CPU threads of the network (default: the backend's choice, all cores).
         cache_dir: where converted networks are kept (default ``~/.cache/pafpose``).
-        decode_params: keyword arguments passed to :func:`pafpose.codec.decode.decode`, on top of
-            the decoder settings the checkpoint recommends (its "inference" entry's "decode").
+        decode_params: :class:`~pafpose.codec.decode.DecodeParams` fields (a dict) overriding
+            the decoder settings the weights recommend (:attr:`settings`), or a whole DecodeParams.
         max_people: keep at most this many people per image, the highest scored (None: all).
         max_width: widest network input at scale 1.0; wider (panoramic or huge) images are
             downscaled further so their width fits, bounding memory and time.
         batch_size: images per network call in :meth:`predict_batch` (default: 1 on a CPU, where
             batching is slower, 8 on a GPU).
+        preprocess: "cpu" (OpenCV on the host), "device" (torch on the network's device) or
+            "auto": the device's own on a GPU (see :mod:`pafpose.inference.stages`).
+        cuda_graphs: on CUDA, replay the torch network as a CUDA graph per input shape.
 
     The maps are read with the network's head (:attr:`codec`): a checkpoint's or model's
     ``head``, an ONNX file's stored head; a model object without one is taken to have the default
@@ -99,9 +96,8 @@ class Predictor:
                  input_height: int | None = None, scales: Sequence[float] = (1.0,), flip: bool = False,
                  backend: str = "auto", precision: str = "auto", decode_params: dict | None = None,
                  max_width: int = 2048, batch_size: int | None = None, max_people: int | None = None,
-                 threads: int | None = None, cache_dir: str | Path | None = None):
-        from .backends import open_network
-
+                 threads: int | None = None, cache_dir: str | Path | None = None,
+                 preprocess: str = "auto", cuda_graphs: bool = True):
         scales = tuple(float(s) for s in scales)
         if not scales or min(scales) <= 0:
             raise UserError(f"scales must be positive numbers, got {list(scales)}")
@@ -110,23 +106,33 @@ class Predictor:
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, got {threads}")
         self.device = check_device(device)
-        self.max_people = max_people
         self.scales = scales
         self.flip = bool(flip)
         self.max_width = int(max_width)
         self.batch_size = max(1, int(batch_size or (1 if self.device.type == "cpu" else 8)))
+        if preprocess not in ("auto", "cpu", "device"):
+            raise UserError(f"preprocess must be auto, cpu or device, got {preprocess!r}")
+        #: Seconds per stage summed over the images of :meth:`predict_batch`, and their number.
         self.timings = StageTimes()
-        self.network = open_network(weights_or_model, backend, precision, self.device, threads, cache_dir)
-        self.recommended: dict = dict(self.network.recommended)
+        self.images_done = 0
+        self.network = open_network(weights_or_model, backend, precision, self.device, threads, cache_dir,
+                                    cuda_graphs=cuda_graphs)
+        #: What the weights recommend (input height, decoder settings, precision record).
+        self.settings: InferenceSettings = self.network.settings
         self.codec = PafCodec(self.network.head)
         if self.flip and self.codec.skeleton.limb_flip is None:
             raise UserError(f"the flip test needs limbs that mirror onto each other, and the network's "
                             f"skeleton {self.codec.skeleton.name!r} has none")
         if (input_height is not None and input_height < self.codec.stride) or max_width < self.codec.stride:
             raise UserError(f"input_height and max_width must be at least the stride ({self.codec.stride})")
-        self.input_height = int(input_height or self.recommended.get("input_height", 368))
+        self.input_height = int(input_height or self.settings.input_height)
         # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
-        self.decode_params = {**dict(self.recommended.get("decode") or {}), **dict(decode_params or {})}
+        params = decode_params if isinstance(decode_params, DecodeParams) else dataclasses.replace(
+            self.settings.decode, **_decode_overrides(decode_params or {}))
+        self.decoder = PeopleDecoder(self.codec.spec, params, max_people)
+        self.preprocessor = make_preprocessor(preprocess, self.codec.stride, self.device, self.flip)
+        self.network_stage = NetworkStage(self.network, static_batch=self.batch_size * (2 if self.flip else 1))
+        self.postprocessor = MapPostprocessor(self.codec, self.flip, len(self.scales))
 
     @property
     def backend(self) -> str:
@@ -137,6 +143,22 @@ class Predictor:
     def precision(self) -> str:
         """The precision it runs at: "fp32", "bf16", "fp16" or "int8"."""
         return self.network.precision
+
+    @property
+    def max_people(self) -> int | None:
+        """At most this many people per image, the highest scored (None: all)."""
+        return self.decoder.max_people
+
+    @property
+    def decode_params(self) -> DecodeParams:
+        """The decoder settings in use (the weights' own, with the caller's overrides)."""
+        return self.decoder.params
+
+    @decode_params.setter
+    def decode_params(self, params: DecodeParams | dict) -> None:
+        if isinstance(params, dict):
+            params = dataclasses.replace(self.settings.decode, **_decode_overrides(params))
+        self.decoder = dataclasses.replace(self.decoder, params=params)
 
     # ---------------------------------------------------------------------------------------
     # public API
@@ -179,22 +201,14 @@ class Predictor:
         if isinstance(images, (str, Path)):
             raise UserError("predict_batch takes a list of images; use predict() for one path")
         images = [as_bgr_image(im, f"image {i}", color) for i, im in enumerate(images)]
-        return [self.decode_maps(heatmaps, pafs, resize) for heatmaps, pafs, resize in self._maps_batch(images)]
-
-    def decode_maps(self, heatmaps: torch.Tensor, pafs: torch.Tensor, resize: NetworkInput) -> list[Person]:
-        """People from one image's averaged maps (as :meth:`network_maps` yields them), in original pixels."""
-        start = time.perf_counter()
-        people = self.codec.decode(heatmaps, pafs, **self.decode_params)[:self.max_people]
-        for person in people:
-            to_original_pixels(person.keypoints, resize.fx, resize.fy)
-        self.timings.decode += time.perf_counter() - start
-        self.timings.images += 1
-        return people
-
-    def network_maps(self, images: list[np.ndarray]):
-        """[(heatmaps, pafs, resize)] per BGR uint8 image: the network half of :meth:`predict_batch`,
-        for pipelines that decode elsewhere (:class:`pafpose.inference.runner.Runner`)."""
-        return self._maps_batch(images)
+        results = []
+        for maps in self.image_maps(images):
+            people, seconds = self.decoder.timed(maps.heatmaps, maps.pafs, maps.resize.fx, maps.resize.fy)
+            maps.times.decode = seconds
+            self.timings += maps.times
+            self.images_done += 1
+            results.append(people)
+        return results
 
     def maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Averaged heatmaps and PAFs of one image (over scales and the flip test).
@@ -211,92 +225,75 @@ class Predictor:
             (2L, h, w) PAFs of the head (19 and 38 for COCO-18), (w, h) = ``codec.map_size`` of
             the network input.
         """
-        heatmaps, pafs, _ = self._maps_batch([as_bgr_image(image, "image")])[0]
-        return heatmaps.cpu().numpy(), pafs.cpu().numpy()
+        maps = self.image_maps([as_bgr_image(image, "image")])[0]
+        return maps.heatmaps, maps.pafs
 
     def resize_factors(self, image_size: tuple[int, int]) -> tuple[float, float]:
         """(fx, fy) from original (W0, H0) pixels to the scale-1.0 network input."""
-        r = self._resize(image_size, 1.0)
+        r = self.resize(image_size, 1.0)
         return r.fx, r.fy
 
-    # ---------------------------------------------------------------------------------------
-    # stages
-    # ---------------------------------------------------------------------------------------
-
-    def _resize(self, image_size: tuple[int, int], scale: float) -> NetworkInput:
+    def resize(self, image_size: tuple[int, int], scale: float = 1.0) -> NetworkInput:
+        """How an image of (W0, H0) pixels is fed to the network at ``scale``."""
         return network_input_size(image_size, self.input_height * scale, self.max_width * scale)
 
-    def _maps_batch(self, images: list[np.ndarray]):
-        """[(heatmaps, pafs, reference resize)] per image; maps are torch tensors on the device."""
-        refs = [self._resize(im.shape[1::-1], 1.0) for im in images]
-        sums: list[list[torch.Tensor] | None] = [None] * len(images)
+    # ---------------------------------------------------------------------------------------
+    # the stages, chained
+    # ---------------------------------------------------------------------------------------
+
+    def image_maps(self, images: Sequence[np.ndarray], padded: Sequence[np.ndarray | None] | None = None
+                   ) -> list[ImageMaps]:
+        """Each BGR uint8 image's maps on the host, through preprocessing, the network and the
+        map post-processing; ``padded``: images already resized and padded for scale 1.0 by
+        ``preprocessor.pad`` (a reader thread does this ahead in the Runner)."""
+        refs = [self.resize(im.shape[1::-1], 1.0) for im in images]
+        sums: list[list | None] = [None] * len(images)
+        times = [StageTimes() for _ in images]
         for scale in self.scales:
-            resizes = [self._resize(im.shape[1::-1], scale) for im in images]
-            for index, heatmaps, pafs in self._run_scale(images, resizes):
-                heatmaps = resample_maps(heatmaps, resizes[index], refs[index], self.codec.stride)
-                pafs = resample_maps(pafs, resizes[index], refs[index], self.codec.stride)
-                if sums[index] is None:
-                    sums[index] = [heatmaps, pafs]
-                else:
-                    sums[index][0] += heatmaps
-                    sums[index][1] += pafs
-        n = len(self.scales)
-        return [(hm / n if n > 1 else hm, pf / n if n > 1 else pf, ref)
-                for (hm, pf), ref in zip(sums, refs)]
+            resizes = [self.resize(im.shape[1::-1], scale) for im in images]
+            groups: dict[tuple[int, int], list[int]] = {}
+            for index, r in enumerate(resizes):
+                groups.setdefault(self.codec.map_size((r.width, r.height)), []).append(index)
+            for indices in groups.values():
+                for start in range(0, len(indices), self.images_per_call):
+                    chunk = indices[start:start + self.images_per_call]
+                    ready = [padded[i] for i in chunk] if padded is not None and scale == 1.0 \
+                        and all(padded[i] is not None for i in chunk) else None
+                    t0 = _now()
+                    batch = self.preprocessor([images[i] for i in chunk], [resizes[i] for i in chunk], ready)
+                    t1 = _now()
+                    heatmaps, pafs, network_seconds = self.network_stage(batch)
+                    maps = self.postprocessor.per_image(heatmaps, pafs, [resizes[i] for i in chunk],
+                                                        [refs[i] for i in chunk])
+                    for index, (hm, pf) in zip(chunk, maps):
+                        times[index].preprocess += (t1 - t0) / len(chunk)
+                        times[index].network += network_seconds / len(chunk)
+                        if sums[index] is None:
+                            sums[index] = [hm, pf]
+                        else:
+                            sums[index][0] = sums[index][0] + hm
+                            sums[index][1] = sums[index][1] + pf
+        out = []
+        for (hm, pf), ref, t in zip(sums, refs, times):
+            t0 = _now()
+            heatmaps, pafs = self.postprocessor.to_host(hm, pf)
+            t.network += _now() - t0
+            out.append(ImageMaps(heatmaps, pafs, ref, t))
+        return out
 
-    def _run_scale(self, images: list[np.ndarray], resizes: list[NetworkInput]):
-        """Yield (image index, heatmaps (K+1, h, w), pafs (2L, h, w)) cropped to real pixels."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for index, r in enumerate(resizes):
-            groups.setdefault(self.codec.map_size((r.width, r.height)), []).append(index)
-        per_call = max(1, self.batch_size // (2 if self.flip else 1))
-        for indices in groups.values():
-            for start in range(0, len(indices), per_call):
-                chunk = indices[start:start + per_call]
-                t0 = time.perf_counter()
-                batch = self._preprocess([images[i] for i in chunk], [resizes[i] for i in chunk])
-                t1 = time.perf_counter()
-                heatmaps, pafs = self.network(batch)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                t2 = time.perf_counter()
-                if self.flip:
-                    k = len(chunk)
-                    mirrored_heatmaps, mirrored_pafs = self.codec.flip_maps(heatmaps[k:], pafs[k:])
-                    heatmaps = (heatmaps[:k] + mirrored_heatmaps) / 2
-                    pafs = (pafs[:k] + mirrored_pafs) / 2
-                for row, index in enumerate(chunk):
-                    cols, rows = self.codec.map_size((resizes[index].width, resizes[index].height))
-                    yield index, heatmaps[row, :, :rows, :cols], pafs[row, :, :rows, :cols]
-                self.timings.preprocess += t1 - t0
-                self.timings.network += t2 - t1
-
-    def _preprocess(self, images: list[np.ndarray], resizes: list[NetworkInput]) -> torch.Tensor:
-        """(B[*2], 3, Hp, Wp) float32 RGB in [0, 1]: resized, grey-padded, mirrored copies last."""
-        batch = np.stack([resize_and_pad(image, r, self.codec.stride) for image, r in zip(images, resizes)])
-        if self.flip:
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
-        tensor = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1])).to(self.device)
-        return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+    @property
+    def images_per_call(self) -> int:
+        """Images per network call (the flip test doubles each)."""
+        return max(1, self.batch_size // (2 if self.flip else 1))
 
 
-def network_input_size(image_size: tuple[int, int], height: float, max_width: float) -> NetworkInput:
-    """How an image of (W0, H0) pixels is resized: ``height`` pixels high, the aspect ratio kept,
-    narrowed further where the width would pass ``max_width``."""
-    w0, h0 = image_size
-    factor = min(height / h0, max_width / w0)
-    width = max(1, round(w0 * factor))
-    rows = max(1, round(h0 * factor))
-    return NetworkInput(width, rows, width / w0, rows / h0)
+_now = time.perf_counter
 
 
-def resize_and_pad(image: np.ndarray, r: NetworkInput, stride: int) -> np.ndarray:
-    """(H, W, 3) BGR uint8 -> resized to ``r`` and grey-padded right and bottom to whole cells."""
-    shrink = r.width < image.shape[1]
-    resized = cv2.resize(image, (r.width, r.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-    cols, rows = map_size_for((r.width, r.height), stride)
-    return cv2.copyMakeBorder(resized, 0, rows * stride - r.height, 0, cols * stride - r.width,
-                              cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+def _decode_overrides(values: dict) -> dict:
+    """Decoder setting overrides, checked and coerced like any config (unknown keys are errors)."""
+    given = from_dict(DecodeParams, dict(values), "decode")
+    return {key: getattr(given, key) for key in values}
 
 
 def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndarray:
@@ -307,8 +304,6 @@ def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndar
         raise UserError(f"{name} is None: no image was given (cv2.imread returns None for a "
                         "missing or unreadable file; pafpose.io.images.read_image names the problem)")
     if isinstance(image, (str, Path)):
-        from ..io.images import read_image
-
         return read_image(image)
     if type(image).__module__.startswith("PIL."):
         mode = getattr(image, "mode", "")
@@ -318,45 +313,3 @@ def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndar
     if color == "rgb" and array.ndim == 3 and array.shape[2] in (3, 4):
         array = array[..., [2, 1, 0, 3][:array.shape[2]]]
     return to_bgr8(array, name=name)
-
-
-def to_original_pixels(keypoints: np.ndarray, fx: float, fy: float) -> None:
-    """In place: (K, 3) network-input x, y of found keypoints (score > 0) -> original pixels.
-
-    ``fx``, ``fy``: the resize factors from the original image to the network input
-    (:meth:`Predictor.resize_factors`); pixel centres are at integer coordinates on both sides.
-    """
-    found = keypoints[:, 2] > 0
-    keypoints[found, 0] = (keypoints[found, 0] + 0.5) / fx - 0.5
-    keypoints[found, 1] = (keypoints[found, 1] + 0.5) / fy - 0.5
-
-
-def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stride: int,
-                          device: torch.device) -> torch.Tensor:
-    """(n_out, n_in) linear interpolation from one map grid to another along one axis.
-
-    Output cell j is centred on a pixel of the output's network input, which is an original pixel
-    and then a pixel of the input's network input (pixel centres at integers on every side), and
-    so a fractional input cell; clamped to the grid.
-    """
-    x_out = cells_to_pixels(torch.arange(n_out, dtype=torch.float64), stride)
-    x_in = (x_out + 0.5) * (f_in / f_out) - 0.5
-    u = pixels_to_cells(x_in, stride).clamp(0, n_in - 1)
-    lo = u.floor().long().clamp(max=n_in - 1)
-    hi = (lo + 1).clamp(max=n_in - 1)
-    frac = u - lo
-    matrix = torch.zeros(n_out, n_in, dtype=torch.float64)
-    rows = torch.arange(n_out)
-    matrix.index_put_((rows, lo), 1 - frac, accumulate=True)
-    matrix.index_put_((rows, hi), frac, accumulate=True)
-    return matrix.to(device=device, dtype=torch.float32)
-
-
-def resample_maps(maps: torch.Tensor, src: NetworkInput, dst: NetworkInput, stride: int) -> torch.Tensor:
-    """(C, h, w) maps on ``src``'s grid -> (C, h', w') on ``dst``'s grid (a copy)."""
-    cols, rows = map_size_for((dst.width, dst.height), stride)
-    if src == dst:
-        return maps.clone()
-    ay = _interpolation_matrix(rows, maps.shape[1], dst.fy, src.fy, stride, maps.device)
-    ax = _interpolation_matrix(cols, maps.shape[2], dst.fx, src.fx, stride, maps.device)
-    return torch.einsum("ri,cij,sj->crs", ay, maps, ax)

@@ -1,145 +1,43 @@
-"""The real-time engine: images, folders, videos, cameras and streams through a pipeline.
+"""The real-time engine: the Predictor's stages as a pipeline over files, folders, videos,
+cameras and streams.
 
-Three threads and the caller overlap their work, joined by bounded queues so memory stays flat
-on an endless stream:
+    reader pool ─▶ network thread ─▶ people decoder ─▶ in order, per source: ─▶ caller
+    (read, resize,   (batch, run,     (in-process, or    tracker, smoother       (outputs,
+     pad)             post-process)    worker processes)                          rendering)
 
-    reader  ──▶  network (resize, pad, run)  ──▶  decoder (people, tracking)  ──▶  caller
-                                                                          (outputs, rendering)
-
-The network and OpenCV release the GIL, so on a 2-core CPU reading and decoding the next frames
-hide behind the network. Frames come out in the order they were read. Files never drop a
-frame: the reader waits when the queues are full. Live sources (cameras, URLs) drop stale
-frames instead: a frame still waiting for the network when a newer one arrives is replaced, so
-latency stays bounded by one network call plus decoding; :class:`SourceEnd` counts the drops.
-
-Frames are batched only when ``predictor.batch_size`` > 1 (the default on GPUs; on CPUs batching
-is slower), and only consecutive frames of one file of one size.
+Stages are joined by bounded queues so memory stays flat on an endless stream. Frames come out in
+the order they were read (per source); files never drop a frame, live sources drop stale ones
+(latency stays bounded by one network call plus decoding; :class:`SourceEnd` counts the drops).
+The network, OpenCV and the decode workers release the GIL, so on a 2-core CPU reading and
+decoding the next frames hide behind the network, and on a GPU machine the host's cores decode
+in parallel (:mod:`pafpose.inference.decode_pool`). Frames of one size are batched up to
+``predictor.batch_size`` (the default on GPUs is 8; on CPUs batching is slower), across sources
+too when several are read at once.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
+import concurrent.futures as cf
 import threading
 import time
-from dataclasses import dataclass, field
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
-
-from ..codec.people import Person
 from ..errors import UserError
 from ..io.media import MediaInput, check_frame_range, discover_inputs
+from ..tracking.sequences import SequenceTracking
+from .decode_pool import DecodeExecutor, make_decode_executor
+from .events import Frame, RunStats, SourceEnd
+from .reading import Channel, Item, SourceReader, Stop
 
-__all__ = ["Frame", "SourceEnd", "Runner", "RunStats"]
-
-
-@dataclass
-class Frame:
-    """One image or video frame and the people in it.
-
-    ``index`` is the frame number in its source (0 for an image); ``time`` the seconds from the
-    start of a video (``index / fps``), None for images; ``latency`` the seconds from reading
-    the frame to its people being ready.
-    """
-
-    source: MediaInput
-    index: int
-    time: float | None
-    image: np.ndarray
-    people: list[Person]
-    latency: float = 0.0
-    fps: float | None = None  # of the source video
+__all__ = ["Frame", "SourceEnd", "Runner", "RunStats", "SourceError"]
 
 
-@dataclass
-class SourceEnd:
-    """A source is finished: ``frames`` processed, ``dropped`` stale live frames skipped,
-    ``error`` what went wrong (None when it ended normally; the frames before it were yielded)."""
-
-    source: MediaInput
-    frames: int
-    dropped: int = 0
-    error: str | None = None
-
-
-@dataclass
-class RunStats:
-    """Throughput and latency of the frames that came out so far."""
-
-    frames: int = 0
-    dropped: int = 0
-    seconds: float = 0.0
-    latencies: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def latency(self, quantile: float = 0.5) -> float:
-        """Seconds from read to people, over the last 1000 frames."""
-        return float(np.quantile(list(self.latencies), quantile)) if self.latencies else 0.0
-
-
-@dataclass
-class _Item:
-    source: MediaInput
-    index: int
-    time: float | None
-    image: np.ndarray
-    read_at: float
-    fps: float | None = None
-    live: bool = False
-
-
-class _Stop(Exception):
-    """The pipeline was closed by its consumer."""
-
-
-class _Channel:
-    """A bounded FIFO between two threads; ``put_latest`` replaces a waiting live frame."""
-
-    def __init__(self, size: int, stop: threading.Event):
-        self.items: collections.deque = collections.deque()
-        self.size = max(1, size)
-        self.cond = threading.Condition()
-        self.stop = stop
-
-    def put(self, item) -> None:
-        with self.cond:
-            while len(self.items) >= self.size:
-                if self.stop.is_set():
-                    raise _Stop
-                self.cond.wait(0.1)
-            self.items.append(item)
-            self.cond.notify_all()
-
-    def put_latest(self, item: _Item) -> int:
-        """Queue a live frame, first removing frames of its source still waiting; returns how many."""
-        with self.cond:
-            before = len(self.items)
-            self.items = collections.deque(
-                x for x in self.items if not (isinstance(x, _Item) and x.source == item.source))
-            dropped = before - len(self.items)
-            while len(self.items) >= self.size:  # only markers left ahead of it: wait for them
-                if self.stop.is_set():
-                    raise _Stop
-                self.cond.wait(0.1)
-            self.items.append(item)
-            self.cond.notify_all()
-            return dropped
-
-    def get(self, wait: bool = True):
-        with self.cond:
-            while not self.items:
-                if self.stop.is_set():
-                    raise _Stop
-                if not wait:
-                    return None
-                self.cond.wait(0.1)
-            item = self.items.popleft()
-            self.cond.notify_all()
-            return item
+class SourceError(UserError):
+    """Sources failed while :meth:`Runner.frames` ran; the other sources' frames were yielded."""
 
 
 class _Failure:
@@ -148,6 +46,15 @@ class _Failure:
 
 
 _DONE = object()
+_running: "weakref.WeakSet[_Pipeline]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_pipelines() -> None:
+    """A script that ends while a Runner's generator is suspended: stop its threads before the
+    interpreter tears down the libraries they are inside (which aborts the process)."""
+    for pipeline in list(_running):
+        pipeline.close()
 
 
 class Runner:
@@ -167,6 +74,12 @@ class Runner:
             order, 1/30 s apart) rather than unrelated pictures.
         realtime: play video files as a camera delivers frames, at their own frame rate, and
             drop stale ones like a live source (to try a live set-up on a recording).
+        decode_workers: decoder processes (0: decode in the pipeline's own thread; None: as
+            many as the cores the network leaves, see
+            :func:`~pafpose.inference.decode_pool.default_decode_workers`).
+        image_readers: threads reading and preparing images ahead (default: 2, 8 on a GPU).
+        sources_at_once: videos and streams read at the same time, their frames batched together
+            (default: 1, 8 on a GPU).
 
     Use :meth:`frames` for the frames only, :meth:`run` for frames and the end of each source::
 
@@ -178,48 +91,62 @@ class Runner:
     def __init__(self, predictor, start_frame: int = 0, end_frame: int | None = None,
                  frame_step: int = 1, queue_size: int = 2,
                  tracker: Callable[[], Any] | None = None, smoother: Callable[[], Any] | None = None,
-                 image_sequences: bool = False, realtime: bool = False):
+                 image_sequences: bool = False, realtime: bool = False, decode_workers: int | None = None,
+                 image_readers: int | None = None, sources_at_once: int | None = None):
         check_frame_range(start_frame, end_frame, frame_step)
+        gpu = predictor.device.type == "cuda"
+        for name, value in (("decode_workers", decode_workers), ("image_readers", image_readers),
+                            ("sources_at_once", sources_at_once)):
+            if value is not None and value < (0 if name == "decode_workers" else 1):
+                raise UserError(f"{name} must be at least {0 if name == 'decode_workers' else 1}, got {value}")
         self.predictor = predictor
         self.start_frame, self.end_frame, self.frame_step = start_frame, end_frame, frame_step
         self.queue_size = queue_size
-        self.tracker = tracker
-        self.smoother = smoother
-        self.image_sequences = image_sequences
+        self.tracker, self.smoother, self.image_sequences = tracker, smoother, image_sequences
         self.realtime = realtime
+        self.decode_workers = decode_workers
+        self.image_readers = image_readers or (8 if gpu else 2)
+        self.sources_at_once = sources_at_once or (8 if gpu else 1)
         self.stats = RunStats()
 
     # -----------------------------------------------------------------------------------------
 
-    def frames(self, inputs: Iterable[str | Path | MediaInput] | str | Path) -> Iterator[Frame]:
-        """The frames of ``inputs`` with their people, in order (sources that fail are skipped;
-        use :meth:`run` to see why)."""
+    def frames(self, inputs: Iterable[str | Path | MediaInput] | str | Path,
+               errors: str = "raise") -> Iterator[Frame]:
+        """The frames of ``inputs`` with their people, in order.
+
+        ``errors="raise"``: after the last frame, a :class:`SourceError` names every source that
+        failed (missing, unreadable, a camera that stopped); ``"skip"``: they are only left out
+        (:meth:`run` says why in its :class:`SourceEnd` events).
+        """
+        if errors not in ("raise", "skip"):
+            raise UserError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        failed = []
         for event in self.run(inputs):
             if isinstance(event, Frame):
                 yield event
+            elif event.error:
+                failed.append(event.error)
+        if failed and errors == "raise":
+            raise SourceError(f"{len(failed)} source(s) failed: {'; '.join(failed)}")
 
     def run(self, inputs: Iterable[str | Path | MediaInput] | str | Path) -> Iterator[Frame | SourceEnd]:
-        """Every processed frame, and a :class:`SourceEnd` after each source's last frame.
+        """Every processed frame, and a :class:`SourceEnd` after each source's last frame (and one
+        with an ``error`` for each input that could not be opened or found).
 
         ``inputs``: paths of images, videos or folders (searched recursively), camera indices,
         stream URLs, or :class:`~pafpose.io.media.MediaInput` items from
         :func:`~pafpose.io.media.discover_inputs`. Closing the iterator (``break``) stops the
-        pipeline's threads.
+        pipeline's threads and worker processes.
         """
-        sources = self._sources(inputs)
-        stop = threading.Event()
-        read_q, maps_q, out_q = (_Channel(self.queue_size, stop) for _ in range(3))
-        threads = [threading.Thread(target=self._guard, args=(target, args, out, stop), daemon=True,
-                                    name=f"pafpose-{target.__name__.strip('_')}")
-                   for target, args, out in ((self._read, (sources, read_q), read_q),
-                                             (self._infer, (read_q, maps_q), maps_q),
-                                             (self._decode, (maps_q, out_q), out_q))]
-        for thread in threads:
-            thread.start()
+        sources, missing = self._sources(inputs)
+        yield from missing
+        pipeline = _Pipeline(self, sources)
+        _running.add(pipeline)
         started = time.perf_counter()
         try:
             while True:
-                event = out_q.get()
+                event = pipeline.out.get()
                 if event is _DONE:
                     return
                 if isinstance(event, _Failure):
@@ -227,150 +154,150 @@ class Runner:
                 if isinstance(event, Frame):
                     self.stats.frames += 1
                     self.stats.latencies.append(event.latency)
+                    self.stats.times += event.times
                 elif isinstance(event, SourceEnd):
                     self.stats.dropped += event.dropped
                 self.stats.seconds = time.perf_counter() - started
                 yield event
         finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=5)
-
-    # -----------------------------------------------------------------------------------------
+            pipeline.close()
+            _running.discard(pipeline)
 
     @staticmethod
-    def _sources(inputs) -> list[MediaInput]:
+    def _sources(inputs) -> tuple[list[MediaInput], list[SourceEnd]]:
         if isinstance(inputs, (str, Path, MediaInput)):
             inputs = [inputs]
         items = list(inputs)
         given = [x for x in items if isinstance(x, MediaInput)]
-        found, errors = discover_inputs([x for x in items if not isinstance(x, MediaInput)]) \
-            if len(given) < len(items) else ([], [])
+        paths = [x for x in items if not isinstance(x, MediaInput)]
+        found, errors = discover_inputs(paths) if paths else ([], [])
         if errors and not found and not given:
             raise UserError("; ".join(errors))
-        return given + found
+        missing = [SourceEnd(MediaInput(str(error).split(":")[0], "missing", str(error).split(":")[0]), 0,
+                             error=error) for error in errors]
+        return given + found, missing
 
-    @staticmethod
-    def _guard(target, args, out: _Channel, stop: threading.Event) -> None:
+
+class _Pipeline:
+    """One run's threads, queues and decode executor."""
+
+    def __init__(self, runner: Runner, sources: list[MediaInput]):
+        self.runner, self.predictor = runner, runner.predictor
+        self.stop = threading.Event()
+        size = runner.queue_size
+        self.read_q, self.maps_q, self.out = (Channel(size, self.stop) for _ in range(3))
+        self.executor: DecodeExecutor = make_decode_executor(
+            self.predictor.decoder, runner.decode_workers, self.predictor.device.type,
+            getattr(self.predictor, "threads", None))
+        runner.stats.parallel = {"decode": max(1, self.executor.workers),
+                                 "read": runner.image_readers if any(s.kind == "image" for s in sources)
+                                 else runner.sources_at_once}
+        predictor = self.predictor
+
+        def prepare(image):
+            return predictor.preprocessor.pad(image, predictor.resize(image.shape[1::-1]))
+
+        reader = SourceReader(prepare if predictor.scales == (1.0,) else None, runner.start_frame,
+                              runner.end_frame, runner.frame_step, runner.realtime, runner.image_readers,
+                              runner.sources_at_once)
+        stages = ((lambda: (reader.run(sources, self.read_q, self.stop), self.read_q.put(_DONE)), self.read_q),
+                  (self._network, self.maps_q), (self._decode, self.out))
+        self.threads = [threading.Thread(target=self._guard, args=(target, out), daemon=True,
+                                         name=f"pafpose-{name}")
+                        for (target, out), name in zip(stages, ("read", "network", "decode"))]
+        for thread in self.threads:
+            thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+        self.executor.close()
+
+    def _guard(self, target, out: Channel) -> None:
         """Run one stage; pass an error downstream (the consumer re-raises it) and end the chain."""
         try:
-            target(*args)
-        except _Stop:
+            target()
+        except Stop:
             return
         except BaseException as err:  # noqa: BLE001 - handed to the consumer's thread
             try:
                 out.put(_Failure(err))
-            except _Stop:
+            except Stop:
                 pass
 
-    def _read(self, sources: list[MediaInput], out: _Channel) -> None:
-        from ..io.images import read_image
-        from ..io.media import VideoReader
-
-        for source in sources:
-            count = dropped = 0
-            error = None
-            try:
-                if source.kind == "image":
-                    out.put(_Item(source, 0, None, read_image(source.path), time.perf_counter()))
-                    count = 1
-                else:
-                    live = source.kind == "stream" or self.realtime
-                    reader = VideoReader(source.path, self.start_frame, self.end_frame, self.frame_step)
-                    fps = reader.info.fps
-                    started = time.perf_counter()
-                    for n, frame in enumerate(reader):
-                        index = self.start_frame + n * self.frame_step
-                        if self.realtime and source.kind != "stream":
-                            time.sleep(max(0.0, started + n * self.frame_step / fps - time.perf_counter()))
-                        item = _Item(source, index, index / fps, frame, time.perf_counter(), fps, live)
-                        if live:
-                            dropped += out.put_latest(item)
-                        else:
-                            out.put(item)
-                        count += 1
-            except UserError as err:
-                error = str(err)
-            out.put(SourceEnd(source, count - dropped, dropped, error))
-        out.put(_DONE)
-
-    def _infer(self, inp: _Channel, out: _Channel) -> None:
+    def _network(self) -> None:
         failed: dict[MediaInput, str] = {}
-        pending: _Item | None = None
+        pending = None
+        batch_size = self.predictor.images_per_call
         while True:
-            item = pending or inp.get()
+            item = pending or self.read_q.get()
             pending = None
-            if not isinstance(item, _Item):
+            if not isinstance(item, Item):
                 if isinstance(item, SourceEnd) and item.source in failed and item.error is None:
                     item.error = failed.pop(item.source)
-                out.put(item)
+                self.maps_q.put(item)
                 if item is _DONE or isinstance(item, _Failure):
                     return
                 continue
+            if item.source in failed:
+                continue
             batch = [item]
-            while len(batch) < self.predictor.batch_size and not item.live:
-                following = inp.get(wait=True)
-                if isinstance(following, _Item) and following.source == item.source \
-                        and following.image.shape == item.image.shape:
+            while len(batch) < batch_size and not item.live:
+                following = self.read_q.get(timeout=0.002 if batch_size > 1 else 0)
+                if isinstance(following, Item) and following.image.shape == item.image.shape \
+                        and not following.live and (following.padded is None) == (item.padded is None):
                     batch.append(following)
                 else:
                     pending = following
                     break
             try:
-                maps = self.predictor.network_maps([x.image for x in batch])
+                maps = self.predictor.image_maps([x.image for x in batch], [x.padded for x in batch])
             except (RuntimeError, MemoryError) as err:  # e.g. out of memory on one huge input
                 failed[item.source] = f"{item.source.path}: {type(err).__name__}: {str(err).splitlines()[0]}"
                 continue
             for x, m in zip(batch, maps):
-                out.put((x, m))
+                x.times += m.times
+                x.padded = None  # the network is done with it: free the memory early
+                self.maps_q.put((x, m))
 
-    def _decode(self, inp: _Channel, out: _Channel) -> None:
-        over_time = _OverTime(self.tracker, self.smoother, self.image_sequences)
+    def _decode(self) -> None:
+        """Decode (in the executor), then track and smooth in frame order per source."""
+        tracking = SequenceTracking(self.runner.tracker, self.runner.smoother, self.runner.image_sequences)
+        in_flight: collections.deque = collections.deque()  # (item or marker, future or None), in order
+        finished = False
         while True:
-            item = inp.get()
-            if item is _DONE or isinstance(item, _Failure):
-                out.put(item)
-                return
+            while in_flight and (in_flight[0][1] is None or in_flight[0][1].done()):
+                if self._emit(*in_flight.popleft(), tracking):
+                    return
+            busy = sum(future is not None and not future.done() for _, future in in_flight)
+            if not finished and busy < self.executor.slots:
+                entry = self.maps_q.get(wait=not in_flight, timeout=0.001 if in_flight else None)
+                if entry is not None:
+                    if isinstance(entry, tuple):
+                        item, maps = entry
+                        in_flight.append((item, self.executor.submit(maps.heatmaps, maps.pafs,
+                                                                     maps.resize.fx, maps.resize.fy)))
+                    else:
+                        finished = entry is _DONE or isinstance(entry, _Failure)
+                        in_flight.append((entry, None))
+                    continue
+            if in_flight:  # wait a moment for the oldest frame's people
+                cf.wait([in_flight[0][1]], timeout=0.002)
+
+    def _emit(self, item, future, tracking: SequenceTracking) -> bool:
+        """Hand one finished entry on; True when the pipeline has ended."""
+        if future is None:
             if isinstance(item, SourceEnd):
-                over_time.end(item.source)
-                out.put(item)
-                continue
-            x, (heatmaps, pafs, resize) = item
-            people = over_time.update(x, self.predictor.decode_maps(heatmaps, pafs, resize))
-            out.put(Frame(x.source, x.index, x.time, x.image, people,
-                          time.perf_counter() - x.read_at, x.fps))
-
-
-class _OverTime:
-    """The tracker and smoother of each sequence: a video or stream, or with ``image_sequences``
-    the images of one folder."""
-
-    IMAGE_INTERVAL = 1 / 30  # seconds between the images of a sequence, for the smoother
-
-    def __init__(self, tracker, smoother, image_sequences: bool):
-        self.tracker, self.smoother, self.image_sequences = tracker, smoother, image_sequences
-        self.state: dict[Any, list] = {}  # key -> [tracker, smoother, images seen]
-
-    def _key(self, source: MediaInput):
-        if source.kind == "image" and self.image_sequences:
-            return Path(str(source.path)).parent
-        return source
-
-    def update(self, item: _Item, people: list[Person]) -> list[Person]:
-        if self.tracker is None:
-            return people
-        key = self._key(item.source)
-        state = self.state.get(key)
-        if state is None:
-            state = self.state[key] = [self.tracker(), self.smoother() if self.smoother else None, 0]
-        if item.time is not None:
-            now = item.time
-        else:
-            now = state[2] * self.IMAGE_INTERVAL
-            state[2] += 1
-        people = state[0].update(people, now)
-        return state[1].update(people, now) if state[1] is not None else people
-
-    def end(self, source: MediaInput) -> None:
-        if source.kind != "image" or not self.image_sequences:
-            self.state.pop(self._key(source), None)
+                tracking.end(item.source)
+            self.out.put(item)
+            return item is _DONE or isinstance(item, _Failure)
+        people, seconds = future.result()  # a dead worker raises here, ending the run with its error
+        item.times.decode = seconds
+        start = time.perf_counter()
+        people = tracking.update(item.source, item.time, item.image, people)
+        item.times.track = time.perf_counter() - start
+        self.out.put(Frame(item.source, item.index, item.time, item.image, people,
+                           time.perf_counter() - item.read_at, item.fps, item.times))
+        return False

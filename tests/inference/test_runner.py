@@ -1,15 +1,15 @@
-"""The real-time engine: backends and precisions, the conversion cache, the pipelined runner,
-its writer and sharded runs under torchrun."""
+"""The pipelined Runner: order, bounded queues, live sources, failures; infer over it."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -20,15 +20,10 @@ from cli_helpers import TINY_MOBILENET_CONFIG, grey_video, run, tiny_model
 from pafpose.errors import UserError
 from pafpose.inference.backends import (
     CpuCapabilities,
-    choose_precision,
-    cpu_capabilities,
-    open_network,
-    supported_precisions,
 )
-from pafpose.inference.model_cache import ModelCache
-from pafpose.inference.predict import Predictor
+from pafpose.inference.predict import ImageMaps, NetworkInput, Predictor
 from pafpose.inference.runner import Frame, Runner, SourceEnd
-from pafpose.inference.writer import ResultWriter
+from pafpose.inference.stages import StageTimes
 from pafpose.io.annotations import SAMPLE_DIR
 from pafpose.io.checkpoint import save_checkpoint
 from pafpose.io.media import MediaInput, VideoWriter
@@ -46,132 +41,35 @@ def mobilenet_checkpoint(tmp_path_factory):
                                   "model_config": TINY_MOBILENET_CONFIG, "inference": {"input_height": 64}})
 
 
-# -- backends and precisions ---------------------------------------------------------------------
+class FirstPixel:
+    """Stands in for the people decoder (picklable, for worker processes): the frame's first
+    pixel value as its one "person"."""
 
-
-@pytest.mark.parametrize("backend", ["openvino", "onnx"])
-def test_backends_match_torch_fp32_at_every_padded_size(mobilenet_checkpoint, backend):
-    pytest.importorskip("openvino" if backend == "openvino" else "onnxruntime")
-    reference = open_network(mobilenet_checkpoint, "torch", "fp32")
-    other = open_network(mobilenet_checkpoint, backend, "fp32")
-    assert (other.backend, other.precision) == (backend, "fp32")
-    # Traced once at one size: the TF-SAME padding must still be right at other multiples of 8.
-    for shape in [(1, 3, 64, 64), (2, 3, 48, 80), (1, 3, 72, 56)]:
-        batch = torch.rand(shape, generator=torch.Generator().manual_seed(sum(shape)))
-        for expected, got in zip(reference(batch), other(batch)):
-            assert got.shape == expected.shape
-            assert torch.allclose(got, expected, atol=1e-4), (shape, (got - expected).abs().max())
-
-
-def test_reduced_precisions_stay_close_to_fp32(mobilenet_checkpoint):
-    pytest.importorskip("openvino")
-    batch = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(0))
-    reference = open_network(mobilenet_checkpoint, "torch", "fp32")(batch)
-    scale = max(float(m.abs().max()) for m in reference)
-    precisions = [("openvino", "int8")] + [(b, "bf16") for b in ("torch", "openvino")
-                                          if "bf16" in supported_precisions(b, CPU)]
-    for backend, precision in precisions:
-        network = open_network(mobilenet_checkpoint, backend, precision)
-        assert network.precision == precision
-        for expected, got in zip(reference, network(batch)):
-            error = float((got - expected).abs().max()) / scale
-            assert error < 0.15, (backend, precision, error)  # close, not equal
-            assert not torch.equal(got, expected) or precision == "bf16"
-
-
-def test_auto_precision_keeps_the_accuracy_contract():
-    record = {"openvino-fp32": 0.65, "openvino-bf16": 0.62, "openvino-int8": 0.20}
-    assert choose_precision("auto", "openvino", CPU, {"precision_ap": record}, BF16) == "fp32"
-    record["openvino-bf16"] = 0.645  # within 0.01
-    assert choose_precision("auto", "openvino", CPU, {"precision_ap": record}, BF16) == "bf16"
-    # Capabilities are detected: a CPU without bf16 never gets it, even when it kept the contract.
-    assert choose_precision("auto", "openvino", CPU, {"precision_ap": record}, NO_BF16) == "fp32"
-    assert choose_precision("auto", "torch", CPU, {}, BF16) == "fp32"  # nothing recorded: exact
-    with pytest.raises(UserError, match="no bf16 instructions"):
-        choose_precision("bf16", "torch", CPU, {}, NO_BF16)
-    with pytest.raises(UserError, match="fp16"):
-        choose_precision("fp16", "torch", CPU, {}, BF16)
-    caps = cpu_capabilities()
-    assert caps.flags <= {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16",
-                          "amx_int8", "amx_tile", "avx512_fp16"}
-
-
-def test_a_model_object_stays_on_torch_and_bad_backends_are_named():
-    model = tiny_model(TINY_MOBILENET_CONFIG)
-    assert Predictor(model).backend == "torch"
-    with pytest.raises(UserError, match="unknown backend 'tensorrt'"):
-        open_network(model, "tensorrt")
-    with pytest.raises(UserError, match="unknown precision"):
-        open_network(model, "torch", "fp8")
-
-
-# -- the conversion cache ------------------------------------------------------------------------
-
-
-def test_cache_hit_stale_and_corrupt_entries(tmp_path, capsys):
-    cache = ModelCache(tmp_path)
-    builds = []
-
-    def build(folder: Path) -> None:
-        builds.append(folder)
-        (folder / "model.bin").write_bytes(b"weights" * 100)
-
-    key = {"weights": "abc", "precision": "int8"}
-    first = cache.get_or_build(key, ["model.bin"], build)
-    assert cache.get_or_build(key, ["model.bin"], build) == first and len(builds) == 1  # hit
-    # Another key (new weights, runtime or CPU) is another entry, never the old one.
-    assert cache.get_or_build({**key, "weights": "abd"}, ["model.bin"], build) != first
-    assert len(builds) == 2
-    # A flipped byte is caught by the digest and the entry rebuilt.
-    data = bytearray((first / "model.bin").read_bytes())
-    data[3] ^= 0xFF
-    (first / "model.bin").write_bytes(bytes(data))
-    assert not cache.valid(key, ["model.bin"])
-    assert cache.get_or_build(key, ["model.bin"], build) == first and len(builds) == 3
-    assert "stale or damaged" in capsys.readouterr().err
-    # A truncated entry file, and a build that dies half-way, leave nothing trusted behind.
-    (first / "entry.json").write_text("{")
-    assert not cache.valid(key, ["model.bin"])
-
-    def crash(folder: Path) -> None:
-        (folder / "model.bin").write_bytes(b"half")
-        raise RuntimeError("killed")
-
-    with pytest.raises(RuntimeError):
-        cache.get_or_build({"weights": "new"}, ["model.bin"], crash)
-    assert not cache.folder({"weights": "new"}).exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
-
-
-def test_openvino_conversion_is_cached_per_weights(mobilenet_checkpoint, tmp_path):
-    pytest.importorskip("openvino")
-    open_network(mobilenet_checkpoint, "openvino", "fp32", cache_dir=tmp_path)
-    entries = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
-    assert len(entries) == 1 and (entries[0] / "model.xml").exists()
-    modified = entries[0].stat().st_mtime_ns
-    open_network(mobilenet_checkpoint, "openvino", "fp32", cache_dir=tmp_path)  # hit: not rebuilt
-    assert [p for p in tmp_path.iterdir() if not p.name.startswith(".")] == entries
-    assert entries[0].stat().st_mtime_ns == modified
-
-
-# -- the pipeline --------------------------------------------------------------------------------
+    def timed(self, heatmaps, pafs, fx, fy):
+        return [float(heatmaps[0, 0, 0])], 0.0
 
 
 class _CountingPredictor:
     """Stands in for a Predictor: one heatmap value per frame, a network that takes ``delay`` s."""
 
+    device = torch.device("cpu")
+    scales = (1.0,)
+
     def __init__(self, delay: float = 0.0, batch_size: int = 1):
         self.delay = delay
-        self.batch_size = batch_size
+        self.images_per_call = batch_size
         self.calls = 0
+        self.decoder = FirstPixel()
+        self.preprocessor = SimpleNamespace(pad=lambda image, resize: image)
 
-    def network_maps(self, images):
+    def resize(self, image_size, scale=1.0):
+        return NetworkInput(image_size[0], image_size[1], 1.0, 1.0)
+
+    def image_maps(self, images, padded=None):
         self.calls += 1
         time.sleep(self.delay)
-        return [(float(im[0, 0, 0]), None, None) for im in images]
-
-    def decode_maps(self, heatmaps, pafs, resize):
-        return [heatmaps]
+        return [ImageMaps(np.full((1, 2, 2), im[0, 0, 0], np.float32), np.zeros((2, 2, 2), np.float32),
+                          NetworkInput(2, 2, 1.0, 1.0), StageTimes()) for im in images]
 
 
 def test_files_keep_every_frame_in_order_and_the_queues_stay_bounded(tmp_path):
@@ -250,35 +148,15 @@ def test_a_source_that_fails_is_reported_and_the_rest_go_on(tmp_path):
     assert isinstance(events[1], Frame) and events[1].source.name == "good"
 
 
-def test_coco_results_stream_to_disk(tmp_path):
-    from pafpose.codec.people import Person
-
-    person = Person(np.tile([10.0, 20.0, 0.9], (18, 1)), 2.0)
-    source = MediaInput(tmp_path / "v.avi", "video", "v")
-    writer = ResultWriter(tmp_path, "coco")
-    for index in range(5):
-        writer.write(Frame(source, index, index / 10, np.zeros((8, 8, 3), np.uint8), [person]))
-    # Written as they come (bounded memory), valid JSON only once closed.
-    partial = [p for p in tmp_path.iterdir() if p.name.startswith(".results.json")]
-    assert partial and partial[0].stat().st_size > 0 and not (tmp_path / "results.json").exists()
-    writer.write(SourceEnd(source, 5))
-    writer.close()
-    results = json.loads((tmp_path / "results.json").read_text())
-    images = json.loads((tmp_path / "images.json").read_text())
-    assert [r["image_id"] for r in results] == [im["id"] for im in images] == [1, 2, 3, 4, 5]
-    assert [im["frame"] for im in images] == list(range(5))
-    assert json.loads((tmp_path / "manifest.json").read_text())["inputs"][0]["frames"] == 5
-
-
-# -- the CLI over the engine -------------------------------------------------------------------
-
-
 def test_infer_reports_fps_and_latency(mobilenet_checkpoint, tmp_path):
     clip = grey_video(tmp_path / "clip.avi", 4)
     code, _, err = run("infer", clip, "--weights", mobilenet_checkpoint, "--out", tmp_path / "out",
                        "--backend", "torch", "--precision", "fp32")
     assert code == 0, err
-    assert "4 frames in" in err and "fps, latency" in err and "(torch fp32)" in err
+    assert "4 frames in" in err and "fps, latency" in err and "(torch fp32 on cpu)" in err
+    # Where the time goes, per stage, and which stage bounds the run.
+    assert re.search(r"read [\d.]+, preprocess [\d.]+, network [\d.]+, decode [\d.]+, track [\d.]+, "
+                     r"write [\d.]+; bound by (read|preprocess|network|decode|track|write)", err), err
     code, _, err = run("infer", clip, "--weights", mobilenet_checkpoint, "--out", tmp_path / "o2",
                        "--threads", "-1")
     assert code == 2 and "--threads must be >= 1" in err
@@ -316,23 +194,6 @@ def test_torchrun_shards_and_merges_and_a_rerun_skips_what_is_done(mobilenet_che
     assert len(json.loads((out / "results.json").read_text())) >= len(results)
 
 
-@pytest.mark.parametrize("arch", ["tpami", "cvpr2017", "mobilenet-thin"])
-def test_inference_in_two_parts_equals_the_whole(arch):
-    """bf16 runs the part after the first stage at another precision: the split must be exact."""
-    from cli_helpers import TINY_CONFIG
-
-    config = TINY_MOBILENET_CONFIG if arch == "mobilenet-thin" else {**TINY_CONFIG, "arch": arch}
-    if arch == "cvpr2017":
-        config = {**{k: v for k, v in config.items() if k != "stage_blocks"}, "heatmap_stages": 2}
-    model = tiny_model(config)
-    x = torch.rand(2, 3, 64, 80, generator=torch.Generator().manual_seed(1))
-    with torch.inference_mode():
-        whole = model.infer(x)
-        parts = model.infer_later_stages(model.infer_first_stage(x))
-    for a, b in zip(whole, parts):
-        assert torch.equal(a, b)
-
-
 def test_the_predictor_takes_paths_pil_images_and_rgb_arrays(tmp_path):
     from PIL import Image
 
@@ -350,26 +211,6 @@ def test_the_predictor_takes_paths_pil_images_and_rgb_arrays(tmp_path):
         predictor(rgb, color="hsv")
     with pytest.raises(UserError, match="no such file|cannot read|not found"):
         predictor(tmp_path / "missing.jpg")
-
-
-def test_coco_ids_cost_constant_memory_on_a_long_stream(tmp_path):
-    import tracemalloc
-
-    from pafpose.inference.writer import CocoResultsStream
-
-    stream = CocoResultsStream(tmp_path)
-    for index in range(2000):
-        stream.add(f"cam_{index:012d}", "0", index, [])
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    for index in range(2000, 22000):
-        stream.add(f"cam_{index:012d}", "0", index, [])
-    grown = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    stream.close()
-    assert grown < 64 * 1024, grown  # nothing kept per frame
-    images = json.loads((tmp_path / "images.json").read_text())
-    assert len(images) == 22000 and len({im["id"] for im in images}) == 22000
 
 
 def test_infer_tracks_people_through_a_clip_and_writes_every_track_output(tmp_path):

@@ -1,0 +1,192 @@
+"""The engine's stages between an image and its maps, each an object with one job.
+
+    image (BGR uint8) ─▶ preprocessor ─▶ network stage ─▶ map post-processing ─▶ (people decoder)
+                         cv2 | torch on     backend + a     flip test, scales,     :mod:`.decoding`
+                         the device         shape policy    crop, to the host
+
+The :class:`~pafpose.inference.predict.Predictor` chains them synchronously; the
+:class:`~pafpose.inference.runner.Runner` runs them as a pipeline. Every stage returns the
+seconds it took with its result, so timings travel with the frames (:class:`StageTimes`).
+
+Geometry (resizing, padding, the map grids) is :mod:`pafpose.inference.geometry`'s.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..codec.head import PafCodec
+from ..codec.spec import map_size_for
+from .geometry import PAD_VALUE, NetworkInput, resample_maps, resize_and_pad
+
+__all__ = ["StageTimes", "CpuPreprocessor", "DevicePreprocessor", "NetworkStage", "MapPostprocessor",
+           "make_preprocessor"]
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage (for one frame, or summed over many)."""
+
+    read: float = 0.0
+    preprocess: float = 0.0
+    network: float = 0.0
+    decode: float = 0.0
+    track: float = 0.0
+    write: float = 0.0
+
+    def __iadd__(self, other: "StageTimes") -> "StageTimes":
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def scaled(self, factor: float) -> "StageTimes":
+        return StageTimes(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class CpuPreprocessor:
+    """Images -> the network's input batch with OpenCV on the host: resized (area when
+    shrinking, cubic when enlarging), grey-padded right and bottom to whole cells, RGB [0, 1],
+    the mirrored copies after the originals for the flip test, then moved to ``device``."""
+
+    def __init__(self, stride: int, device: torch.device, flip: bool = False):
+        self.stride, self.device, self.flip = stride, torch.device(device), flip
+
+    def pad(self, image: np.ndarray, resize: NetworkInput) -> np.ndarray:
+        """One image resized and padded (H', W', 3) BGR uint8; a reader thread may do this early."""
+        return resize_and_pad(image, resize, self.stride)
+
+    def __call__(self, images: Sequence[np.ndarray], resizes: Sequence[NetworkInput],
+                 padded: Sequence[np.ndarray] | None = None) -> torch.Tensor:
+        """(B[*2], 3, Hp, Wp) float32 on the device; ``padded``: :meth:`pad`'s results, if done already."""
+        batch = np.stack(padded if padded is not None else
+                         [self.pad(image, r) for image, r in zip(images, resizes)])
+        if self.flip:
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        tensor = torch.from_numpy(np.ascontiguousarray(batch[..., ::-1]))
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class DevicePreprocessor:
+    """The same preparation with torch on the network's device: uint8 frames uploaded (from
+    pinned memory on CUDA), resized, padded and normalised there in batches.
+
+    Equals :class:`CpuPreprocessor` within 1/255 on almost every pixel: enlarging uses the same
+    cubic kernel (a = -0.75) and shrinking an area average, both rounded to 8 bits like OpenCV's;
+    the two libraries' fixed-point arithmetic differs by one grey level at some pixels
+    (``tests/inference/test_preprocess.py`` bounds it, and the AP contract is measured on it).
+    """
+
+    def __init__(self, stride: int, device: torch.device, flip: bool = False):
+        self.stride, self.device, self.flip = stride, torch.device(device), flip
+
+    def pad(self, image: np.ndarray, resize: NetworkInput) -> np.ndarray:
+        return image  # nothing to do ahead: the device does it all
+
+    def _upload(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        stacked = torch.from_numpy(np.stack(images))
+        if self.device.type == "cuda":
+            stacked = stacked.pin_memory()
+        return stacked.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+
+    def _resize(self, x: torch.Tensor, r: NetworkInput) -> torch.Tensor:
+        if (r.height, r.width) == tuple(x.shape[2:]):
+            return x
+        if r.width < x.shape[3]:
+            return F.interpolate(x, size=(r.height, r.width), mode="area")
+        return F.interpolate(x, size=(r.height, r.width), mode="bicubic", align_corners=False)
+
+    def __call__(self, images: Sequence[np.ndarray], resizes: Sequence[NetworkInput],
+                 padded: Sequence[np.ndarray] | None = None) -> torch.Tensor:
+        cols, rows = map_size_for((resizes[0].width, resizes[0].height), self.stride)
+        out = torch.full((len(images), 3, rows * self.stride, cols * self.stride), float(PAD_VALUE),
+                         device=self.device)
+        start = 0
+        while start < len(images):  # runs of one original size (a video's frames) resize together
+            end = start + 1
+            while end < len(images) and images[end].shape == images[start].shape and resizes[end] == resizes[start]:
+                end += 1
+            r = resizes[start]
+            resized = self._resize(self._upload(images[start:end]), r).round_().clamp_(0, 255)
+            out[start:end, :, :r.height, :r.width] = resized
+            start = end
+        out = out.flip(1).div_(255.0)  # BGR -> RGB, [0, 1]
+        return torch.cat([out, out.flip(3)]) if self.flip else out
+
+
+def make_preprocessor(kind: str, stride: int, device: torch.device, flip: bool):
+    """"cpu" (OpenCV), "device" (torch on ``device``) or "auto" (the device's own when it is a GPU)."""
+    device = torch.device(device)
+    if kind == "auto":
+        kind = "device" if device.type == "cuda" else "cpu"
+    return (DevicePreprocessor if kind == "device" else CpuPreprocessor)(stride, device, flip)
+
+
+class NetworkStage:
+    """The backend network behind a shape policy.
+
+    On CUDA, batches are padded to a static size (``static_batch``) so that every batch of a
+    video replays one captured graph, the last short one included; elsewhere batches run as they
+    come (padding costs real time on a CPU).
+    """
+
+    def __init__(self, network, static_batch: int | None = None):
+        self.network = network
+        self.static_batch = static_batch if getattr(network, "device", torch.device("cpu")).type == "cuda" else None
+
+    def __call__(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """(heatmaps, pafs, seconds) for a (B, 3, H, W) batch; outputs keep B rows."""
+        start = time.perf_counter()
+        rows = batch.shape[0]
+        if self.static_batch and rows < self.static_batch:
+            batch = torch.cat([batch, batch.new_zeros((self.static_batch - rows, *batch.shape[1:]))])
+        heatmaps, pafs = self.network(batch)
+        if heatmaps.device.type == "cuda":
+            torch.cuda.synchronize(heatmaps.device)
+        return heatmaps[:rows], pafs[:rows], time.perf_counter() - start
+
+
+class MapPostprocessor:
+    """A batch's maps -> each image's maps on its reference (scale 1.0) grid: flip test averaged,
+    padding cropped, scales resampled onto the reference grid and averaged
+    (see :func:`~pafpose.inference.geometry.resample_maps`)."""
+
+    def __init__(self, codec: PafCodec, flip: bool, num_scales: int):
+        self.codec, self.flip, self.num_scales = codec, flip, num_scales
+
+    def per_image(self, heatmaps: torch.Tensor, pafs: torch.Tensor, resizes: Sequence[NetworkInput],
+                  refs: Sequence[NetworkInput]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """One scale's batch outputs ((B[*2], C, h, w)) -> [(heatmaps, pafs)] per image on its
+        reference grid, each divided by the number of scales (sum them over scales)."""
+        if self.flip:
+            k = len(resizes)
+            mirrored_heatmaps, mirrored_pafs = self.codec.flip_maps(heatmaps[k:], pafs[k:])
+            heatmaps = (heatmaps[:k] + mirrored_heatmaps) / 2
+            pafs = (pafs[:k] + mirrored_pafs) / 2
+        out = []
+        stride = self.codec.stride
+        for row, (r, ref) in enumerate(zip(resizes, refs)):
+            cols, rows = self.codec.map_size((r.width, r.height))
+            hm, pf = heatmaps[row, :, :rows, :cols], pafs[row, :, :rows, :cols]
+            if r != ref:
+                hm, pf = resample_maps(hm, r, ref, stride), resample_maps(pf, r, ref, stride)
+            if self.num_scales > 1:
+                hm, pf = hm / self.num_scales, pf / self.num_scales
+            out.append((hm, pf))
+        return out
+
+    @staticmethod
+    def to_host(heatmaps: torch.Tensor, pafs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(C, h, w) maps as C-contiguous float32 numpy arrays, the decoder's input."""
+        return (np.ascontiguousarray(heatmaps.detach().to("cpu", torch.float32).numpy()),
+                np.ascontiguousarray(pafs.detach().to("cpu", torch.float32).numpy()))
