@@ -104,17 +104,36 @@ def stop_on_signals() -> Iterator[dict]:
 
     A second one raises at once (KeyboardInterrupt, or :class:`pafpose.signals.Terminated`): a
     long validation pass or a stuck data loader would otherwise ignore the user's insistence.
+    Python runs a handler only between bytecodes, once per signal *number*: two signals that
+    arrive during one long C call (a backward pass, a large convolution) would reach it as one,
+    and the run would save and exit as after the first. So every delivery is also counted
+    through :func:`signal.set_wakeup_fd`, where the interpreter writes one byte per signal.
     """
     requested = {"stop": False}
+    stops = (signal.SIGINT, signal.SIGTERM)
+    reader, writer = os.pipe()
+    for fd in (reader, writer):
+        os.set_blocking(fd, False)
+    delivered = 0
 
     def handler(signum, frame):
-        if requested["stop"]:
+        nonlocal delivered
+        try:
+            delivered += sum(byte in stops for byte in os.read(reader, 1024))
+        except OSError:  # nothing written (the interpreter could not): count this call alone
+            pass
+        delivered = max(delivered, 1 + requested["stop"])
+        if delivered > 1:
             raise_for_signal(signum)
         requested["stop"] = True
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in stops}
+    previous_fd = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
     try:
         yield requested
     finally:
+        signal.set_wakeup_fd(previous_fd)
         for s, h in previous.items():
             signal.signal(s, h)
+        os.close(reader)
+        os.close(writer)
