@@ -1,9 +1,10 @@
 """Decoding speed and accuracy: pafpose.codec.decode vs a loop-based reference decoder, same run.
 
-Speed: ground-truth maps of synthetic scenes (``pafpose.data.degrade.synthetic_people``) at 46x46
+Speed: ground-truth maps of synthetic scenes (``testkit.degrade.synthetic_people``) at 46x46
 (368x368 input) and 160x120 (1280x960 input) with 1, 5, 10, 20, 40 people, against the decoder
-before issue 12 (``benchmarks/baseline_decoder_7f7e151.py``, vendored) timed alternately in the
-same run, and the loop-based reference: the algorithm as the common open-source Python ports
+before the robustness work (commit 7f7e151, read from git history by
+``benchmarks/decode_baseline.py``; its columns read nan without git) timed alternately in
+the same run, and the loop-based reference: the algorithm as the common open-source Python ports
 write it (maps upsampled to input size (bicubic), Gaussian smoothing (sigma 3), 4-neighbour NMS,
 then Python loops over candidates, pairs and samples and the CMU subset assembly). Times are
 CPU time of this single-threaded process (on a shared machine wall time also counts the other
@@ -11,7 +12,7 @@ users' work): minimum and median over ``--repeats`` alternating rounds.
 
 Accuracy: COCO keypoint AP (pycocotools) of the 4 real COCO sample images, maps rendered from
 their annotations at stride 8, clean and degraded (blurred, attenuated, noisy with fixed seeds),
-for each peak mode / refinement / matching.
+for each refinement / matching.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode.py [--repeats 10]   # about 2 minutes
 """
@@ -35,15 +36,15 @@ from scipy.ndimage import gaussian_filter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import baseline_decoder_7f7e151 as baseline  # noqa: E402  (benchmarks/ is the script's folder)
+from decode_baseline import load_baseline  # noqa: E402  (benchmarks/ is the script's folder)
 
 from pafpose.codec.decode import decode  # noqa: E402
 from pafpose.codec.head import PafCodec  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
 from pafpose.codec.skeleton import COCO18  # noqa: E402
-from pafpose.data.degrade import synthetic_people  # noqa: E402
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, load_coco  # noqa: E402
+from testkit.degrade import synthetic_people  # noqa: E402
 
 CODEC = PafCodec()
 STRIDE = CODEC.stride
@@ -169,13 +170,14 @@ def timed(fn, repeats: int) -> tuple[float, float, object]:
     return min(times), statistics.median(times), result
 
 
-def before(heatmaps, pafs, **params):
-    return baseline.decode(heatmaps, pafs, STRIDE, CODEC.skeleton, **params)
-
-
 def speed_table(repeats: int) -> list[dict]:
-    """Timings per scene, today's decoder and the baseline alternately so that load on the
-    shared machine hits both alike."""
+    """Timings per scene, today's decoder and the baseline (when git has it) alternately, so
+    that load on the shared machine hits both alike."""
+    baseline = load_baseline()
+
+    def before(heatmaps, pafs):
+        return baseline.decode(heatmaps, pafs, STRIDE, CODEC.skeleton)
+
     rows = []
     for image_size in INPUTS:
         for crowd in CROWDS:
@@ -183,16 +185,16 @@ def speed_table(repeats: int) -> list[dict]:
             ours, base = [], []
             for _ in range(repeats):
                 ours.append(timed(lambda: decode(heatmaps, pafs), 1)[0])
-                base.append(timed(lambda: before(heatmaps, pafs), 1)[0])
+                if baseline is not None:
+                    base.append(timed(lambda: before(heatmaps, pafs), 1)[0])
             people = decode(heatmaps, pafs)
             hung_min, _, _ = timed(lambda: decode(heatmaps, pafs, matching="hungarian"), repeats)
-            up_min, _, _ = timed(lambda: decode(heatmaps, pafs, peak_mode="upsample"), 3)
             ref_min, _, ref_people = timed(lambda: reference_decode(heatmaps, pafs, STRIDE), 1)
             rows.append(dict(maps=f"{heatmaps.shape[2]}x{heatmaps.shape[1]}", people=crowd,
                              found=len(people), ref_found=len(ref_people), ours=min(ours),
-                             ours_median=statistics.median(ours), before=min(base),
-                             before_median=statistics.median(base), hungarian=hung_min, upsample=up_min,
-                             reference=ref_min))
+                             ours_median=statistics.median(ours), before=min(base, default=math.nan),
+                             before_median=statistics.median(base) if base else math.nan,
+                             hungarian=hung_min, reference=ref_min))
             print(f"  {rows[-1]['maps']} {crowd:2d} people: {rows[-1]['ours']:.2f} ms", file=sys.stderr)
     return rows
 
@@ -233,7 +235,6 @@ DECODERS = {
     "refine quadratic, no smoothing": lambda h, p: decode(h, p, smooth_sigma=0),
     "refine centroid": lambda h, p: decode(h, p, refine="centroid"),
     "snap to grid (refine none)": lambda h, p: decode(h, p, refine="none"),
-    "upsample + smooth (original)": lambda h, p: decode(h, p, peak_mode="upsample"),
     "loop reference": lambda h, p: reference_decode(h, p, STRIDE),
 }
 
@@ -276,13 +277,12 @@ def main() -> None:
     print("\n### Decode time per image (one thread, CPU time, ground-truth maps, min (median) of "
           f"{args.repeats} alternating runs; reference: 1 run)\n")
     print("| maps | people (found / reference found) | pafpose ms | 7f7e151 ms | ratio of medians "
-          "| hungarian ms | upsample mode ms | loop reference ms | speed-up vs reference |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| hungarian ms | loop reference ms | speed-up vs reference |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['maps']} | {r['people']} ({r['found']} / {r['ref_found']}) | {r['ours']:.2f} "
               f"({r['ours_median']:.2f}) | {r['before']:.2f} ({r['before_median']:.2f}) "
-              f"| {r['ours_median'] / r['before_median']:.2f} "
-              f"| {r['hungarian']:.2f} | {r['upsample']:.1f} "
+              f"| {r['ours_median'] / r['before_median']:.2f} | {r['hungarian']:.2f} "
               f"| {r['reference']:.0f} | {r['reference'] / r['ours']:.0f}x |")
     for maps in sorted({r["maps"] for r in rows}):
         mine = {r["people"]: r["ours"] for r in rows if r["maps"] == maps}

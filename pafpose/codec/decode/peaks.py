@@ -6,11 +6,9 @@ same place, so nothing is lost on clean maps and noise peaks vanish), then cells
 threshold that are the maximum of their 3x3 neighbourhood (ties go to the first cell in raster
 order, so a plateau gives one peak) are refined to sub-cell precision. The default refinement
 fits a parabola to the log of the map along x and y, which is exact for Gaussian peaks, so
-stride-8 maps locate keypoints far below the 4-pixel quantisation. ``peak_mode="upsample"`` is
-the original demo's alternative: maps resized to input size (bicubic) and smoothed (sigma 3 px)
-before non-maximum suppression, peaks on the pixel grid. At most ``max_candidates`` peaks (the
-strongest) are kept per type, which bounds the cost of a map full of spurious peaks. A peak's
-score is the raw heatmap value at its cell.
+stride-8 maps locate keypoints far below the 4-pixel quantisation. At most ``max_candidates``
+peaks (the strongest) are kept per type, which bounds the cost of a map full of spurious peaks.
+A peak's score is the raw heatmap value at its cell.
 
 The threshold (:func:`peak_threshold`) is ``peak_threshold`` (low, 0.03: a weak or blurred map's
 real peaks sink to ~0.1 after smoothing, and spurious ones die for want of PAF support), raised
@@ -25,13 +23,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..spec import pixels_to_cells
 from .params import DecodeParams
 
 __all__ = ["Peaks", "find_peaks", "grouped", "noise_sigma", "peak_threshold"]
 
 _LOG_FLOOR = 1e-4  # log-parabola fit: values below this are treated as this (noise, cut-offs)
-_ORIGINAL_SMOOTHING_SIGMA = 3.0  # pixels, as in the CMU demo
 
 
 @dataclass
@@ -128,18 +124,6 @@ def _smoothed(maps: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(maps, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT).reshape(maps.shape)
 
 
-def _upsampled_maxima(maps: np.ndarray, stride: float, threshold: float):
-    """The original demo's peaks: (H, W, K) maps resized to input size, smoothed, NMS on pixels.
-
-    Returns (k, xy in map cells, score).
-    """
-    big = cv2.resize(maps, None, fx=stride, fy=stride, interpolation=cv2.INTER_CUBIC)
-    big = cv2.GaussianBlur(big, (0, 0), _ORIGINAL_SMOOTHING_SIGMA).reshape(big.shape[0], big.shape[1], -1)
-    kind, row, col, score = _local_maxima(big, threshold)
-    xy = pixels_to_cells(np.stack([col, row], axis=1), stride)
-    return kind, xy, score
-
-
 def noise_sigma(maps: np.ndarray) -> float:
     """Standard deviation of the noise of (K, H, W) confidence maps.
 
@@ -159,8 +143,7 @@ def peak_threshold(maps: np.ndarray, params: DecodeParams) -> float:
     above ``signal_fraction`` of the maps' strong-peak level: the channel maximum a quarter of
     the way up from the weakest channel's. Blur and attenuation lower the true peaks while noise
     raises the noise term, so without that bound the threshold overtakes the signal and every
-    peak goes at once (issue 20's cliff); noise peaks let through then die for want of PAF
-    support. That lower quartile of the channel maxima lies below the channels a spurious blob
+    peak goes at once; noise peaks let through then die for want of PAF support. That lower quartile of the channel maxima lies below the channels a spurious blob
     or one strong person dominates, and above those with nobody in them.
     """
     maxima = np.sort(maps.max(axis=(1, 2)))
@@ -170,23 +153,20 @@ def peak_threshold(maps: np.ndarray, params: DecodeParams) -> float:
     return min(max(params.peak_threshold, params.noise_factor * noise_sigma(maps)), ceiling)
 
 
-def find_peaks(heatmaps: np.ndarray, stride: float, params: DecodeParams) -> Peaks:
+def find_peaks(heatmaps: np.ndarray, params: DecodeParams) -> Peaks:
     """Keypoint candidates of (K, H, W) float32 heatmaps, positions in map cells."""
     num_types, h, w = heatmaps.shape
     raw = np.ascontiguousarray(heatmaps.transpose(1, 2, 0))  # (H, W, K): OpenCV filters all channels at once
-    if params.peak_mode == "upsample":
-        kind, xy, score = _upsampled_maxima(raw, stride, params.peak_threshold)
-    else:
-        smooth = _smoothed(raw, params.smooth_sigma) if params.smooth_sigma > 0 else raw
-        kind, row, col, _ = _local_maxima(smooth, peak_threshold(smooth.transpose(2, 0, 1), params))
-        score = raw[row, col, kind]
-        offsets = _refine_offsets(smooth, kind, row, col, params.refine)
-        # Zero padding pulls smoothed peaks near the border inwards; refine those on the raw maps.
-        margin = math.ceil(2 * params.smooth_sigma)
-        near = (np.minimum(row, h - 1 - row) < margin) | (np.minimum(col, w - 1 - col) < margin)
-        if params.smooth_sigma > 0 and near.any():
-            offsets[near] = _refine_offsets(raw, kind[near], row[near], col[near], params.refine)
-        xy = np.stack([col, row], axis=1) + offsets
+    smooth = _smoothed(raw, params.smooth_sigma) if params.smooth_sigma > 0 else raw
+    kind, row, col, _ = _local_maxima(smooth, peak_threshold(smooth.transpose(2, 0, 1), params))
+    score = raw[row, col, kind]
+    offsets = _refine_offsets(smooth, kind, row, col, params.refine)
+    # Zero padding pulls smoothed peaks near the border inwards; refine those on the raw maps.
+    margin = math.ceil(2 * params.smooth_sigma)
+    near = (np.minimum(row, h - 1 - row) < margin) | (np.minimum(col, w - 1 - col) < margin)
+    if params.smooth_sigma > 0 and near.any():
+        offsets[near] = _refine_offsets(raw, kind[near], row[near], col[near], params.refine)
+    xy = np.stack([col, row], axis=1) + offsets
     return grouped(kind, xy, score, num_types, params.max_candidates)[0]
 
 

@@ -4,20 +4,21 @@ A decoder is judged on ground-truth maps (rendered by :class:`~pafpose.codec.hea
 made harder in seeded, reproducible ways, so its accuracy can be compared level by level:
 
 - :func:`synthetic_people`: random, non-overlapping standing people on a grid (exact counts).
-- Two degradation recipes, each a dict of named levels of :class:`Degradation`:
+- Three degradation recipes, each a dict of named levels of :class:`Degradation`:
 
-  ``ISSUE12`` (the decoder's first robustness work): a fraction of the (person, part) peaks left
-  out of the heatmaps (their PAFs stay), then every channel blurred and attenuated, spurious
-  Gaussian blobs (sigma 0.7-1.5 cells, height 0.1-0.5) on the heatmaps, white noise everywhere.
+  ``WHITE_NOISE``: a fraction of the (person, part) peaks left out of the heatmaps (their PAFs
+  stay), then every channel blurred and attenuated, small spurious Gaussian blobs (sigma
+  0.7-1.5 cells, height 0.1-0.5) on the heatmaps, white noise everywhere.
 
-  ``ISSUE20`` (issue 20's, with three levels between moderate and severe so that a cliff
+  ``CORRELATED_NOISE`` (with three levels between moderate and severe, so that a sudden fall
   shows as one): peaks dropped the same way, blur, attenuation, blobs of sigma 7 px and height
   U(0.2, 0.8), then spatially correlated noise (white noise smoothed by a Gaussian of 1 cell,
   rescaled to the level's standard deviation) on heatmaps and PAFs; the background channel is
   recomputed from the degraded part channels last.
 
-  ``ISSUE20_HEATMAP_NOISE``: issue 20's levels with the noise on the heatmaps only (the fields
-  blurred and weakened, not noisy): a network whose part maps are worse than its fields.
+  ``CORRELATED_HEATMAP_NOISE``: the correlated-noise levels with the noise on the heatmaps only
+  (the fields blurred and weakened, not noisy): a network whose part maps are worse than its
+  fields.
 
 :func:`degraded_maps` applies a level of any recipe to (P, K, 3) keypoints.
 """
@@ -30,9 +31,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from ..codec.head import PafCodec
+from pafpose.codec.head import PafCodec
 
-__all__ = ["Degradation", "ISSUE12", "ISSUE20", "ISSUE20_HEATMAP_NOISE", "RECIPES", "degraded_maps",
+__all__ = ["CORRELATED_HEATMAP_NOISE", "CORRELATED_NOISE", "Degradation", "RECIPES", "WHITE_NOISE", "degraded_maps",
            "synthetic_people"]
 
 # A standing person in COCO-18 order, in units of its height (x relative to the body centre).
@@ -87,9 +88,9 @@ class Degradation:
         blobs: mean number (Poisson) of spurious heatmap blobs per 80x60 cells.
         noise: standard deviation of the noise added to heatmaps and PAFs.
         noisy_fields: False leaves the noise off the PAFs.
-        recipe: "issue12" (blob sigma 0.7-1.5 cells, height 0.1-0.5, white noise, the background
-            channel degraded with the rest) or "issue20" (blob sigma 7 px, height 0.2-0.8, noise
-            smoothed by 1 cell, background recomputed last).
+        recipe: "white" (blob sigma 0.7-1.5 cells, height 0.1-0.5, white noise, the background
+            channel degraded with the rest) or "correlated" (blob sigma 7 px, height 0.2-0.8,
+            noise smoothed by 1 cell, background recomputed last).
     """
 
     drop: float = 0.0
@@ -97,7 +98,7 @@ class Degradation:
     gain: float = 1.0
     blobs: float = 0.0
     noise: float = 0.0
-    recipe: str = "issue20"
+    recipe: str = "correlated"
     noisy_fields: bool = True
 
 
@@ -106,7 +107,7 @@ def _between(a: Degradation, b: Degradation, t: float) -> Degradation:
                          for f in ("drop", "blur", "gain", "blobs", "noise")})
 
 
-ISSUE12 = {name: Degradation(*values, recipe="issue12") for name, values in {
+WHITE_NOISE = {name: Degradation(*values, recipe="white") for name, values in {
     "clean": (0.0, 0.0, 1.0, 0, 0.0),
     "mild": (0.02, 0.5, 0.8, 5, 0.01),
     "moderate": (0.05, 1.0, 0.6, 10, 0.02),
@@ -114,15 +115,16 @@ ISSUE12 = {name: Degradation(*values, recipe="issue12") for name, values in {
 }.items()}
 
 _MODERATE, _SEVERE = Degradation(0.05, 1.0, 0.6, 10, 0.02), Degradation(0.10, 1.5, 0.5, 20, 0.04)
-ISSUE20 = {
+CORRELATED_NOISE = {
     "clean": Degradation(),
     "mild": Degradation(0.02, 0.5, 0.8, 5, 0.01),
     "moderate": _MODERATE,
     **{f"moderate+{t:.2f}": _between(_MODERATE, _SEVERE, t) for t in (0.25, 0.5, 0.75)},
     "severe": _SEVERE,
 }
-ISSUE20_HEATMAP_NOISE = {name: replace(level, noisy_fields=False) for name, level in ISSUE20.items()}
-RECIPES = {"issue12": ISSUE12, "issue20": ISSUE20, "issue20, heatmap noise only": ISSUE20_HEATMAP_NOISE}
+CORRELATED_HEATMAP_NOISE = {name: replace(level, noisy_fields=False) for name, level in CORRELATED_NOISE.items()}
+RECIPES = {"white noise": WHITE_NOISE, "correlated noise": CORRELATED_NOISE,
+           "correlated noise, heatmaps only": CORRELATED_HEATMAP_NOISE}
 
 
 def _blurred(maps: np.ndarray, sigma: float) -> np.ndarray:
@@ -156,28 +158,28 @@ def degraded_maps(keypoints: np.ndarray, image_size: tuple[int, int], level: Deg
 
     Args:
         keypoints: (P, K, 3) x, y, v in pixels of an input of ``image_size`` = (W, H).
-        level: a :class:`Degradation`, or a level name of :data:`ISSUE12`.
+        level: a :class:`Degradation`, or a level name of :data:`WHITE_NOISE`.
         seed: seeds everything random (drops, blobs, noise).
         codec: the head the maps are rendered for (default: COCO-18, stride 8).
 
     Returns:
         float32 heatmaps and PAFs.
     """
-    level = ISSUE12[level] if isinstance(level, str) else level
+    level = WHITE_NOISE[level] if isinstance(level, str) else level
     codec = codec or PafCodec()
     rng = np.random.default_rng(seed)
     shown = keypoints.copy()
     shown[(rng.random(keypoints.shape[:2]) < level.drop) & (keypoints[:, :, 2] > 0)] = 0
     heatmaps, pafs = codec.encode(shown, image_size)[0], codec.encode(keypoints, image_size)[1]
     k = codec.skeleton.num_keypoints
-    if level.recipe == "issue20":
+    if level.recipe == "correlated":
         heatmaps = heatmaps[:k]  # the background is recomputed from the degraded parts
     if level.blur:
         heatmaps, pafs = _blurred(heatmaps, level.blur), _blurred(pafs, level.blur)
     heatmaps, pafs = heatmaps * level.gain, pafs * level.gain
     h, w = heatmaps.shape[1:]
     count = rng.poisson(level.blobs * h * w / (80 * 60)) if level.blobs else 0
-    if level.recipe == "issue12":
+    if level.recipe == "white":
         _gaussian_blobs(heatmaps, count, lambda: rng.uniform(0.7, 1.5), lambda: rng.uniform(0.1, 0.5), rng)
         if level.noise:
             heatmaps = heatmaps + rng.normal(0, level.noise, heatmaps.shape)

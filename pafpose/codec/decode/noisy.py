@@ -1,43 +1,92 @@
-"""Stage 5: keypoints placed where their limbs' fields say they are.
+"""The passes only noisy maps need, applied to assembled people; off on clean and real maps.
 
-A heatmap peak locates a keypoint only as well as the heatmap's noise allows: on a weak map
-(blurred, attenuated, noisy) its error is about a map cell, which is what the Cramér-Rao bound
-of a Gaussian peak of that height in that noise gives, so no better peak finder can do much
-better. A limb's field is further, independent evidence: a band along the whole limb whose
-centre line passes through both of the limb's keypoints. So every limb of an assembled person
-gives a line its two keypoints lie on, and each keypoint moves to the point that best fits the
-lines of its limbs and its own peak, each weighted by how much it can be trusted (at issue 20's
-severe level, with people assembled from the peaks nearest the truth, the keypoints' error goes
-from 0.99 to 0.86 cells rms on the bundled photos and from 0.97 to 0.86 on synthetic crowds):
+:func:`maps_are_noisy` is the gate: the fields' measured noise
+(:func:`~pafpose.codec.decode.sampling.field_noise`) above ``noisy_fields`` or the heatmaps'
+(:func:`~pafpose.codec.decode.peaks.noise_sigma`) above ``noisy_heatmaps``. A trained network's
+maps measure about 0.001 (fields) and 0.001-0.005 (heatmaps), far under the defaults 0.005 and
+0.01; on them a positive mean between two fragments is more often a neighbour's field than a
+lost limb, and placement gains nothing. On noisy maps :func:`~pafpose.codec.decode.decode` runs:
 
-- a line: fitted to the band's lateral centre (a Gaussian-windowed mean of the field's projection
-  on the limb, at ``_SAMPLES_ALONG`` places along the middle of the limb) with the direction of
-  the band's mean field; its weight is the band's total support (projection summed over the
-  samples), so a faint or half-missing band counts for little;
-- the peak: ``placement_prior`` times its heatmap value squared (a peak's precision grows as the
-  square of its height over the noise), so clean maps' strong peaks hardly move while weak ones
-  lean on their limbs.
+- :func:`bridge_fragments`, after the fragments are merged: a short limb's field sinks to the
+  noise and fails the inlier test, and its person falls apart into fragments that share no
+  keypoint type; that they fit together is evidence enough for a pair between them whose mean
+  projection (with the length penalty) is positive (``bridge_inlier_fraction``, 0 by default,
+  replaces ``min_inlier_fraction``). Only the pairs a limb between two people that share no
+  type could form are scored.
+- :func:`place_on_limbs`, after the torsos are joined: a heatmap peak locates a keypoint only as
+  well as the heatmap's noise allows (on a weak map about a map cell, the Cramér-Rao bound of a
+  Gaussian peak of that height in that noise). A limb's field is independent evidence: a band
+  whose centre line passes through both of the limb's keypoints. Each weak keypoint (peak under
+  half a confidence map's full height) moves to the point that best fits the lines of its limbs
+  and its own peak, each weighted by how much it can be trusted:
 
-Only keypoints whose peak is under half a confidence map's full height move, and only limbs
-with such an end are fitted: a strong peak is placed by the heatmap itself to a small fraction
-of a cell. :func:`~pafpose.codec.decode.decode` places keypoints on noisy maps only
-(``DecodeParams.noisy_fields`` and ``noisy_heatmaps``): on the real network's maps placement
-changed AP by -0.001 to +0.003 (40 annotated views of the bundled photos, four input heights),
-not worth its 0.3 ms.
+  - a line: fitted to the band's lateral centre (a Gaussian-windowed mean of the field's
+    projection on the limb, at ``_SAMPLES_ALONG`` places along the middle of the limb) with the
+    direction of the band's mean field; its weight is the band's total support (projection
+    summed over the samples), so a faint or half-missing band counts for little;
+  - the peak: ``placement_prior`` times its heatmap value squared (a peak's precision grows as
+    the square of its height over the noise), so strong peaks hardly move while weak ones lean
+    on their limbs.
 
-One line fixes a keypoint only across its limb (a wrist moves sideways onto its forearm, not
-along it); two limbs at an angle fix it in both directions. Limbs shorter than a cell carry no
-usable line and are skipped. Measured on benchmarks/decode_robustness.py (see the README): both
-degradation recipes gain at every noisy level, on the benchmark's seeds and on six others.
+  One line fixes a keypoint only across its limb (a wrist moves sideways onto its forearm, not
+  along it); two limbs at an angle fix it in both directions. Limbs shorter than a cell carry no
+  usable line and are skipped.
+
+Each pass is turned off on its own by setting its parameter to None.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from .sampling import sample_fields
+from .assembly import Groups
+from .fragments import merge_fragments
+from .limbs import score_pairs
+from .params import DecodeParams
+from .peaks import Peaks, noise_sigma
+from .sampling import fields_noisier_than, sample_fields
 
-__all__ = ["place_on_limbs"]
+__all__ = ["bridge_fragments", "maps_are_noisy", "place_on_limbs"]
+
+
+def maps_are_noisy(heatmaps: np.ndarray, pafs: np.ndarray, params: DecodeParams) -> bool:
+    """Whether the noisy-map passes run on (K, H, W) heatmaps and (2L, H, W) fields: a pass is
+    on and either kind of map is noisier than its gate."""
+    if params.bridge_inlier_fraction is None and params.placement_prior is None:
+        return False
+    return fields_noisier_than(pafs, params.noisy_fields) or noise_sigma(heatmaps) > params.noisy_heatmaps
+
+
+def bridge_fragments(groups: Groups, peaks: Peaks, pafs: np.ndarray, limbs: np.ndarray,
+                     params: DecodeParams) -> Groups:
+    """``groups`` with the people that share no keypoint type merged where a pair between them
+    passes the relaxed test (``bridge_inlier_fraction``); see the module docstring.
+
+    Args:
+        groups: the people, fragments already merged; peaks: the candidates; pafs: (2L, H, W);
+        limbs: (L, 2) keypoint types of each limb.
+    """
+    if params.bridge_inlier_fraction is None or not len(groups.person):
+        return groups
+    kind, num_types = peaks.kind, len(peaks.count)
+    ends, end_person = groups.ends, groups.end_person()
+    types = np.zeros((groups.num_people, num_types), dtype=bool)
+    types[end_person, kind[ends]] = True
+    apart = types.astype(np.int64) @ types.T.astype(np.int64) == 0  # people sharing no type
+    # Every limb that could join two such people: person p's end a, person q's end b.
+    p, q, limb = np.nonzero(apart[:, :, None] & types[:, None, limbs[:, 0]] & types[None, :, limbs[:, 1]])
+    if not len(limb):
+        return groups
+    candidate = np.zeros(types.shape, dtype=np.int64)
+    candidate[end_person, kind[ends]] = ends
+    relaxed = replace(params, min_inlier_fraction=params.bridge_inlier_fraction)
+    weak = score_pairs(peaks, pafs, limb, candidate[p, limbs[limb, 0]], candidate[q, limbs[limb, 1]], relaxed)
+    if not len(weak.score):
+        return groups
+    return merge_fragments(groups, weak, kind, num_types)
+
 
 _SAMPLES_ALONG = np.linspace(0.25, 0.75, 6)  # the middle half: a limb's ends overlap its neighbours'
 _ACROSS = np.arange(-2.5, 2.75, 0.5)  # cells either side of the current line
@@ -91,7 +140,7 @@ def _limb_lines(keypoints: np.ndarray, pafs: np.ndarray, limbs: np.ndarray, weak
 
 
 def place_on_limbs(keypoints: np.ndarray, pafs: np.ndarray, limbs: np.ndarray, prior: float) -> np.ndarray:
-    """Keypoints moved onto the centre lines of their limbs' fields (see the module docstring).
+    """Weak keypoints moved onto the centre lines of their limbs' fields (see the module docstring).
 
     Args:
         keypoints: (P, K, 3) x, y in map cells and heatmap score (0 = missing).
