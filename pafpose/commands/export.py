@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..inference.onnx_export import OnnxSession, export_onnx
     from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
+    from ..io.media import quiet_stderr
 
     if args.onnx.suffix.lower() != ".onnx":
         raise UserError(f"{args.onnx}: the output file should end in .onnx")
@@ -52,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     state = load_checkpoint(path)
     model, _ = model_from_checkpoint(state, path, device="cpu")
     try:
-        export_onnx(model, args.onnx, opset=args.opset, inference=state.get("inference"))
-    except OnnxExporterError as err:  # an operator this opset lacks: pages of graph
+        with quiet_stderr(fds=(1, 2)):  # the exporter prints the whole graph (from C++) before it raises
+            export_onnx(model, args.onnx, opset=args.opset, inference=state.get("inference"))
+    except OnnxExporterError as err:  # an operator this opset lacks
         reason = str(err).split("[Caused by", 1)[0].strip().splitlines()[0]
         raise UserError(f"--opset {args.opset}: cannot export {args.weights} ({reason})") from None
     # A size other than the export sample checks that height and width really are dynamic.

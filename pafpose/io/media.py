@@ -19,7 +19,7 @@ from ..errors import UserError
 from .images import IMAGE_SUFFIXES
 
 __all__ = ["VIDEO_SUFFIXES", "RENDERED_SUFFIX", "MediaInput", "discover_inputs", "VideoReader", "VideoWriter",
-           "open_render_writer", "is_stream", "check_frame_range"]
+           "open_render_writer", "is_stream", "check_frame_range", "quiet_stderr"]
 
 #: What ``infer --render`` appends to an input's name (``photo_rendered.jpg``, ``clip_rendered.mp4``).
 RENDERED_SUFFIX = "_rendered"
@@ -379,23 +379,28 @@ class VideoWriter:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Silence C-level stderr: FFmpeg prints several lines when an encoder cannot be opened."""
+def quiet_stderr(fds: tuple[int, ...] = (2,)):
+    """Silence C-level stderr (or the file descriptors ``fds``): FFmpeg prints several lines when
+    an encoder cannot be opened, and torch's ONNX exporter the whole graph (to stdout) when an
+    operator cannot be exported."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = [os.dup(fd) for fd in fds]
     try:
         with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+            for fd in fds:
+                os.dup2(null.fileno(), fd)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in zip(fds, saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 @functools.cache
 def h264_available() -> bool:
     """Whether this OpenCV build can write H.264 ('avc1') into .mp4 (pip wheels usually cannot)."""
-    with tempfile.TemporaryDirectory() as folder, _quiet_stderr():
+    with tempfile.TemporaryDirectory() as folder, quiet_stderr():
         writer = cv2.VideoWriter(str(Path(folder) / "probe.mp4"), cv2.VideoWriter_fourcc(*"avc1"),
                                  10.0, (64, 64))
         ok = writer.isOpened()

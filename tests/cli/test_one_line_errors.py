@@ -40,3 +40,19 @@ def test_infer_with_an_empty_out_or_input_is_one_line(tmp_path, monkeypatch, wei
     assert code == 2 and _one_line(err) == ("pafpose infer: error: '': empty input path (give a file, "
                                             "folder, camera index or URL)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["here.jpg"]  # nothing read, nothing written
+
+
+def test_export_at_an_opset_the_network_needs_more_than_is_one_line(tmp_path, capfd):
+    pytest.importorskip("onnx")
+    from cli_helpers import TINY_MOBILENET_CONFIG, tiny_model
+
+    from pafpose.io.checkpoint import save_checkpoint
+
+    weights = save_checkpoint(tmp_path / "m.pt", {"model": tiny_model(TINY_MOBILENET_CONFIG).state_dict(),
+                                                  "model_config": TINY_MOBILENET_CONFIG, "train_config": {},
+                                                  "iteration": 0})
+    code, out, err = run("export", "--weights", weights, "--onnx", tmp_path / "m.onnx", "--opset", 9)
+    printed = capfd.readouterr()  # what C++ wrote straight to the file descriptors
+    assert code == 2 and not out and not printed.out and not printed.err
+    assert _one_line(err).startswith(f"pafpose export: error: --opset 9: cannot export {weights} (")
+    assert "opset version 9 is not supported" in err
