@@ -57,7 +57,7 @@ from pafpose.inference.evaluate import (  # noqa: E402
 )
 from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
-from pafpose.io.convert_caffe import CMU_PAF_ORDER  # noqa: E402
+from pafpose.io.convert.caffe import CMU_PAF_ORDER  # noqa: E402
 from testkit.degrade import RECIPES, degraded_maps  # noqa: E402
 
 CODEC = PafCodec()

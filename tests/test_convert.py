@@ -9,12 +9,12 @@ from convert_helpers import cmu_forward, cmu_state, write_caffemodel
 
 from pafpose.codec.skeleton import COCO18
 from pafpose.errors import UserError
-from pafpose.io.convert_caffe import CMU_PAF_ORDER, parse_caffemodel, read_cmu_weights
+from pafpose.io.convert.caffe import CMU_PAF_ORDER, parse_caffemodel, read_cmu_weights
 
 torch.set_num_threads(1)
 
 # CMU's PAF channels, written down here from CMU's training code rather than from the table
-# pafpose.io.convert_caffe uses, and by keypoint NAME rather than index: the COCO data transformer of
+# pafpose.io.convert.caffe uses, and by keypoint NAME rather than index: the COCO data transformer of
 # Realtime_Multi-Person_Pose_Estimation (caffe_train, cpm_data_transformer.cpp) draws PAF k from
 # joint mid_1[k] to joint mid_2[k] into the L1 branch's channels 2k (x) and 2k + 1 (y), with
 #   mid_1 = {2, 9, 10, 2, 12, 13, 2, 3, 4, 3, 2, 6, 7, 6, 2, 1, 1, 15, 16}
@@ -34,7 +34,7 @@ CMU_PAF_CHANNELS = {
 _INDEX = {name: i for i, name in enumerate(COCO18.keypoint_names)}
 
 # pytorch-openpose (body.py): limbSeq, 1-based, and the mapIdx of each limb's PAF (x, y) channels
-# in cat(heatmaps (19), PAFs (38)). This is CMU's inference-side table (the one pafpose.io.convert_caffe
+# in cat(heatmaps (19), PAFs (38)). This is CMU's inference-side table (the one pafpose.io.convert.caffe
 # transcribes); here it only has to agree with the training-side names above.
 LIMB_SEQ = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10], [10, 11], [2, 12],
             [12, 13], [13, 14], [2, 1], [1, 15], [15, 17], [1, 16], [16, 18], [3, 17], [6, 18]]
@@ -108,7 +108,7 @@ def test_cmu_order_maps_permute_into_our_limbs_and_decode():
 def test_converter_moves_each_cmu_paf_channel_to_its_limb(cmu_files):
     # The converter itself, against the name table: the PAF outputs of the last stage and the PAF
     # inputs of a later stage (both branches) of limb l come from CMU's channels for that limb.
-    from pafpose.io.convert_caffe import cmu_to_pafpose
+    from pafpose.io.convert.caffe import cmu_to_pafpose
 
     state, _ = cmu_files
     ours = cmu_to_pafpose(state)
@@ -177,7 +177,7 @@ def test_reference_forward_with_border_padding_is_consistent(cmu_files):
 
 
 def test_converted_model_computes_cmus_network(cmu_files):
-    from pafpose.io.convert_caffe import convert_cmu
+    from pafpose.io.convert.caffe import convert_cmu
     from pafpose.models import build_model
     from pafpose.models.network import IMAGENET_MEAN
 
@@ -206,7 +206,7 @@ def test_converted_model_computes_cmus_network(cmu_files):
 
 
 def test_caffemodel_and_pth_convert_identically(cmu_files):
-    from pafpose.io.convert_caffe import convert_cmu
+    from pafpose.io.convert.caffe import convert_cmu
 
     _, root = cmu_files
     _, a = convert_cmu(root / "body_pose_model.pth")

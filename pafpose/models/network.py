@@ -34,7 +34,7 @@ conv4_4_CPM)
 ``model{t}_2.Mconv{i}_stage{t}_L2.*``, t = 2..6, i = 1..7  ``heatmap_stages.{t-1}.conv{i}.*``
 =======================================================  =========================================
 
-Two things differ besides names (see :mod:`pafpose.io.convert_caffe`): CMU's 38 PAF channels are in its
+Two things differ besides names (see :mod:`pafpose.io.convert.caffe`): CMU's 38 PAF channels are in its
 own ``mapIdx`` order, and CMU's input is ``BGR / 256 - 0.5`` rather than normalised RGB.
 """
 

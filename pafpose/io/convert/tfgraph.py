@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 from .protowire import fields, packed_varints
 
 __all__ = ["TfNode", "read_graphdef", "parse_tensor"]

