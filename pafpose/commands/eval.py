@@ -116,10 +116,10 @@ def run(args: argparse.Namespace) -> int:
     # Images that were skipped (--limit, unreadable) must not count as misses.
     stats = evaluate_keypoints(coco, results, image_ids=evaluated)
     print(format_table(stats))
-    times = predictor.timings
-    if times.images:
+    times, count = predictor.timings, len(evaluated)  # the timings are seconds per stage, summed
+    if count:
         total = times.preprocess + times.network + times.decode
-        print(f"{times.images} images, {times.images / max(total, 1e-9):.2f} images/s "
+        print(f"{count} images, {count / max(total, 1e-9):.2f} images/s "
               f"(preprocess {times.preprocess:.1f} s, network {times.network:.1f} s, "
               f"decode {times.decode:.1f} s)" + (f"; results: {args.out}" if args.out else ""))
     return report_failures("eval", failures, "image")
