@@ -93,7 +93,7 @@ def test_an_unknown_or_bad_override_is_a_one_line_user_error(maps):
 
 def test_the_codec_decodes_with_its_own_params_and_pickles(sample):
     _, images = sample
-    _, heatmaps, pafs, keypoints = images[0]
+    _, heatmaps, _, keypoints = images[0]
     h, p = degraded_maps(keypoints, image_size(heatmaps), CORRELATED_NOISE["moderate"], seed=0)
     params = DecodeParams(peak_threshold=0.05, matching="hungarian", person_score="mean")
     codec = PafCodec(HeadSpec(), params)

@@ -1,4 +1,4 @@
-"""Keypoints recovered from the fields where the heatmaps left no peak.
+"""Stage 4: keypoints recovered from the fields where the heatmaps left no peak.
 
 A candidate whose limb has a field around it but no connection is the end of a limb whose other
 end left no peak (occluded, or the neck of a person with one shoulder hidden, since the neck
