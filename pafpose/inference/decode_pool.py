@@ -158,15 +158,10 @@ def _attach(name: str) -> shared_memory.SharedMemory:
             for old in _attached.values():
                 old.close()
             _attached.clear()
+        # Attaching registers the block with the resource tracker the workers share with the
+        # parent (fork server and spawn alike): a no-op, as the parent registered it first, and
+        # the parent's unlink unregisters it.
         block = shared_memory.SharedMemory(name=name)
-        # Python < 3.13 registers attached blocks with the resource tracker, which would unlink
-        # the parent's block when this worker exits; the parent owns it.
-        try:
-            from multiprocessing import resource_tracker
-
-            resource_tracker.unregister(block._name, "shared_memory")  # noqa: SLF001
-        except Exception:  # noqa: BLE001 - only a spurious warning at exit is at stake
-            pass
         _attached[name] = block
     return block
 

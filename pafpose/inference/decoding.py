@@ -19,8 +19,9 @@ from ..codec.spec import HeadSpec
 __all__ = ["PeopleDecoder", "to_original_pixels", "MIN_MAP_CELLS"]
 
 #: Maps narrower or lower than this many cells hold no person: the decoder's smoothing and
-#: limb sampling need a few cells, and on one- or two-cell maps they placed phantom keypoints
-#: far outside the picture.
+#: limb sampling need a few cells, and on one- or two-cell maps (images a few pixels wide)
+#: they placed phantom keypoints far outside the picture. Keypoints found outside the picture
+#: on larger maps are dropped as well (a person left with too few is dropped).
 MIN_MAP_CELLS = 3
 
 
@@ -54,10 +55,20 @@ class PeopleDecoder:
         (fx, fy) from the original image, sorted by score (best first)."""
         if min(heatmaps.shape[1:]) < MIN_MAP_CELLS:
             return []
-        people = decode(heatmaps, pafs, self.head, self.params)[:self.max_people]
+        people = decode(heatmaps, pafs, self.head, self.params)
+        # The image's edges in original pixels, with half a map cell of slack: the network
+        # input's last cell overhangs the image by up to a cell of padding.
+        width, height = heatmaps.shape[2] * self.head.stride / fx, heatmaps.shape[1] * self.head.stride / fy
+        slack_x, slack_y = self.head.stride / (2 * fx), self.head.stride / (2 * fy)
+        kept = []
         for person in people:
             to_original_pixels(person.keypoints, fx, fy)
-        return people
+            x, y = person.keypoints[:, 0], person.keypoints[:, 1]
+            outside = (x < -slack_x) | (x > width + slack_x) | (y < -slack_y) | (y > height + slack_y)
+            person.keypoints[outside] = 0.0
+            if (person.keypoints[:, 2] > 0).sum() >= self.params.min_parts:
+                kept.append(person)
+        return kept[:self.max_people]
 
     def timed(self, heatmaps: np.ndarray, pafs: np.ndarray, fx: float, fy: float) -> tuple[list[Person], float]:
         """(people, seconds spent)."""

@@ -81,14 +81,16 @@ class DevicePreprocessor:
     """The same preparation with torch on the network's device: uint8 frames uploaded (from
     pinned memory on CUDA), resized, padded and normalised there in batches.
 
-    Equals :class:`CpuPreprocessor` within 1/255 on almost every pixel: enlarging uses the same
-    cubic kernel (a = -0.75) and shrinking an area average, both rounded to 8 bits like OpenCV's;
-    the two libraries' fixed-point arithmetic differs by one grey level at some pixels
-    (``tests/inference/test_preprocess.py`` bounds it, and the AP contract is measured on it).
+    Equals :class:`CpuPreprocessor` within one grey level: enlarging uses OpenCV's cubic kernel
+    (a = -0.75), shrinking OpenCV's area weights (fractional pixel overlaps, as two matrix
+    products), both rounded to 8 bits; the libraries' fixed-point rounding differs by one level
+    at some pixels (``tests/inference/test_preprocess.py`` bounds it; ``benchmarks/engine.py``
+    measures the AP on it).
     """
 
     def __init__(self, stride: int, device: torch.device, flip: bool = False):
         self.stride, self.device, self.flip = stride, torch.device(device), flip
+        self._areas: dict[tuple[int, int], torch.Tensor] = {}
 
     def pad(self, image: np.ndarray, resize: NetworkInput) -> np.ndarray:
         return image  # nothing to do ahead: the device does it all
@@ -99,11 +101,25 @@ class DevicePreprocessor:
             stacked = stacked.pin_memory()
         return stacked.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
 
+    def _area(self, n_out: int, n_in: int) -> torch.Tensor:
+        """(n_out, n_in) weights of OpenCV's area resampling along one axis: each output pixel
+        averages the input pixels it covers, partial pixels by the fraction covered."""
+        key = (n_out, n_in)
+        matrix = self._areas.get(key)
+        if matrix is None:
+            edges = torch.arange(n_out + 1, dtype=torch.float64) * (n_in / n_out)
+            left, right = edges[:-1, None], edges[1:, None]
+            pixels = torch.arange(n_in, dtype=torch.float64)[None]
+            overlap = (torch.minimum(right, pixels + 1) - torch.maximum(left, pixels)).clamp_(min=0)
+            matrix = self._areas[key] = (overlap / (n_in / n_out)).to(self.device, torch.float32)
+        return matrix
+
     def _resize(self, x: torch.Tensor, r: NetworkInput) -> torch.Tensor:
         if (r.height, r.width) == tuple(x.shape[2:]):
             return x
         if r.width < x.shape[3]:
-            return F.interpolate(x, size=(r.height, r.width), mode="area")
+            return torch.einsum("ri,bcij,sj->bcrs", self._area(r.height, x.shape[2]), x,
+                                self._area(r.width, x.shape[3]))
         return F.interpolate(x, size=(r.height, r.width), mode="bicubic", align_corners=False)
 
     def __call__(self, images: Sequence[np.ndarray], resizes: Sequence[NetworkInput],
