@@ -34,7 +34,8 @@ outputs (in --out):
   --render  <name>_rendered.jpg / <video>_rendered.mp4 with the skeletons drawn (H.264 where
             OpenCV can, else mp4v; odd frame sizes: Motion-JPEG <video>_rendered.avi)
   --tracks  <video>_tracks.csv|jsonl: frame, time, id, score, <keypoint>_x/_y/_c per person
-  --posetrack  <video>_posetrack.json (PoseTrack 2018 layout, track ids)
+            (with --sequence also <folder>_tracks.csv per folder of images)
+  --posetrack  <video>_posetrack.json (PoseTrack 2018 layout, track ids; per folder with --sequence)
   manifest.json  each input's path, frame count and the outputs written for it (a second input
             of one name takes its suffix along: clip.mp4 -> clip, clip.avi -> clip.avi)
 
@@ -91,16 +92,20 @@ def register(subparsers) -> None:
     track.add_argument("--sequence", action="store_true",
                        help="with --track, the images of each folder are frames of one sequence (name order)")
     track.add_argument("--tracks", choices=("csv", "jsonl"), default=None,
-                       help="also write <video>_tracks.csv/.jsonl: one row per frame and person")
+                       help="also write <video>_tracks.csv/.jsonl: one row per frame and person (with "
+                            "--sequence, <folder>_tracks.csv/.jsonl per folder of images)")
     track.add_argument("--posetrack", action="store_true",
-                       help="also write <video>_posetrack.json (PoseTrack layout) per video")
+                       help="also write <video>_posetrack.json (PoseTrack layout) per video (with "
+                            "--sequence, per folder of images)")
     parser.add_argument("--render-style", choices=("openpose", "track", "controlnet"), default=None,
                         help="openpose: OpenPose's colours over the picture; track: a colour and label "
                              "per person id (the default with --track); controlnet: skeletons on black, "
                              "the pose image ControlNet takes")
     parser.add_argument("--resume", action="store_true",
-                        help="skip the inputs the manifest in --out lists as done (e.g. after a killed "
-                             "or sharded run); their COCO results are kept")
+                        help="skip the inputs the manifest in --out lists as done (e.g. after a killed, "
+                             "sharded or partly failed run); their COCO results are kept and an input "
+                             "run again replaces its earlier ones. Refused when --format, --render, "
+                             "--tracks, --posetrack or the frame range differ from the earlier run's")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
 
 
