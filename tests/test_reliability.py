@@ -7,7 +7,6 @@ import builtins
 import errno
 import os
 import signal
-import time
 import subprocess
 import sys
 from pathlib import Path
@@ -420,28 +419,34 @@ def test_bundled_weights_carry_a_matching_digest(name):
     load_checkpoint(WEIGHTS_DIR / f"{name}.pt")
 
 
+def _sigterm_after_frames(monkeypatch, frames: int) -> None:
+    """SIGTERM arrives, as from ``timeout``, once ``frames`` frames were written."""
+    from pafpose.inference.writer import Frame, ResultWriter
+
+    write, written = ResultWriter.write, []
+
+    def write_then_signal(self, event):
+        picture = write(self, event)
+        if isinstance(event, Frame):
+            written.append(event)
+            if len(written) == frames:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return picture
+
+    monkeypatch.setattr(ResultWriter, "write", write_then_signal)
+
+
 def test_sigterm_during_infer_keeps_finished_frames(tmp_path, monkeypatch, weights):
     """The CLI takes SIGTERM as Ctrl-C (pafpose.signals): infer's cleanup runs, exit 143."""
     import numpy as np
 
-    from pafpose.inference.predict import Predictor
     from pafpose.io.media import VideoWriter
 
     clip = tmp_path / "clip.avi"
     with VideoWriter(clip, 10.0, (64, 48)) as writer:
         for i in range(6):
             writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    calls = []
-    network_maps = Predictor.network_maps
-
-    def terminated_on_second_batch(self, images):
-        calls.append(len(images))
-        if len(calls) == 2:
-            time.sleep(1)  # the first batch's frames are decoded and written meanwhile
-            os.kill(os.getpid(), signal.SIGTERM)
-        return network_maps(self, images)
-
-    monkeypatch.setattr(Predictor, "network_maps", terminated_on_second_batch)
+    _sigterm_after_frames(monkeypatch, 2)
     code, _, err = run("infer", clip, "--weights", weights, "--out", tmp_path / "out", "--render",
                        "--batch-size", "2", "--quiet")
     assert code == errors.EXIT_TERMINATED and err.strip().endswith("terminated"), err
@@ -497,23 +502,11 @@ def test_sigterm_during_a_folder_keeps_every_finished_coco_result(tmp_path, monk
     import cv2
     import numpy as np
 
-    from pafpose.inference.predict import Predictor
-
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(8):
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((48, 64, 3), 30 * i, np.uint8))
-    calls = []
-    network_maps = Predictor.network_maps
-
-    def terminated_at_the_fourth_image(self, images):
-        calls.append(len(images))
-        if len(calls) == 4:
-            time.sleep(1)  # the first three are decoded and written meanwhile
-            os.kill(os.getpid(), signal.SIGTERM)
-        return network_maps(self, images)
-
-    monkeypatch.setattr(Predictor, "network_maps", terminated_at_the_fourth_image)
+    _sigterm_after_frames(monkeypatch, 4)  # the fourth is stopped before its end
     out = tmp_path / "out"
     code, _, err = run("infer", folder, "--weights", weights, "--out", out, "--format", "coco", "--quiet")
     assert code == errors.EXIT_TERMINATED, err
