@@ -362,7 +362,8 @@ class VideoWriter:
         when nothing was written, or the container does not say)."""
         if not self.frames:
             return None
-        capture = cv2.VideoCapture(str(self._tmp))
+        with quiet_stderr():  # FFmpeg's own line about a broken file ("moov atom not found")
+            capture = cv2.VideoCapture(str(self._tmp))
         try:
             if not capture.isOpened():
                 return -1

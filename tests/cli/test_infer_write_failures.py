@@ -43,6 +43,7 @@ def test_a_rendered_video_that_cannot_be_written_fails_that_input(tmp_path, weig
                                        "--format", "none")
     assert done.returncode == errors.EXIT_FAILED, done.stderr
     assert f"{out / 'clip_rendered.mp4'}: writing the video failed" in done.stderr
+    assert "moov atom" not in done.stderr  # FFmpeg's own line when the check opens the broken file
     entry = json.loads((out / "manifest.json").read_text())["inputs"][0]
     assert "writing the video failed" in entry["error"] and entry["outputs"] == []
     assert sorted(p.name for p in out.iterdir()) == [".pafpose.lock", "manifest.json"]  # no unplayable file
