@@ -23,7 +23,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .similarity import histogram_agreement, ratio_agreement
 
-__all__ = ["assign", "reidentify"]
+__all__ = ["assign", "recover", "reidentify"]
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
@@ -55,6 +55,33 @@ def assign(score: np.ndarray, allowed: np.ndarray, strong: float) -> tuple[np.nd
     return fixed_rows.astype(np.int64), fixed_cols.astype(np.int64)
 
 
+def recover(distance: np.ndarray, allowed: np.ndarray, ratio: float = 2.0,
+            least_gap: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of lost tracks and detections by position alone, where nothing else could be meant.
+
+    Args:
+        distance: (T, D) distance of each detection from each track's prediction, in the
+            track's person sizes.
+        allowed: (T, D) bool, pairs inside the motion gate whose evidence (looks, build, size)
+            does not disagree.
+        ratio, least_gap: a pair is taken only if every other allowed detection of its track and
+            every other allowed track of its detection is at least ``ratio`` times as far and
+            ``least_gap`` person sizes further: two people where one was lost give a new id, not
+            a guess.
+    """
+    if not allowed.any():
+        return _EMPTY
+    d = np.where(allowed, distance, np.inf)
+    rows, cols = [], []
+    for t, c in zip(*np.nonzero(allowed)):
+        best = d[t, c]
+        other = min(np.delete(d[t], c).min(initial=np.inf), np.delete(d[:, c], t).min(initial=np.inf))
+        if other >= max(ratio * best, best + least_gap):
+            rows.append(t)
+            cols.append(c)
+    return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+
+
 def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.ndarray,
                det_ratios: np.ndarray, allowed: np.ndarray, looks_match: float,
                ratio_tolerance: float, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +104,8 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
     looks = histogram_agreement(track_looks, det_looks)
     build = ratio_agreement(track_ratios, det_ratios)
     known = np.isfinite(looks)
-    agree = np.where(known, (looks >= looks_match) & ~(build > 2 * ratio_tolerance), build <= ratio_tolerance)
+    clash = np.isfinite(build) & (build > 2 * ratio_tolerance)  # inf: too few bones in common
+    agree = np.where(known, (looks >= looks_match) & ~clash, build <= ratio_tolerance)
     score = np.where(known, np.nan_to_num(looks), 1.0 - np.minimum(build / max(ratio_tolerance, 1e-9), 1.0))
     agree &= allowed
     if not agree.any():

@@ -75,10 +75,11 @@ class CutDetector:
 class CameraShift:
     """How far the picture moved since the previous frame (a pan, a shake), by phase correlation
     of small grey frames (about 0.1 ms): so a track with no velocity yet (a person just seen)
-    still follows a panning camera."""
+    still follows a panning camera. A shift over ``max_step`` of the frame's size in one frame
+    (a cut, or a flat picture's false peak) counts as none."""
 
-    def __init__(self, width: int = 96, least_response: float = 0.1):
-        self.width, self.least_response = width, least_response
+    def __init__(self, width: int = 96, least_response: float = 0.1, max_step: float = 0.15):
+        self.width, self.least_response, self.max_step = width, least_response, max_step
         self._previous: np.ndarray | None = None
         self._scale = 1.0
 
@@ -96,6 +97,7 @@ class CameraShift:
             return np.zeros(2)
         window = cv2.createHanningWindow(small.shape[::-1], cv2.CV_32F)
         (dx, dy), response = cv2.phaseCorrelate(previous, small, window)
-        if response < self.least_response:
+        if response < self.least_response or abs(dx) > self.max_step * small.shape[1] \
+                or abs(dy) > self.max_step * small.shape[0]:
             return np.zeros(2)
         return np.array([dx, dy]) * scale

@@ -39,7 +39,6 @@ class Tracks:
     misses: np.ndarray  # (N,) consecutive missed frames
     ratios: np.ndarray  # (N, 8) limb ratios (running mean; NaN: never measured)
     looks: np.ndarray  # (N, HISTOGRAM_BINS) torso colour histogram (running mean; NaN: none)
-    camera: np.ndarray  # (N, 2) the camera's total shift when the track was last matched
 
     @classmethod
     def empty(cls, num_keypoints: int, rows: int = 0) -> Tracks:
@@ -48,7 +47,7 @@ class Tracks:
                    np.zeros((n, k), bool), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros((n, k, 2)),
                    np.full((n, k), -np.inf), np.zeros((n, 2)), np.zeros(n, bool), np.zeros(n),
                    np.zeros(n, np.int64), np.zeros(n, np.int64), np.full((n, _RATIOS), np.nan),
-                   np.full((n, HISTOGRAM_BINS), np.nan), np.zeros((n, 2)))
+                   np.full((n, HISTOGRAM_BINS), np.nan))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -90,13 +89,13 @@ def _median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.where(count[:, None] > 0, middle / 2, 0.0)
 
 
-def predict(tracks: Tracks, now: float, coast: float, camera: np.ndarray) -> np.ndarray:
+def predict(tracks: Tracks, now: float, coast: float) -> np.ndarray:
     """(N, K, 2) where each track's keypoints are now: moved at its velocity since its last
-    match, for at most ``coast`` (a walker who stopped behind a pillar is not sent off-screen);
-    a track with no velocity yet moves with the camera (``camera``: its total shift so far)."""
+    match, for at most ``coast`` (a walker who stopped behind a pillar is not sent off-screen).
+    Positions are in the scene's coordinates (the camera's own motion taken out), so a person
+    standing still while the camera pans away and back is predicted where they stand."""
     elapsed = np.clip(now - tracks.matched_time, 0.0, coast)
-    moved = np.where(tracks.has_velocity[:, None], tracks.velocity * elapsed[:, None], camera - tracks.camera)
-    return tracks.keypoints + moved[:, None, :]
+    return tracks.keypoints + (tracks.velocity * elapsed[:, None])[:, None, :]
 
 
 def gate_radius(tracks: Tracks, now: float, base: float, speed: float, coast: float) -> np.ndarray:

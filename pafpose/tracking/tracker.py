@@ -24,9 +24,10 @@ from ..codec.people import Person
 from ..codec.skeleton import keypoint_sigmas, skeleton_of
 from ..errors import UserError
 from . import lifecycle
-from .association import assign, reidentify
+from .association import assign, recover, reidentify
 from .cuts import CameraShift
-from .similarity import histogram_agreement, keypoint_distance, limb_ratios, pose_similarity, torso_histograms
+from .similarity import (histogram_agreement, keypoint_distance, limb_ratios, pose_similarity,
+                         ratio_agreement, torso_histograms)
 from .state import CONFIRMED, TENTATIVE, Tracks, areas, blend_evidence, gate_radius, move_matched, predict
 
 __all__ = ["TrackerConfig", "PoseTracker", "pose_similarity"]
@@ -105,15 +106,19 @@ class TrackerConfig:
 class _Frame:
     """One frame's detections as arrays, with their evidence computed when first asked for."""
 
-    def __init__(self, people: Sequence[Person], k: int, min_confidence: float, image, skeleton):
+    def __init__(self, people: Sequence[Person], k: int, min_confidence: float, image, skeleton,
+                 camera: np.ndarray):
         kp = np.stack([np.asarray(p.keypoints, np.float64) for p in people]) if people else np.zeros((0, k, 3))
         if kp.shape[1] != k:
             raise UserError(f"people with {kp.shape[1]} keypoints given to a tracker of {k}-keypoint people")
         finite = np.isfinite(kp).all(axis=-1)  # NaN or inf keypoints from an outside detector: missing
         self.seen = finite & (np.nan_to_num(kp[..., 2], nan=-np.inf) > min_confidence)
-        self.xy = np.where(self.seen[..., None], kp[..., :2], 0.0)
+        self.image_xy = np.where(self.seen[..., None], kp[..., :2], 0.0)
+        # Where people stand in the scene: the camera's motion (pan, shake) since the first frame
+        # taken out, so a lost person is predicted where they stand, not where they were drawn.
+        self.xy = np.where(self.seen[..., None], self.image_xy - camera, 0.0)
         self.image, self.skeleton = image, skeleton
-        self._ratios = self._looks = None
+        self._ratios = self._looks = self._crowded = None
 
     def __len__(self) -> int:
         return len(self.seen)
@@ -125,16 +130,24 @@ class _Frame:
         return self._ratios
 
     @property
-    def looks(self) -> np.ndarray:
-        """Torso histograms; NaN for people whose box overlaps another's (mixed colours)."""
-        if self._looks is None:
-            self._looks = torso_histograms(self.image, self.xy, self.seen, self.skeleton)
+    def crowded(self) -> np.ndarray:
+        """(D,) bool: the person's keypoint box overlaps another's by over a fifth of its area
+        (pieces of a crowd: its colours are mixed, its keypoints may be someone else's)."""
+        if self._crowded is None:
             lo = np.where(self.seen[..., None], self.xy, np.inf).min(axis=1)
             hi = np.where(self.seen[..., None], self.xy, -np.inf).max(axis=1)
             inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0, None), -1)
             np.fill_diagonal(inter, 0)
             area = np.prod(np.clip(hi - lo, 1, None), -1)
-            self._looks[(inter / area[:, None]).max(axis=1, initial=0) > 0.2] = np.nan
+            self._crowded = (inter / area[:, None]).max(axis=1, initial=0) > 0.2
+        return self._crowded
+
+    @property
+    def looks(self) -> np.ndarray:
+        """Torso histograms; NaN for crowded people (mixed colours)."""
+        if self._looks is None:
+            self._looks = torso_histograms(self.image, self.image_xy, self.seen, self.skeleton)
+            self._looks[self.crowded] = np.nan
         return self._looks
 
 
@@ -156,7 +169,7 @@ class PoseTracker:
         self._last_time: float | None = None
         self._interval = 1 / DEFAULT_FPS  # typical time between frames
         self._shift = CameraShift()
-        self._camera = np.zeros(2)  # the camera's total shift (pixels) over the frames given
+        self._camera = np.zeros(2)  # the camera's total shift (pixels) since the first frame
 
     @property
     def num_tracks(self) -> int:
@@ -196,16 +209,15 @@ class PoseTracker:
                 return []
             self._start(people[0])
         tracks, cfg = self._tracks, self.config
-        frame = _Frame(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton)
         if image is not None:
             self._camera = self._camera + self._shift(image)
-        predicted = predict(tracks, now, cfg.coast, self._camera)
+        frame = _Frame(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton, self._camera)
+        predicted = predict(tracks, now, cfg.coast)
 
         rows, cols = self._associate(tracks, predicted, frame, now)
         whole = self._whole(tracks, frame)[rows, cols]
         move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
                      cfg.velocity_smoothing, cfg.min_shared, whole)
-        tracks.camera[rows] = self._camera
         blend_evidence(tracks, rows, frame.ratios[cols],
                        frame.looks[cols] if image is not None else np.full((len(cols), tracks.looks.shape[1]), np.nan))
         rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
@@ -215,7 +227,6 @@ class PoseTracker:
         alive = lifecycle.survivors(tracks, matched, now, cfg.confirm_frames, cfg.reid_seconds)
         alive[merged] = False
         born, new = self._births(tracks, predicted, rows, cols, frame, now, first=not len(tracks))
-        born.camera[:] = self._camera
         self._tracks = tracks.select(alive).append(born)
         return self._label(people, tracks, rows, cols, born, new)
 
@@ -236,8 +247,9 @@ class PoseTracker:
         self._sigmas = keypoint_sigmas(self._skeleton) * self.config.sigma_scale
 
     def _associate(self, tracks: Tracks, predicted: np.ndarray, frame: _Frame, now: float):
-        """(rows, cols): matched tracks and detections, live tracks first, then lost ones by
-        position, then lost ones by re-identification."""
+        """(rows, cols): matched tracks and detections. Tracks seen recently first, by keypoint
+        similarity; then tracks lost for up to ``max_lost`` by position where unambiguous and no
+        evidence disagrees; then tracks lost for up to ``reid_seconds`` by looks or build."""
         cfg = self.config
         agreement, coverage = pose_similarity(predicted, tracks.seen, tracks.area, frame.xy, frame.seen,
                                               self._sigmas, cfg.min_shared)
@@ -245,30 +257,58 @@ class PoseTracker:
         inside = distance <= gate_radius(tracks, now, cfg.gate_base, cfg.gate_speed, cfg.coast)[:, None]
         unseen = now - tracks.matched_time
         confirmed = tracks.state == CONFIRMED
-        live = unseen <= cfg.live_seconds
         whole = self._whole(tracks, frame)
+        # How well the shared keypoints agree, and a little how much of the person is there (of
+        # two pieces of one person, the bigger wins; a fragment of the right person still beats
+        # the whole of the wrong one).
+        score = 0.75 * agreement + 0.25 * coverage
         close = inside & (agreement >= max(cfg.min_similarity, 1e-12))
         # Fragments keep a live track only while its person was seen whole within max_lost.
         recent = now - tracks.whole_time <= cfg.max_lost
-        rows, cols = assign(coverage, close & live[:, None] & (recent[:, None] | whole), cfg.strong_similarity)
-        free_t, free_d = self._free(len(tracks), rows), self._free(len(frame), cols)
-        lost = close & whole & (free_t & confirmed & ~live & (unseen <= cfg.max_lost))[:, None] & free_d[None]
-        if lost.any() and frame.image is not None:  # looks, where both are known, must not disagree
-            lost &= ~(histogram_agreement(tracks.looks, frame.looks) < cfg.looks_match)
-        r2, c2 = assign(coverage, lost, cfg.strong_similarity)
-        rows, cols = np.concatenate([rows, r2]), np.concatenate([cols, c2])
+        live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
+        rows, cols = assign(score, close & live, cfg.strong_similarity)
 
-        free_t, free_d = self._free(len(tracks), rows), self._free(len(frame), cols)
-        candidates = (free_t & confirmed & ~live)[:, None] & free_d[None] & whole & inside
+        free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None] & confirmed[:, None]
+        # By position, a crowded detection must be most of the person (not a piece of a crowd):
+        # of the keypoints the track has, those predicted inside the frame.
+        most = frame.seen.sum(axis=1)[None] >= 0.5 * self._in_view(tracks, predicted, frame)[:, None]
+        lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None] & (most | ~frame.crowded[None])
+        if lost.any():
+            lost &= self._evidence(tracks, frame, lost)[0]
+            r2, c2 = recover(distance / np.maximum(tracks.size, 1.0)[:, None], lost)
+            rows, cols = np.concatenate([rows, r2]), np.concatenate([cols, c2])
+
+        free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None] & confirmed[:, None]
+        candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
         if candidates.any():
-            size_ratio = np.sqrt(tracks.area[:, None] / np.maximum(areas(frame.xy, frame.seen), 1.0)[None])
-            complete = frame.seen.sum(axis=1) >= frame.seen.shape[1] // 2
-            candidates &= ~complete[None] | ((size_ratio < 1.5) & (size_ratio > 1 / 1.5))
-            looks = frame.looks if frame.image is not None else np.full((len(frame), tracks.looks.shape[1]), np.nan)
-            r3, c3 = reidentify(tracks.looks, tracks.ratios, looks, frame.ratios, candidates,
+            plausible, looks = self._evidence(tracks, frame, candidates)
+            r3, c3 = reidentify(tracks.looks, tracks.ratios, looks, frame.ratios, candidates & plausible,
                                 cfg.looks_match, cfg.ratio_tolerance)
             rows, cols = np.concatenate([rows, r3]), np.concatenate([cols, c3])
         return rows, cols
+
+    def _in_view(self, tracks: Tracks, predicted: np.ndarray, frame: _Frame) -> np.ndarray:
+        """(T,) how many of each track's known keypoints are predicted inside the frame (all of
+        them without a frame)."""
+        if frame.image is None:
+            return tracks.seen.sum(axis=1)
+        h, w = frame.image.shape[:2]
+        x, y = np.moveaxis(predicted + self._camera, -1, 0)
+        return (tracks.seen & (x >= 0) & (x < w) & (y >= 0) & (y < h)).sum(axis=1)
+
+    def _evidence(self, tracks: Tracks, frame: _Frame, pairs: np.ndarray):
+        """((T, D) bool: nothing says the pair are two people: a complete detection's size within
+        1.5x the track's, looks (where both are known) and build (where both are measured) not
+        disagreeing; (D, H) the detections' looks, NaN without a frame)."""
+        cfg = self.config
+        size_ratio = np.sqrt(tracks.area[:, None] / np.maximum(areas(frame.xy, frame.seen), 1.0)[None])
+        complete = frame.seen.sum(axis=1) >= frame.seen.shape[1] // 2
+        ok = ~complete[None] | ((size_ratio < 1.5) & (size_ratio > 1 / 1.5))
+        looks = frame.looks if frame.image is not None else np.full((len(frame), tracks.looks.shape[1]), np.nan)
+        ok &= ~(histogram_agreement(tracks.looks, looks) < cfg.looks_match)
+        build = ratio_agreement(tracks.ratios, frame.ratios)  # inf: too few bones in common
+        ok &= ~(np.isfinite(build) & (build > 2 * cfg.ratio_tolerance))
+        return ok, looks
 
     def _whole(self, tracks: Tracks, frame: _Frame) -> np.ndarray:
         """(T, D) bool: the detection is most of the track's person, not a fragment: at least
