@@ -106,6 +106,12 @@ def register(subparsers) -> None:
                              "sharded or partly failed run); their COCO results are kept and an input "
                              "run again replaces its earlier ones. Refused when --format, --render, "
                              "--tracks, --posetrack or the frame range differ from the earlier run's")
+    parser.add_argument("--decode-workers", type=int, default=None,
+                        help="processes decoding people in parallel (default: the cores the network leaves: "
+                             "none on a CPU, all but two beside a GPU; 0: decode in-process)")
+    parser.add_argument("--sources-at-once", type=int, default=None,
+                        help="videos/streams read at the same time, their frames batched together "
+                             "(default: 1 on a CPU, 8 on a GPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
 
 
@@ -113,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.runner import Frame, Runner
     from ..inference.sharding import Shard
     from ..inference.writer import ResultWriter, output_options
-    from ..io.media import check_frame_range, discover_inputs
+    from ..io.discovery import discover_inputs
+    from ..io.media import check_frame_range
     from ..io.outputs import lock_folder
 
     args.out = nonempty_path(args.out, "--out")
@@ -131,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--smooth-min-cutoff must be > 0, --smooth-beta and --smooth-carry >= 0")
     check_frame_range(args.start_frame, args.end_frame, args.frame_step)  # once, not per video
     runner_options = dict(start_frame=args.start_frame, end_frame=args.end_frame, frame_step=args.frame_step,
-                          image_sequences=args.sequence, **_over_time(args))
+                          image_sequences=args.sequence, decode_workers=args.decode_workers,
+                          sources_at_once=args.sources_at_once, **_over_time(args))
     if args.display:
         _open_window()
     inputs, failures = discover_inputs(args.inputs, exclude=args.out)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..io.media import MediaInput
+from ..io.discovery import MediaInput
 from ..io.outputs import LOCK_NAME, write_json
 
 __all__ = ["Shard", "merge_parts"]

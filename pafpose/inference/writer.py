@@ -12,7 +12,7 @@ Outputs (in ``out``):
 - ``coco``: ``results.json`` (COCO keypoint results) and ``images.json`` (each image id's name,
   source and frame), streamed: records are appended to hidden partial files as frames finish and
   the two files are completed on close (also after Ctrl-C or SIGTERM), so memory stays flat on an
-  endless stream and finished frames are never lost;
+  endless stream and finished frames are never lost (:mod:`pafpose.inference.coco_stream`);
 - ``render``: ``<name>_rendered.jpg`` and ``<video>_rendered.mp4`` (at the source's frame rate
   divided by the frame step, so it plays at the original speed), in one of the
   :data:`~pafpose.inference.render.STYLES` (``controlnet``: skeletons on black, ControlNet's
@@ -39,8 +39,6 @@ after the manifest is written and with no temporaries left behind.
 from __future__ import annotations
 
 import errno
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -48,8 +46,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from ..io.media import MediaInput
-from ..io.outputs import make_temp_file, openpose_json, write_image, write_json
+from ..io.discovery import MediaInput
+from ..io.outputs import openpose_json, write_image, write_json
+from .coco_stream import CocoResultsStream, describe_os_error
 from .runner import Frame, SourceEnd
 
 __all__ = ["ResultWriter", "CocoResultsStream", "output_options", "FORMATS", "MANIFEST"]
@@ -64,93 +63,6 @@ _PER_INPUT_ERRNOS = (errno.ENAMETOOLONG, errno.EISDIR)
 
 #: Seconds between the images of a sequence in its tables (the Runner tracks them at this rate).
 SEQUENCE_INTERVAL = 1 / 30
-
-
-def _describe(err: OSError) -> str:
-    return f"{err.filename}: {err.strerror}" if err.filename else str(err.strerror or err)
-
-
-class CocoResultsStream:
-    """``results.json`` and ``images.json`` written as they grow, completed by :meth:`close`.
-
-    Image ids: a numeric file name keeps its number when it is larger than every id so far,
-    else the next free id; only the largest id is remembered, so the cost per frame is constant.
-    A write that fails (full disk, file-size limit) raises OSError naming the final file, and
-    both temporaries are removed; the stream is then :attr:`failed` and writes nothing more.
-    """
-
-    def __init__(self, folder: Path, first_id: int = 1):
-        self.folder = Path(folder)
-        self.next_id = first_id
-        self.failed: str | None = None
-        self._files = {}
-        try:
-            for name in ("results.json", "images.json"):
-                fd, tmp = make_temp_file(self.folder / name, suffix=".partial")
-                self._files[name] = (os.fdopen(fd, "w"), Path(tmp), [True])
-                self._write(name, "[")
-        except OSError as err:
-            raise self._failure(err, name) from None
-
-    def _write(self, name: str, text: str, flush: bool = False) -> None:
-        f = self._files[name][0]
-        try:
-            f.write(text)
-            if flush:
-                f.flush()
-        except OSError as err:
-            raise self._failure(err, name) from None
-
-    def _failure(self, err: OSError, name: str) -> OSError:
-        """``err`` naming the final file; the temporaries are removed."""
-        failure = OSError(err.errno, err.strerror, str(self.folder / name))
-        self.failed = _describe(failure)
-        self.discard()
-        return failure
-
-    def _append(self, name: str, records: list[dict]) -> None:
-        first = self._files[name][2]
-        text = "".join(("\n" if first[0] and not i else ",\n") + json.dumps(r, separators=(",", ":"))
-                       for i, r in enumerate(records))
-        if records:
-            first[0] = False
-        self._write(name, text, flush=True)
-
-    def add(self, name: str, source: str, frame: int | None, people) -> int:
-        """Record one image or frame's people; returns its image id."""
-        from .evaluate import people_to_coco_results
-
-        if self.failed:
-            raise UserError(f"COCO results not written: {self.failed}")
-        stem = name.rsplit("/", 1)[-1]  # not Path: it interns every name it parses
-        image_id = int(stem) if stem.isdigit() and int(stem) >= self.next_id else self.next_id
-        self.next_id = image_id + 1
-        self._append("images.json", [{"id": image_id, "file_name": name, "source": source,
-                                      **({"frame": frame} if frame is not None else {})}])
-        self._append("results.json", people_to_coco_results(people, image_id))
-        return image_id
-
-    def close(self) -> None:
-        """Complete both files and move them into place (nothing, once :attr:`failed`)."""
-        if self.failed:
-            return
-        for name, (f, tmp, _) in self._files.items():
-            if f.closed:
-                continue
-            self._write(name, "\n]\n")
-            try:
-                f.close()
-                os.replace(tmp, self.folder / name)
-            except OSError as err:
-                raise self._failure(err, name) from None
-
-    def discard(self) -> None:
-        for f, tmp, _ in self._files.values():
-            try:
-                f.close()
-            except OSError:  # the buffered tail could not be flushed: it is being thrown away
-                pass
-            tmp.unlink(missing_ok=True)
 
 
 def output_options(format: str, render: bool, tracks: str | None, posetrack: bool, start_frame: int = 0,
@@ -244,7 +156,7 @@ class ResultWriter:
         except OSError as err:
             if err.errno not in _PER_INPUT_ERRNOS:
                 raise
-            self._failed[source] = _describe(err)
+            self._failed[source] = describe_os_error(err)
         except UserError as err:  # a rendered video that could not be opened
             self._failed[source] = str(err)
         return None

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pafpose.io.media import discover_inputs
+from pafpose.io.discovery import discover_inputs
 
 
 def _photo(path):
