@@ -321,15 +321,15 @@ def test_ctrl_c_during_a_video_render_leaves_no_partialgrey_video(weights, tmp_p
     clip = grey_video(tmp_path / "clip.avi", 6)
     calls = []
 
-    network_maps = Predictor.network_maps
+    image_maps = Predictor.image_maps
 
-    def interrupt_second_batch(self, images):
+    def interrupt_second_batch(self, images, padded=None):
         calls.append(len(images))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return network_maps(self, images)
+        return image_maps(self, images, padded)
 
-    monkeypatch.setattr(Predictor, "network_maps", interrupt_second_batch)
+    monkeypatch.setattr(Predictor, "image_maps", interrupt_second_batch)
     out = tmp_path / "out"
     code, _, err = run("infer", clip, "--weights", weights, "--out", out, "--render", "--batch-size", "2",
                        "--quiet")
@@ -395,16 +395,16 @@ def test_decoder_options(weights, photo, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "a" / "photo_keypoints.json").read_text())["people"] == []
     seen = {}
 
-    def three_people(heatmaps, pafs, *head, **params):  # whatever the tiny network's maps hold
-        seen.update(params)
+    def three_people(heatmaps, pafs, head, params):  # whatever the tiny network's maps hold
+        seen["params"] = params
         return [Person(keypoints=np.ones((18, 3)), score=s) for s in (3.0, 2.0, 1.0)]
 
-    monkeypatch.setattr("pafpose.codec.decode.decode", three_people)
+    monkeypatch.setattr("pafpose.inference.decoding.decode", three_people)
     code, _, err = run("infer", photo, "--out", tmp_path / "b", "--max-people", "2",
                        "--paf-threshold", "0.2", *common)
     assert code == 0, err
     assert len(json.loads((tmp_path / "b" / "photo_keypoints.json").read_text())["people"]) == 2
-    assert seen["paf_threshold"] == 0.2
+    assert seen["params"].paf_threshold == 0.2
 
 
 # -- help, synth, dependencies -------------------------------------------------------------------

@@ -52,6 +52,11 @@ def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images/frames per network call (default: 1 on a CPU, where batching is "
                              "slower, 8 on a GPU)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the network (default: all cores)")
+    parser.add_argument("--preprocess", choices=("auto", "cpu", "device"), default="auto",
+                        help="where images are resized and padded: cpu (OpenCV), device (torch on --device), "
+                             "auto (default): the device on a GPU, else cpu")
+    parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                        help="on CUDA, run the network eagerly instead of replaying a CUDA graph per input shape")
     parser.add_argument("--peak-threshold", type=float, default=None,
                         help="lowest heatmap value of a keypoint (default: the weights' own setting, "
                              "else the decoder's)")
@@ -82,7 +87,8 @@ def build_predictor(args: argparse.Namespace):
     return Predictor(args.weights, device=args.device, input_height=args.input_height,
                      scales=args.scales, flip=args.flip, backend=args.backend, precision=args.precision,
                      batch_size=args.batch_size, decode_params=decode_params,
-                     max_people=args.max_people, threads=args.threads)
+                     max_people=args.max_people, threads=args.threads,
+                     preprocess=getattr(args, "preprocess", "auto"), cuda_graphs=getattr(args, "cuda_graphs", True))
 
 
 def nonempty_path(text: str | Path, option: str) -> Path:

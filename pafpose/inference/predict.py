@@ -106,6 +106,7 @@ class Predictor:
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, got {threads}")
         self.device = check_device(device)
+        self.threads = threads
         self.scales = scales
         self.flip = bool(flip)
         self.max_width = int(max_width)
