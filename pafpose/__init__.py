@@ -12,9 +12,13 @@ start-up) stays light:
   into them and decoding them back (:mod:`pafpose.codec.head`).
 
 The package has one folder per stage, in the order the data flows, each importing only the
-ones before it: ``codec`` (skeleton, targets, masks, decoding) -> ``models`` -> ``io`` (images,
-media, annotations, checkpoints, converters) -> ``data`` -> ``inference`` (predictor, rendering,
-ONNX, evaluation) -> ``training`` -> ``demo`` -> ``commands`` (the CLI).
+ones before it (``tests/test_layout.py`` checks it): ``codec`` (skeleton, targets, masks,
+decoding) -> ``models`` -> ``io`` (images, media, annotations, checkpoints, converters) ->
+``data`` (datasets, augmentation, synthetic scenes) and ``tracking`` (person ids and smoothing
+over time; it needs only ``codec``) -> ``inference`` (the engine's stages, predictor, runner,
+backends, rendering, ONNX, evaluation) -> ``training`` -> ``demo`` -> ``commands`` (the CLI).
+Below them all sit the shared modules ``errors``, ``config``, ``device``, ``extras`` and
+``signals``.
 
 ``pafpose.__version__`` is the installed distribution's version (the source tree's
 ``pyproject.toml`` when it is not installed).
