@@ -148,12 +148,14 @@ def run(args: argparse.Namespace) -> int:
     shard = Shard.from_environment(args.out, resume=args.resume)
     options = output_options(args.format, args.render, args.tracks, args.posetrack, args.start_frame,
                              args.end_frame, args.frame_step)
+    # With --sequence a folder of images is one sequence: resumed and sharded as a whole.
+    sequence = (lambda item: Path(str(item.path)).parent if item.kind == "image" else item) if args.sequence else None
     with lock_folder(args.out, name=shard.lock_name):
         shard.start()  # parts a killed run left: merged with --resume, else removed
         if args.resume:
             shard.check_options(options)
-            inputs = shard.skip_done(inputs)
-        inputs = shard.select(inputs)
+            inputs = shard.skip_done(inputs, group=sequence)
+        inputs = shard.select(inputs, group=sequence)
         try:
             predictor = build_predictor(args)
         except UserError as err:  # say what was wrong with the inputs too, in the same line

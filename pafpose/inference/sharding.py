@@ -23,6 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Hashable
 
 from ..errors import UserError
 from ..io.discovery import MediaInput
@@ -98,13 +99,24 @@ class Shard:
                             "the inputs it skips would lack those outputs: resume with the same options, "
                             "or run without --resume to do every input again")
 
-    def skip_done(self, inputs: list[MediaInput]) -> list[MediaInput]:
-        """``inputs`` without those the manifest lists as finished without error."""
+    def skip_done(self, inputs: list[MediaInput], group: Callable[[MediaInput], Hashable] | None = None
+                  ) -> list[MediaInput]:
+        """``inputs`` without those the manifest lists as finished without error. With ``group``
+        (e.g. an image's folder when folders are sequences) a group is skipped only when all of it
+        is done, and else run whole: its tracks and tables cover every frame again."""
         done = {entry["input"] for entry in _manifest(self.out / "manifest.json") if "error" not in entry}
-        return [item for item in inputs if str(item.path) not in done]
+        group = group or (lambda item: item)
+        unfinished = {group(item) for item in inputs if str(item.path) not in done}
+        return [item for item in inputs if group(item) in unfinished]
 
-    def select(self, inputs: list[MediaInput]) -> list[MediaInput]:
-        return inputs[self.rank::self.world]
+    def select(self, inputs: list[MediaInput], group: Callable[[MediaInput], Hashable] | None = None
+               ) -> list[MediaInput]:
+        """This rank's share: every ``world``-th input, or with ``group`` every ``world``-th group
+        (a sequence must be tracked, and its table written, by one process)."""
+        if group is None:
+            return inputs[self.rank::self.world]
+        order = {key: i for i, key in enumerate(dict.fromkeys(group(item) for item in inputs))}
+        return [item for item in inputs if order[group(item)] % self.world == self.rank]
 
     def finish(self) -> None:
         """Wait for every rank, then (rank 0) merge the parts into the final files."""
