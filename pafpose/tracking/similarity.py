@@ -97,12 +97,16 @@ def limb_ratios(keypoints: np.ndarray, seen: np.ndarray, skeleton: Skeleton) -> 
 
 
 def ratio_agreement(a: np.ndarray, b: np.ndarray, min_bones: int = 3) -> np.ndarray:
-    """(A, B) mean absolute difference of (A, 8) and (B, 8) limb ratios over the bones both
-    have; inf with fewer than ``min_bones`` in common."""
+    """(A, B) median absolute difference of (A, 8) and (B, 8) limb ratios over the bones both
+    have (one keypoint the decoder took from someone else moves one or two bones, not the
+    median); inf with fewer than ``min_bones`` in common."""
     diff = np.abs(a[:, None] - b[None])
     count = np.isfinite(diff).sum(axis=-1)
-    mean = np.where(np.isfinite(diff), diff, 0.0).sum(axis=-1) / np.maximum(count, 1)
-    return np.where(count >= min_bones, mean, np.inf)
+    ordered = np.sort(np.where(np.isfinite(diff), diff, np.inf), axis=-1)  # unknown ones last
+    k = ordered.shape[-1]
+    lo = np.take_along_axis(ordered, np.clip((count - 1) // 2, 0, k - 1)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(ordered, np.clip(count // 2, 0, k - 1)[..., None], -1)[..., 0]
+    return np.where(count >= min_bones, (lo + hi) / 2, np.inf)
 
 
 _HUE_BINS, _SAT_BINS, _GREY_BINS = 8, 2, 3

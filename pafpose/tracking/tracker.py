@@ -125,8 +125,10 @@ class _Frame:
 
     @property
     def ratios(self) -> np.ndarray:
+        """Limb ratios; NaN for crowded people (their limbs may be someone else's)."""
         if self._ratios is None:
             self._ratios = limb_ratios(self.xy, self.seen, self.skeleton)
+            self._ratios[self.crowded] = np.nan
         return self._ratios
 
     @property
@@ -228,7 +230,7 @@ class PoseTracker:
         alive[merged] = False
         born, new = self._births(tracks, predicted, rows, cols, frame, now, first=not len(tracks))
         self._tracks = tracks.select(alive).append(born)
-        return self._label(people, tracks, rows, cols, born, new)
+        return self._label(people, frame, tracks, rows, cols, born, new)
 
     def _clock(self, time: float | None) -> float:
         if time is not None and not math.isfinite(float(time)):
@@ -268,24 +270,39 @@ class PoseTracker:
         live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
         rows, cols = assign(score, close & live, cfg.strong_similarity)
 
-        free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None] & confirmed[:, None]
+        # Lost tracks may take back a detection a track born a moment ago took (the first sliver
+        # of a person coming back into view started it).
+        free = self._open(tracks, rows, cols, len(frame))
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
         most = frame.seen.sum(axis=1)[None] >= 0.5 * self._in_view(tracks, predicted, frame)[:, None]
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None] & (most | ~frame.crowded[None])
         if lost.any():
             lost &= self._evidence(tracks, frame, lost)[0]
-            r2, c2 = recover(distance / np.maximum(tracks.size, 1.0)[:, None], lost)
-            rows, cols = np.concatenate([rows, r2]), np.concatenate([cols, c2])
+            rows, cols = self._take(rows, cols, *recover(distance / np.maximum(tracks.size, 1.0)[:, None], lost))
 
-        free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None] & confirmed[:, None]
+        free = self._open(tracks, rows, cols, len(frame))
         candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
         if candidates.any():
             plausible, looks = self._evidence(tracks, frame, candidates)
-            r3, c3 = reidentify(tracks.looks, tracks.ratios, looks, frame.ratios, candidates & plausible,
-                                cfg.looks_match, cfg.ratio_tolerance)
-            rows, cols = np.concatenate([rows, r3]), np.concatenate([cols, c3])
+            rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, looks, frame.ratios,
+                                                            candidates & plausible, cfg.looks_match, cfg.ratio_tolerance))
         return rows, cols
+
+    @staticmethod
+    def _open(tracks: Tracks, rows: np.ndarray, cols: np.ndarray, num_detections: int) -> np.ndarray:
+        """(T, D) bool: unmatched confirmed tracks against detections unmatched or held by a
+        tentative track."""
+        held = cols[tracks.state[rows] == CONFIRMED]
+        free_t = PoseTracker._free(len(tracks), rows) & (tracks.state == CONFIRMED)
+        return free_t[:, None] & PoseTracker._free(num_detections, held)[None]
+
+    @staticmethod
+    def _take(rows, cols, new_rows, new_cols):
+        """The pairs with (new_rows, new_cols) added; a tentative track that held one of the new
+        columns loses it."""
+        keep = ~np.isin(cols, new_cols)
+        return np.concatenate([rows[keep], new_rows]), np.concatenate([cols[keep], new_cols])
 
     def _in_view(self, tracks: Tracks, predicted: np.ndarray, frame: _Frame) -> np.ndarray:
         """(T,) how many of each track's known keypoints are predicted inside the frame (all of
@@ -296,14 +313,23 @@ class PoseTracker:
         x, y = np.moveaxis(predicted + self._camera, -1, 0)
         return (tracks.seen & (x >= 0) & (x < w) & (y >= 0) & (y < h)).sum(axis=1)
 
+    def _same_size(self, tracks: Tracks, frame: _Frame, pairs: np.ndarray) -> np.ndarray:
+        """(T, D) bool: the track's and the detection's boxes, over the keypoints both have (a
+        person half out of the frame is compared on their visible half), are within 1.5x in size;
+        True for pairs not in ``pairs`` or with fewer than half the keypoints in common."""
+        ok = np.ones(pairs.shape, bool)
+        t, d = np.nonzero(pairs)
+        both = tracks.seen[t] & frame.seen[d]
+        enough = both.sum(axis=1) >= frame.seen.shape[1] // 2
+        ratio = np.sqrt(np.maximum(areas(tracks.keypoints[t], both), 1.0) / np.maximum(areas(frame.xy[d], both), 1.0))
+        ok[t, d] = ~enough | ((ratio < 1.5) & (ratio > 1 / 1.5))
+        return ok
+
     def _evidence(self, tracks: Tracks, frame: _Frame, pairs: np.ndarray):
-        """((T, D) bool: nothing says the pair are two people: a complete detection's size within
-        1.5x the track's, looks (where both are known) and build (where both are measured) not
+        """((T, D) bool: nothing says the pair are two people: sizes within 1.5x, looks (where both are known) and build (where both are measured) not
         disagreeing; (D, H) the detections' looks, NaN without a frame)."""
         cfg = self.config
-        size_ratio = np.sqrt(tracks.area[:, None] / np.maximum(areas(frame.xy, frame.seen), 1.0)[None])
-        complete = frame.seen.sum(axis=1) >= frame.seen.shape[1] // 2
-        ok = ~complete[None] | ((size_ratio < 1.5) & (size_ratio > 1 / 1.5))
+        ok = self._same_size(tracks, frame, pairs)
         looks = frame.looks if frame.image is not None else np.full((len(frame), tracks.looks.shape[1]), np.nan)
         ok &= ~(histogram_agreement(tracks.looks, looks) < cfg.looks_match)
         build = ratio_agreement(tracks.ratios, frame.ratios)  # inf: too few bones in common
@@ -314,9 +340,11 @@ class PoseTracker:
         """(T, D) bool: the detection is most of the track's person, not a fragment: at least
         ``revive_keypoints``, or half the keypoints the track has seen (a track of someone only
         ever seen in part is renewed by that part)."""
-        revive = self.config.revive_keypoints or max(self.config.min_shared, frame.seen.shape[1] // 3)
-        need = np.minimum(revive, np.ceil(0.5 * tracks.seen.sum(axis=1)))
+        need = np.minimum(self._revive(frame), np.ceil(0.5 * tracks.seen.sum(axis=1)))
         return frame.seen.sum(axis=1)[None] >= np.maximum(need, self.config.min_shared)[:, None]
+
+    def _revive(self, frame: _Frame) -> int:
+        return self.config.revive_keypoints or max(self.config.min_shared, frame.seen.shape[1] // 3)
 
     @staticmethod
     def _free(n: int, taken: np.ndarray) -> np.ndarray:
@@ -356,12 +384,17 @@ class PoseTracker:
                            frame.looks[new] if frame.image is not None else born.looks)
         return born, new
 
-    def _label(self, people, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
+    def _label(self, people, frame: _Frame, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
+        """Set every person's ``track_id`` and return those shown: people of confirmed tracks,
+        and of tentative ones (with ``show_tentative``) when they are more than a sliver (at
+        least ``revive_keypoints``): a few keypoints of someone at the frame's edge or a
+        decoder's stray piece wait for the second frame."""
         shown = np.zeros(len(people), bool)
         for person in people:
             person.track_id = -1
+        big = frame.seen.sum(axis=1) >= self._revive(frame)
         for ids, states, where in ((tracks.ids[rows], tracks.state[rows], cols), (born.ids, born.state, new)):
             for track_id, state, col in zip(ids.tolist(), states.tolist(), where.tolist()):
                 people[col].track_id = track_id
-                shown[col] = self.config.show_tentative or state != TENTATIVE
+                shown[col] = state != TENTATIVE or (self.config.show_tentative and big[col])
         return [p for p, s in zip(people, shown) if s]

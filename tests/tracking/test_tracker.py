@@ -222,4 +222,5 @@ def test_nan_keypoints_count_as_missing_for_ids_and_smoothing():
     assert ids == [0] * 10
     assert (out.keypoints[[0, 4, 7], 2] <= 0.5).all()  # carried at lower confidence or dropped
     all_nan = Person(np.full((18, 3), np.nan), 1.0)
-    assert tracker.update([all_nan], 1.0)[0].track_id >= 0  # a new track, nothing breaks
+    shown = tracker.update([all_nan], 1.0)  # nothing breaks: a new track with its id, withheld
+    assert all_nan.track_id >= 0 and shown == []  # (no keypoints: less than a sliver, unconfirmed)
