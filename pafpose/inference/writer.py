@@ -49,7 +49,7 @@ from ..errors import UserError
 from ..io.discovery import MediaInput
 from ..io.outputs import openpose_json, write_image, write_json
 from .coco_stream import CocoResultsStream, describe_os_error
-from .runner import Frame, SourceEnd
+from .events import Frame, SourceEnd
 
 __all__ = ["ResultWriter", "CocoResultsStream", "output_options", "FORMATS", "MANIFEST"]
 
