@@ -275,7 +275,7 @@ class PoseTracker:
         free = self._open(tracks, rows, cols, len(frame))
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
-        most = frame.seen.sum(axis=1)[None] >= 0.5 * self._in_view(tracks, predicted, frame)[:, None]
+        most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None] & (most | ~frame.crowded[None])
         if lost.any():
             lost &= self._evidence(tracks, frame, lost)[0]

@@ -224,3 +224,74 @@ def test_nan_keypoints_count_as_missing_for_ids_and_smoothing():
     all_nan = Person(np.full((18, 3), np.nan), 1.0)
     shown = tracker.update([all_nan], 1.0)  # nothing breaks: a new track with its id, withheld
     assert all_nan.track_id >= 0 and shown == []  # (no keypoints: less than a sliver, unconfirmed)
+
+
+def test_a_person_back_after_a_short_exit_gets_their_id_back_by_position():
+    # A walks out of the right edge (1.2 s out of sight, turning outside) and comes back there;
+    # B stays on the left. Without a frame nothing but position can tell: nobody else is near.
+    tracker = PoseTracker()
+    (a, b) = _ids(tracker.update([body((500, 300)), body((100, 300))], 0))
+    for f in range(1, 20):  # A walks right
+        tracker.update([body((500 + 5 * f, 300)), body((100, 300))], f / FPS)
+    for f in range(20, 56):  # A is gone
+        tracker.update([body((100, 300))], f / FPS)
+    back = []
+    for f in range(56, 70):  # back: at first only the side nearer the frame (no whole torso)
+        person = body((600 - 5 * (f - 56), 300))
+        if f < 60:
+            person = fragment(person, keep=(0, 1, 5, 6, 7, 11, 12, 13, 15, 17))
+        back.append(_ids(tracker.update([person, body((100, 300))], f / FPS)))
+    assert all(ids == [a, b] for ids in back), back
+
+
+def test_two_people_where_one_was_lost_give_new_ids_not_a_guess():
+    # A is lost for 0.5 s; then two people stand equally near A's spot: neither gets A's id.
+    tracker = PoseTracker()
+    for f in range(5):
+        (a,) = _ids(tracker.update([body((300, 300))], f / FPS))
+    for f in range(5, 20):
+        tracker.update([], f / FPS)
+    for f in range(20, 25):
+        ids = _ids(tracker.update([body((240, 300)), body((360, 300))], f / FPS))
+        assert a not in ids and len(set(ids)) == 2
+    # One of them alone near the spot would have been A.
+    tracker = PoseTracker()
+    for f in range(5):
+        (a,) = _ids(tracker.update([body((300, 300))], f / FPS))
+    for f in range(5, 20):
+        tracker.update([], f / FPS)
+    assert _ids(tracker.update([body((240, 300))], 20 / FPS)) == [a]
+
+
+def test_a_lost_track_takes_its_person_back_from_a_sliver_born_a_frame_ago():
+    # A is lost for 0.5 s and comes back into view: first three keypoints (a new, unconfirmed
+    # track: not shown), then most of them: A's own id, the sliver's track ends.
+    tracker = PoseTracker()
+    for f in range(5):
+        (a,) = _ids(tracker.update([body((300, 300))], f / FPS))
+    for f in range(5, 20):
+        tracker.update([], f / FPS)
+    assert tracker.update([fragment(body((300, 300)), keep=(1, 2, 5))], 20 / FPS) == []
+    assert _ids(tracker.update([body((300, 300))], 21 / FPS)) == [a]
+    assert _ids(tracker.update([body((301, 300))], 22 / FPS)) == [a]
+
+
+def test_recover_takes_only_pairs_nothing_else_could_mean():
+    from pafpose.tracking.association import recover
+
+    allowed = np.ones((2, 2), bool)
+    # Track 0 is near detection 0, track 1 near detection 1: both taken.
+    rows, cols = recover(np.array([[0.1, 2.0], [2.0, 0.2]]), allowed)
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [(0, 0), (1, 1)]
+    # Detection 0 is about as near track 0 as detection 1 is: nobody is taken for track 0.
+    rows, cols = recover(np.array([[0.3, 0.4], [2.0, 2.0]]), allowed)
+    assert 0 not in rows.tolist()
+
+
+def test_build_ignores_one_bone_the_decoder_took_from_someone_else():
+    from pafpose.tracking.similarity import ratio_agreement
+
+    a = np.log(np.full((1, 8), 0.6))
+    b = a.copy()
+    b[0, 5] = np.log(2.0)  # one knee-ankle bone twice too long: another person's ankle
+    assert ratio_agreement(a, b)[0, 0] < 0.01
