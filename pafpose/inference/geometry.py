@@ -19,8 +19,7 @@ import torch
 
 from ..codec.spec import cells_to_pixels, map_size_for, pixels_to_cells
 
-__all__ = ["NetworkInput", "PAD_VALUE", "network_input_size", "resize_and_pad", "resample_maps",
-           "to_original_pixels"]
+__all__ = ["NetworkInput", "PAD_VALUE", "network_input_size", "padded_size", "resize_and_pad", "resample_maps"]
 
 #: Grey of the right/bottom padding, in 8-bit BGR (OpenPose pads with 128 as well).
 PAD_VALUE = 128
@@ -46,24 +45,25 @@ def network_input_size(image_size: tuple[int, int], height: float, max_width: fl
     return NetworkInput(width, rows, width / w0, rows / h0)
 
 
-def resize_and_pad(image: np.ndarray, r: NetworkInput, stride: int) -> np.ndarray:
-    """(H, W, 3) BGR uint8 -> resized to ``r`` and grey-padded right and bottom to whole cells."""
+def padded_size(r: NetworkInput, stride: int, bucket: int = 0) -> tuple[int, int]:
+    """(W, H) of the padded network input: whole cells, then (``bucket`` > 0) rounded up to a
+    multiple of ``bucket`` pixels, so that images of nearby sizes share one input shape (one
+    batch, one CUDA graph); the extra grey is cropped off the maps like the rest."""
+    cols, rows = map_size_for((r.width, r.height), stride)
+    width, height = cols * stride, rows * stride
+    if bucket:
+        width, height = -(-width // bucket) * bucket, -(-height // bucket) * bucket
+    return width, height
+
+
+def resize_and_pad(image: np.ndarray, r: NetworkInput, stride: int, bucket: int = 0) -> np.ndarray:
+    """(H, W, 3) BGR uint8 -> resized to ``r`` and grey-padded right and bottom to
+    :func:`padded_size`."""
     shrink = r.width < image.shape[1]
     resized = cv2.resize(image, (r.width, r.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-    cols, rows = map_size_for((r.width, r.height), stride)
-    return cv2.copyMakeBorder(resized, 0, rows * stride - r.height, 0, cols * stride - r.width,
+    width, height = padded_size(r, stride, bucket)
+    return cv2.copyMakeBorder(resized, 0, height - r.height, 0, width - r.width,
                               cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-
-
-def to_original_pixels(keypoints: np.ndarray, fx: float, fy: float) -> None:
-    """In place: (K, 3) network-input x, y of found keypoints (score > 0) -> original pixels.
-
-    ``fx``, ``fy``: the resize factors from the original image to the network input
-    (:meth:`Predictor.resize_factors`); pixel centres are at integer coordinates on both sides.
-    """
-    found = keypoints[:, 2] > 0
-    keypoints[found, 0] = (keypoints[found, 0] + 0.5) / fx - 0.5
-    keypoints[found, 1] = (keypoints[found, 1] + 0.5) / fy - 0.5
 
 
 def _interpolation_matrix(n_out: int, n_in: int, f_out: float, f_in: float, stride: int,

@@ -33,12 +33,12 @@ from ..io.bundled import DEFAULT_WEIGHTS
 from ..io.images import read_image, to_bgr8
 from .backends import open_network
 from .decoding import PeopleDecoder, to_original_pixels
-from .geometry import PAD_VALUE, NetworkInput, network_input_size, resample_maps, resize_and_pad
+from .geometry import PAD_VALUE, NetworkInput, network_input_size, padded_size, resample_maps, resize_and_pad
 from .settings import InferenceSettings
 from .stages import MapPostprocessor, NetworkStage, StageTimes, make_preprocessor
 
 __all__ = ["Predictor", "ImageMaps", "StageTimes", "NetworkInput", "PAD_VALUE", "resample_maps",
-           "to_original_pixels", "as_bgr_image", "network_input_size", "resize_and_pad"]
+           "to_original_pixels", "as_bgr_image", "network_input_size", "padded_size", "resize_and_pad"]
 
 
 @dataclass
@@ -86,6 +86,9 @@ class Predictor:
         preprocess: "cpu" (OpenCV on the host), "device" (torch on the network's device) or
             "auto": the device's own on a GPU (see :mod:`pafpose.inference.stages`).
         cuda_graphs: on CUDA, replay the torch network as a CUDA graph per input shape.
+        bucket: pad network inputs up to a multiple of this many pixels, so that images of
+            nearby sizes share one shape (one batch, one CUDA graph); "auto": 64 on a GPU, 0 (whole
+            cells only) on a CPU, where padding costs real time.
 
     The maps are read with the network's head (:attr:`codec`): a checkpoint's or model's
     ``head``, an ONNX file's stored head; a model object without one is taken to have the default
@@ -97,7 +100,7 @@ class Predictor:
                  backend: str = "auto", precision: str = "auto", decode_params: dict | None = None,
                  max_width: int = 2048, batch_size: int | None = None, max_people: int | None = None,
                  threads: int | None = None, cache_dir: str | Path | None = None,
-                 preprocess: str = "auto", cuda_graphs: bool = True):
+                 preprocess: str = "auto", cuda_graphs: bool = True, bucket: int | str = "auto"):
         scales = tuple(float(s) for s in scales)
         if not scales or min(scales) <= 0:
             raise UserError(f"scales must be positive numbers, got {list(scales)}")
@@ -131,7 +134,12 @@ class Predictor:
         params = decode_params if isinstance(decode_params, DecodeParams) else dataclasses.replace(
             self.settings.decode, **_decode_overrides(decode_params or {}))
         self.decoder = PeopleDecoder(self.codec.spec, params, max_people)
-        self.preprocessor = make_preprocessor(preprocess, self.codec.stride, self.device, self.flip)
+        if bucket == "auto":
+            bucket = 64 if self.device.type == "cuda" else 0
+        if not isinstance(bucket, int) or bucket < 0 or bucket % self.codec.stride:
+            raise UserError(f"bucket must be a multiple of the stride ({self.codec.stride}) or 0, got {bucket!r}")
+        self.bucket = bucket
+        self.preprocessor = make_preprocessor(preprocess, self.codec.stride, self.device, self.flip, bucket)
         self.network_stage = NetworkStage(self.network, static_batch=self.batch_size * (2 if self.flip else 1))
         self.postprocessor = MapPostprocessor(self.codec, self.flip, len(self.scales))
 
@@ -234,6 +242,10 @@ class Predictor:
         r = self.resize(image_size, 1.0)
         return r.fx, r.fy
 
+    def input_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """(W, H) of the padded network input at scale 1.0: images that share it share batches."""
+        return padded_size(self.resize(image_size), self.codec.stride, self.bucket)
+
     def resize(self, image_size: tuple[int, int], scale: float = 1.0) -> NetworkInput:
         """How an image of (W0, H0) pixels is fed to the network at ``scale``."""
         return network_input_size(image_size, self.input_height * scale, self.max_width * scale)
@@ -254,7 +266,7 @@ class Predictor:
             resizes = [self.resize(im.shape[1::-1], scale) for im in images]
             groups: dict[tuple[int, int], list[int]] = {}
             for index, r in enumerate(resizes):
-                groups.setdefault(self.codec.map_size((r.width, r.height)), []).append(index)
+                groups.setdefault(padded_size(r, self.codec.stride, self.bucket), []).append(index)
             for indices in groups.values():
                 for start in range(0, len(indices), self.images_per_call):
                     chunk = indices[start:start + self.images_per_call]

@@ -185,7 +185,9 @@ class _Pipeline:
         self.runner, self.predictor = runner, runner.predictor
         self.stop = threading.Event()
         size = runner.queue_size
-        self.read_q, self.maps_q, self.out = (Channel(size, self.stop) for _ in range(3))
+        # Enough frames read ahead to fill a batch while the previous one runs.
+        self.read_q = Channel(max(size, 2 * self.predictor.images_per_call), self.stop)
+        self.maps_q, self.out = Channel(size, self.stop), Channel(size, self.stop)
         self.executor: DecodeExecutor = make_decode_executor(
             self.predictor.decoder, runner.decode_workers, self.predictor.device.type,
             getattr(self.predictor, "threads", None))
@@ -231,6 +233,10 @@ class _Pipeline:
         failed: dict[MediaInput, str] = {}
         pending = None
         batch_size = self.predictor.images_per_call
+
+        def input_size(x: Item) -> tuple[int, ...]:  # frames that share it share a network call
+            return x.padded.shape if x.padded is not None else self.predictor.input_size(x.image.shape[1::-1])
+
         while True:
             item = pending or self.read_q.get()
             pending = None
@@ -246,8 +252,9 @@ class _Pipeline:
             batch = [item]
             while len(batch) < batch_size and not item.live:
                 following = self.read_q.get(timeout=0.002 if batch_size > 1 else 0)
-                if isinstance(following, Item) and following.image.shape == item.image.shape \
-                        and not following.live and (following.padded is None) == (item.padded is None):
+                if isinstance(following, Item) and not following.live \
+                        and input_size(following) == input_size(item) \
+                        and (following.padded is None) == (item.padded is None):
                     batch.append(following)
                 else:
                     pending = following

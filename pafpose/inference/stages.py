@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..codec.head import PafCodec
-from ..codec.spec import map_size_for
-from .geometry import PAD_VALUE, NetworkInput, resample_maps, resize_and_pad
+from .geometry import PAD_VALUE, NetworkInput, padded_size, resample_maps, resize_and_pad
 
 __all__ = ["StageTimes", "CpuPreprocessor", "DevicePreprocessor", "NetworkStage", "MapPostprocessor",
            "make_preprocessor"]
@@ -57,12 +56,12 @@ class CpuPreprocessor:
     shrinking, cubic when enlarging), grey-padded right and bottom to whole cells, RGB [0, 1],
     the mirrored copies after the originals for the flip test, then moved to ``device``."""
 
-    def __init__(self, stride: int, device: torch.device, flip: bool = False):
-        self.stride, self.device, self.flip = stride, torch.device(device), flip
+    def __init__(self, stride: int, device: torch.device, flip: bool = False, bucket: int = 0):
+        self.stride, self.device, self.flip, self.bucket = stride, torch.device(device), flip, bucket
 
     def pad(self, image: np.ndarray, resize: NetworkInput) -> np.ndarray:
         """One image resized and padded (H', W', 3) BGR uint8; a reader thread may do this early."""
-        return resize_and_pad(image, resize, self.stride)
+        return resize_and_pad(image, resize, self.stride, self.bucket)
 
     def __call__(self, images: Sequence[np.ndarray], resizes: Sequence[NetworkInput],
                  padded: Sequence[np.ndarray] | None = None) -> torch.Tensor:
@@ -88,8 +87,8 @@ class DevicePreprocessor:
     measures the AP on it).
     """
 
-    def __init__(self, stride: int, device: torch.device, flip: bool = False):
-        self.stride, self.device, self.flip = stride, torch.device(device), flip
+    def __init__(self, stride: int, device: torch.device, flip: bool = False, bucket: int = 0):
+        self.stride, self.device, self.flip, self.bucket = stride, torch.device(device), flip, bucket
         self._areas: dict[tuple[int, int], torch.Tensor] = {}
 
     def pad(self, image: np.ndarray, resize: NetworkInput) -> np.ndarray:
@@ -124,9 +123,8 @@ class DevicePreprocessor:
 
     def __call__(self, images: Sequence[np.ndarray], resizes: Sequence[NetworkInput],
                  padded: Sequence[np.ndarray] | None = None) -> torch.Tensor:
-        cols, rows = map_size_for((resizes[0].width, resizes[0].height), self.stride)
-        out = torch.full((len(images), 3, rows * self.stride, cols * self.stride), float(PAD_VALUE),
-                         device=self.device)
+        width, height = padded_size(resizes[0], self.stride, self.bucket)
+        out = torch.full((len(images), 3, height, width), float(PAD_VALUE), device=self.device)
         start = 0
         while start < len(images):  # runs of one original size (a video's frames) resize together
             end = start + 1
@@ -140,12 +138,12 @@ class DevicePreprocessor:
         return torch.cat([out, out.flip(3)]) if self.flip else out
 
 
-def make_preprocessor(kind: str, stride: int, device: torch.device, flip: bool):
+def make_preprocessor(kind: str, stride: int, device: torch.device, flip: bool, bucket: int = 0):
     """"cpu" (OpenCV), "device" (torch on ``device``) or "auto" (the device's own when it is a GPU)."""
     device = torch.device(device)
     if kind == "auto":
         kind = "device" if device.type == "cuda" else "cpu"
-    return (DevicePreprocessor if kind == "device" else CpuPreprocessor)(stride, device, flip)
+    return (DevicePreprocessor if kind == "device" else CpuPreprocessor)(stride, device, flip, bucket)
 
 
 class NetworkStage:
