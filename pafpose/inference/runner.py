@@ -165,17 +165,20 @@ class Runner:
 
     @staticmethod
     def _sources(inputs) -> tuple[list[MediaInput], list[SourceEnd]]:
+        """(what to read, a failed SourceEnd per input that cannot be read at all)."""
         if isinstance(inputs, (str, Path, MediaInput)):
             inputs = [inputs]
-        items = list(inputs)
-        given = [x for x in items if isinstance(x, MediaInput)]
-        paths = [x for x in items if not isinstance(x, MediaInput)]
-        found, errors = discover_inputs(paths) if paths else ([], [])
-        if errors and not found and not given:
-            raise UserError("; ".join(errors))
-        missing = [SourceEnd(MediaInput(str(error).split(":")[0], "missing", str(error).split(":")[0]), 0,
-                             error=error) for error in errors]
-        return given + found, missing
+        sources, missing = [], []
+        for given in inputs:
+            if isinstance(given, MediaInput):
+                sources.append(given)
+                continue
+            found, errors = discover_inputs([given])
+            sources += found
+            missing += [SourceEnd(MediaInput(given, "missing", str(given)), 0, error=error) for error in errors]
+        if missing and not sources:
+            raise UserError("; ".join(end.error for end in missing))
+        return sources, missing
 
 
 class _Pipeline:
