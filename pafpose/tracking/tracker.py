@@ -279,7 +279,11 @@ class PoseTracker:
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None] & (most | ~frame.crowded[None])
         if lost.any():
             lost &= self._evidence(tracks, frame, lost)[0]
-            rows, cols = self._take(rows, cols, *recover(distance / np.maximum(tracks.size, 1.0)[:, None], lost))
+            # A person back after a while is as likely where they were last seen (they turned
+            # back) as where they were heading: the nearer of the two counts.
+            last = keypoint_distance(tracks.keypoints, tracks.seen, frame.xy, frame.seen, cfg.min_shared)
+            near = np.minimum(distance, last) / np.maximum(tracks.size, 1.0)[:, None]
+            rows, cols = self._take(rows, cols, *recover(near, lost))
 
         free = self._open(tracks, rows, cols, len(frame))
         candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
