@@ -26,9 +26,23 @@ from ..errors import UserError
 from . import lifecycle
 from .association import assign, recover, reidentify
 from .cuts import CameraShift
-from .similarity import (histogram_agreement, keypoint_distance, limb_ratios, pose_similarity,
-                         ratio_agreement, torso_histograms)
-from .state import CONFIRMED, TENTATIVE, Tracks, areas, blend_evidence, gate_radius, move_matched, predict
+from .detections import Detections
+from .similarity import (
+    histogram_agreement,
+    keypoint_distance,
+    pose_similarity,
+    ratio_agreement,
+)
+from .state import (
+    CONFIRMED,
+    TENTATIVE,
+    Tracks,
+    areas,
+    blend_evidence,
+    gate_radius,
+    move_matched,
+    predict,
+)
 
 __all__ = ["TrackerConfig", "PoseTracker", "pose_similarity"]
 
@@ -103,56 +117,6 @@ class TrackerConfig:
             raise ValueError("need 0 < velocity_smoothing <= 1, sigma_scale > 0, min_shared >= 1")
 
 
-class _Frame:
-    """One frame's detections as arrays, with their evidence computed when first asked for."""
-
-    def __init__(self, people: Sequence[Person], k: int, min_confidence: float, image, skeleton,
-                 camera: np.ndarray):
-        kp = np.stack([np.asarray(p.keypoints, np.float64) for p in people]) if people else np.zeros((0, k, 3))
-        if kp.shape[1] != k:
-            raise UserError(f"people with {kp.shape[1]} keypoints given to a tracker of {k}-keypoint people")
-        finite = np.isfinite(kp).all(axis=-1)  # NaN or inf keypoints from an outside detector: missing
-        self.seen = finite & (np.nan_to_num(kp[..., 2], nan=-np.inf) > min_confidence)
-        self.image_xy = np.where(self.seen[..., None], kp[..., :2], 0.0)
-        # Where people stand in the scene: the camera's motion (pan, shake) since the first frame
-        # taken out, so a lost person is predicted where they stand, not where they were drawn.
-        self.xy = np.where(self.seen[..., None], self.image_xy - camera, 0.0)
-        self.image, self.skeleton = image, skeleton
-        self._ratios = self._looks = self._crowded = None
-
-    def __len__(self) -> int:
-        return len(self.seen)
-
-    @property
-    def ratios(self) -> np.ndarray:
-        """Limb ratios; NaN for crowded people (their limbs may be someone else's)."""
-        if self._ratios is None:
-            self._ratios = limb_ratios(self.xy, self.seen, self.skeleton)
-            self._ratios[self.crowded] = np.nan
-        return self._ratios
-
-    @property
-    def crowded(self) -> np.ndarray:
-        """(D,) bool: the person's keypoint box overlaps another's by over a fifth of its area
-        (pieces of a crowd: its colours are mixed, its keypoints may be someone else's)."""
-        if self._crowded is None:
-            lo = np.where(self.seen[..., None], self.xy, np.inf).min(axis=1)
-            hi = np.where(self.seen[..., None], self.xy, -np.inf).max(axis=1)
-            inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0, None), -1)
-            np.fill_diagonal(inter, 0)
-            area = np.prod(np.clip(hi - lo, 1, None), -1)
-            self._crowded = (inter / area[:, None]).max(axis=1, initial=0) > 0.2
-        return self._crowded
-
-    @property
-    def looks(self) -> np.ndarray:
-        """Torso histograms; NaN for crowded people (mixed colours)."""
-        if self._looks is None:
-            self._looks = torso_histograms(self.image, self.image_xy, self.seen, self.skeleton)
-            self._looks[self.crowded] = np.nan
-        return self._looks
-
-
 class PoseTracker:
     """Gives people a stable ``track_id`` across the frames of one video or stream.
 
@@ -213,7 +177,7 @@ class PoseTracker:
         tracks, cfg = self._tracks, self.config
         if image is not None:
             self._camera = self._camera + self._shift(image)
-        frame = _Frame(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton, self._camera)
+        frame = Detections(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton, self._camera)
         predicted = predict(tracks, now, cfg.coast)
 
         rows, cols = self._associate(tracks, predicted, frame, now)
@@ -248,7 +212,7 @@ class PoseTracker:
         self._tracks = Tracks.empty(person.keypoints.shape[0])
         self._sigmas = keypoint_sigmas(self._skeleton) * self.config.sigma_scale
 
-    def _associate(self, tracks: Tracks, predicted: np.ndarray, frame: _Frame, now: float):
+    def _associate(self, tracks: Tracks, predicted: np.ndarray, frame: Detections, now: float):
         """(rows, cols): matched tracks and detections. Tracks seen recently first, by keypoint
         similarity; then tracks lost for up to ``max_lost`` by position where unambiguous and no
         evidence disagrees; then tracks lost for up to ``reid_seconds`` by looks or build."""
@@ -258,7 +222,6 @@ class PoseTracker:
         distance = keypoint_distance(predicted, tracks.seen, frame.xy, frame.seen, cfg.min_shared)
         inside = distance <= gate_radius(tracks, now, cfg.gate_base, cfg.gate_speed, cfg.coast)[:, None]
         unseen = now - tracks.matched_time
-        confirmed = tracks.state == CONFIRMED
         whole = self._whole(tracks, frame)
         # How well the shared keypoints agree, and a little how much of the person is there (of
         # two pieces of one person, the bigger wins; a fragment of the right person still beats
@@ -275,9 +238,10 @@ class PoseTracker:
         free = self._open(tracks, rows, cols, len(frame))
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
-        most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
-        lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None] & (most | ~frame.crowded[None])
+        lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None]
         if lost.any():
+            most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
+            lost &= most | ~frame.crowded[None]
             lost &= self._evidence(tracks, frame, lost)[0]
             # A person back after a while is as likely where they were last seen (they turned
             # back) as where they were heading: the nearer of the two counts.
@@ -308,7 +272,7 @@ class PoseTracker:
         keep = ~np.isin(cols, new_cols)
         return np.concatenate([rows[keep], new_rows]), np.concatenate([cols[keep], new_cols])
 
-    def _in_view(self, tracks: Tracks, predicted: np.ndarray, frame: _Frame) -> np.ndarray:
+    def _in_view(self, tracks: Tracks, predicted: np.ndarray, frame: Detections) -> np.ndarray:
         """(T,) how many of each track's known keypoints are predicted inside the frame (all of
         them without a frame)."""
         if frame.image is None:
@@ -317,7 +281,7 @@ class PoseTracker:
         x, y = np.moveaxis(predicted + self._camera, -1, 0)
         return (tracks.seen & (x >= 0) & (x < w) & (y >= 0) & (y < h)).sum(axis=1)
 
-    def _same_size(self, tracks: Tracks, frame: _Frame, pairs: np.ndarray) -> np.ndarray:
+    def _same_size(self, tracks: Tracks, frame: Detections, pairs: np.ndarray) -> np.ndarray:
         """(T, D) bool: the track's and the detection's boxes, over the keypoints both have (a
         person half out of the frame is compared on their visible half), are within 1.5x in size;
         True for pairs not in ``pairs`` or with fewer than half the keypoints in common."""
@@ -329,7 +293,7 @@ class PoseTracker:
         ok[t, d] = ~enough | ((ratio < 1.5) & (ratio > 1 / 1.5))
         return ok
 
-    def _evidence(self, tracks: Tracks, frame: _Frame, pairs: np.ndarray):
+    def _evidence(self, tracks: Tracks, frame: Detections, pairs: np.ndarray):
         """((T, D) bool: nothing says the pair are two people: sizes within 1.5x, looks (where both are known) and build (where both are measured) not
         disagreeing; (D, H) the detections' looks, NaN without a frame)."""
         cfg = self.config
@@ -340,14 +304,14 @@ class PoseTracker:
         ok &= ~(np.isfinite(build) & (build > 2 * cfg.ratio_tolerance))
         return ok, looks
 
-    def _whole(self, tracks: Tracks, frame: _Frame) -> np.ndarray:
+    def _whole(self, tracks: Tracks, frame: Detections) -> np.ndarray:
         """(T, D) bool: the detection is most of the track's person, not a fragment: at least
         ``revive_keypoints``, or half the keypoints the track has seen (a track of someone only
         ever seen in part is renewed by that part)."""
         need = np.minimum(self._revive(frame), np.ceil(0.5 * tracks.seen.sum(axis=1)))
         return frame.seen.sum(axis=1)[None] >= np.maximum(need, self.config.min_shared)[:, None]
 
-    def _revive(self, frame: _Frame) -> int:
+    def _revive(self, frame: Detections) -> int:
         return self.config.revive_keypoints or max(self.config.min_shared, frame.seen.shape[1] // 3)
 
     @staticmethod
@@ -356,7 +320,7 @@ class PoseTracker:
         free[taken] = False
         return free
 
-    def _merge_duplicates(self, tracks: Tracks, rows, cols, frame: _Frame, now: float):
+    def _merge_duplicates(self, tracks: Tracks, rows, cols, frame: Detections, now: float):
         """Merge duplicate tracks (a decoder's split person) into the oldest; the survivor shows
         the bigger piece. Returns the remaining rows and cols and the merged-away rows."""
         cfg = self.config
@@ -370,7 +334,7 @@ class PoseTracker:
         keep = duplicate < 0
         return rows[keep], cols[keep], rows[~keep]
 
-    def _births(self, tracks: Tracks, predicted, rows, cols, frame: _Frame, now: float, first: bool):
+    def _births(self, tracks: Tracks, predicted, rows, cols, frame: Detections, now: float, first: bool):
         """New tracks (ids given now) for unmatched detections that are not pieces of a matched
         person; people in a video's first frame are confirmed at once unless they are fragments."""
         cfg = self.config
@@ -388,7 +352,7 @@ class PoseTracker:
                            frame.looks[new] if frame.image is not None else born.looks)
         return born, new
 
-    def _label(self, people, frame: _Frame, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
+    def _label(self, people, frame: Detections, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
         """Set every person's ``track_id`` and return those shown: people of confirmed tracks,
         and of tentative ones (with ``show_tentative``) when they are more than a sliver (at
         least ``revive_keypoints``): a few keypoints of someone at the frame's edge or a
