@@ -166,6 +166,7 @@ def test_eval_bad_annotations(weights, tmp_path):
     assert code == 2 and "broken.json" in err
 
 
+@pytest.mark.requires("onnx")
 def test_export_then_infer_with_onnx_backend(weights, media, tmp_path):
     onnx_path = tmp_path / "tiny.onnx"
     code, out, err = run("export", "--weights", weights, "--onnx", onnx_path)

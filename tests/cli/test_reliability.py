@@ -126,6 +126,7 @@ def test_synth_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     assert not [p for p in (tmp_path / "s").rglob("*") if p.is_file()]
 
 
+@pytest.mark.requires("onnx")
 def test_export_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     _full_disk(monkeypatch, tmp_path.resolve())
     code, _, err = run("export", "--weights", "synthetic-small", "--onnx", tmp_path / "m.onnx")
@@ -134,7 +135,8 @@ def test_export_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("command", ["train", "synth", "export", "infer"])
+@pytest.mark.parametrize("command", ["train", "synth", "infer",
+                                     pytest.param("export", marks=pytest.mark.requires("onnx"))])
 def test_out_under_a_file_is_one_line(tmp_path, monkeypatch, command, weights):
     monkeypatch.setattr("pafpose.training.loop.build_train_dataset", lambda cfg: PoseSamples(count=8))
     blocker = tmp_path / "file"
@@ -224,6 +226,7 @@ def test_discovery_follows_symlinked_folders_once_and_skips_hidden_names(tmp_pat
     assert failures == [f"{photos / 'gone.jpg'}: broken link (its target is missing)"]
 
 
+@pytest.mark.requires("pillow")
 def test_jfif_and_gif_are_read_or_reported(tmp_path):
     from PIL import Image
 
@@ -340,6 +343,7 @@ def test_annotated_size_must_match_the_image(tmp_path):
         dataset.sample(0, None)  # __getitem__ logs it and replaces the sample, as for a broken image
 
 
+@pytest.mark.requires("pillow")
 def test_annotated_on_the_stored_pixels_of_a_rotated_photo(tmp_path, caplog):
     """A photo stored 40x30 with an EXIF 'rotate 90' tag, annotated as stored (40x30)."""
     import numpy as np
@@ -383,7 +387,10 @@ def test_a_closed_pipe_is_a_quiet_exit(tmp_path):
                           "echo ${PIPESTATUS[0]} >&2", shell=True, executable="/bin/bash", cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                           timeout=120)
-    assert proc.stderr.strip() == str(errors.EXIT_BROKEN_PIPE), proc.stderr
+    # The status is the last line; a library's own start-up notice (a CUDA build's) may precede it.
+    *before, status = proc.stderr.strip().splitlines()
+    assert status == str(errors.EXIT_BROKEN_PIPE), proc.stderr
+    assert not [line for line in before if "Traceback" in line or "pipe" in line.lower()], proc.stderr
 
 
 def test_checkpoint_digest_catches_flipped_bytes(tmp_path):

@@ -16,16 +16,16 @@ from pafpose.io.checkpoint import load_model
 from pafpose.training import TrainConfig, train
 from pafpose.training.loss import pose_loss
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CROP = 256
 
 
 def _fixed_batch_loss(model: torch.nn.Module) -> float:
-    """Loss on the 4 bundled images without augmentation (validation samples)."""
+    """Loss on the 4 bundled images without augmentation (validation samples), on the CPU."""
     data = CocoPoseDataset(SAMPLE_DIR, SAMPLE_ANNOTATIONS, DataConfig(crop_size=CROP), train=False)
     items = [data[i] for i in range(len(data))]
     batch = {k: torch.stack([item[k] for item in items]) for k in ("image", "heatmaps", "pafs", "mask")}
-    model.eval()
+    model = model.cpu().eval()  # trained on the machine's device: a GPU where there is one
     with torch.no_grad():
         pafs, heatmaps = model(batch["image"])
         return float(pose_loss(pafs, heatmaps, batch["pafs"], batch["heatmaps"], batch["mask"]).total)
@@ -35,7 +35,7 @@ def _people_found(model: torch.nn.Module) -> int:
     from pafpose import Predictor
     from pafpose.io.images import read_image
 
-    predictor = Predictor(model, input_height=368)
+    predictor = Predictor(model.cpu(), input_height=368)
     return sum(len(predictor.predict(read_image(p))) for p in sorted(SAMPLE_DIR.glob("*.jpg")))
 
 

@@ -18,7 +18,7 @@ from pafpose.inference.predict import Predictor
 from pafpose.io.checkpoint import WEIGHTS_DIR, load_checkpoint
 from pafpose.training import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_FILE = WEIGHTS_DIR / f"{BUNDLED}.pt"
 
 # Measured (README "The synthetic-small model"): the bundled model's AP on the demo's default 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,9 +132,14 @@ def test_unknown_model_config_key_is_named():
 
 def test_model_info_cli_prints_params_and_gflops(tmp_path):
     # The config is found from this file, and the command runs elsewhere, so the test does not
-    # depend on pytest being started from the repository root.
-    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
-    out = subprocess.run([sys.executable, "-m", "pafpose.cli", "model-info", "--config", str(config),
-                          "--size", "64", "96"], capture_output=True, text=True, check=True,
-                         cwd=tmp_path, env={"OMP_NUM_THREADS": "1", "PATH": ""}).stdout
+    # depend on pytest being started from the repository root. The machine's environment is kept
+    # (a CUDA install may need its library paths); pafpose is found whether installed or not.
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "pafpose.cli", "model-info", "--config",
+                           str(root / "configs" / "tiny.yaml"), "--size", "64", "96"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
     assert "parameters: 143,319" in out and "GFLOPs" in out and "(1, 38, 8, 12)" in out
