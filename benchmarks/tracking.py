@@ -22,7 +22,8 @@ Metrics (py-motmetrics): IDF1, MOTA, id switches; **theft**: track ids matched t
 ground-truth people over a clip; **unlabelled**: detections matching a person (OKS >= 0.5) that
 the tracker returned without an id (or left out), as a share of them. A detection matches a
 person at OKS >= 0.5 (COCO sigmas, the person's keypoint box as area); people with fewer than 4
-visible keypoints are "don't care".
+visible keypoints are "don't care", and so are detections centred in the box of a person the
+photo's annotations have without keypoints (too small to label; like MOT's ignore regions).
 
 Also the synthetic scenarios of ``testkit.motion`` (maps of the visible keypoints decoded by
 ``PafCodec.decode``), tracker speed at 20 people and traced memory over a long stream.
@@ -250,13 +251,24 @@ def _fresh(frames):
     return [[Person(p.keypoints.copy(), p.score) for p in people] for people in frames]
 
 
+def _in_boxes(found: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(D,) bool: the centre of each detection's seen keypoints lies in one of the (N, 4)
+    boxes of people the annotations have without keypoints (grown by half their size)."""
+    seen = found[..., 2] > 0
+    centre = np.where(seen[..., None], found[..., :2], 0).sum(1) / np.maximum(seen.sum(1), 1)[:, None]
+    grow = (boxes[:, 2:] - boxes[:, :2]) / 4
+    lo, hi = boxes[:, :2] - grow, boxes[:, 2:] + grow
+    return ((centre[:, None] >= lo[None]) & (centre[:, None] <= hi[None])).all(-1).any(1)
+
+
 def identity_metrics(seq: MotionSequence, detections, tracked) -> dict:
     """IDF1, MOTA, switches, theft and unlabelled share of tracked people against ground truth."""
     import motmetrics as mm
 
     acc = mm.MOTAccumulator(auto_id=True)
     person_frames = matched_detections = unlabelled = 0
-    for ids, truth, found_all, people in zip(seq.ids, seq.keypoints, detections, tracked):
+    ignore = seq.ignore or [np.zeros((0, 4))] * len(seq)
+    for ids, truth, found_all, people, boxes in zip(seq.ids, seq.keypoints, detections, tracked, ignore):
         care = (truth[..., 2] > 1).sum(-1) >= MIN_VISIBLE
         # unlabelled: detections matching a person that come back without an id
         all_kp = np.array([p.to_coco17() for p in found_all]).reshape(-1, 17, 3)
@@ -267,7 +279,7 @@ def identity_metrics(seq: MotionSequence, detections, tracked) -> dict:
         people = [p for p in people if p.track_id >= 0]
         found = np.array([p.to_coco17() for p in people]).reshape(-1, 17, 3)
         oks = oks_matrix(truth, found)
-        ignored = (oks[~care] >= MATCH_OKS).any(0) & ~(oks[care] >= MATCH_OKS).any(0)
+        ignored = ((oks[~care] >= MATCH_OKS).any(0) | _in_boxes(found, boxes)) & ~(oks[care] >= MATCH_OKS).any(0)
         oks = oks[care][:, ~ignored]
         hyp = [p.track_id for p, drop in zip(people, ignored) if not drop]
         acc.update(ids[care].tolist(), hyp, np.where(oks >= MATCH_OKS, 1 - oks, np.nan))

@@ -47,6 +47,9 @@ class MotionSequence:
         keypoints: per frame, (P, 17, 3) COCO-17 x, y, v (v: 2 visible, 1 hidden, 0 not seen).
         images: per frame, the (H, W, 3) BGR image, when the sequence has images
             (:func:`photo_sequence`); empty otherwise.
+        ignore: per frame, (N, 4) x0, y0, x1, y1 boxes of people who are in the picture but
+            not annotated (COCO people without keypoints): a tracker showing them is not wrong.
+            Empty: none.
     """
 
     name: str
@@ -55,6 +58,7 @@ class MotionSequence:
     ids: list[np.ndarray]
     keypoints: list[np.ndarray]
     images: list[np.ndarray] = field(default_factory=list)
+    ignore: list[np.ndarray] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)

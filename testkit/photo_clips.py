@@ -8,7 +8,8 @@
 - :func:`join_shots`: shots one after another (hard cuts), with black frames where asked.
 
 The people's ids are their COCO annotation ids; keypoints are COCO-17 x, y, v with v=2 visible,
-v=1 hidden behind a nearer person, v=0 out of view (as in :mod:`testkit.motion`).
+v=1 hidden behind a nearer person, v=0 out of view (as in :mod:`testkit.motion`). People the
+photo's annotations have without keypoints (too small to label) are the clip's ``ignore`` boxes.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ def camera_over_photo(image: np.ndarray, annotations: list[dict], keyframes: lis
     ih, iw = image.shape[:2]
     ow, oh = output_size
     people = [a for a in annotations if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd")]
+    unlabelled = np.array([a["bbox"] for a in annotations if a not in people], np.float64).reshape(-1, 4)
+    unlabelled[:, 2:] += unlabelled[:, :2]  # x0, y0, x1, y1
     ids = np.array([a["id"] for a in people], dtype=np.int64)
     kp = np.array([np.reshape(a["keypoints"], (17, 3)) for a in people], dtype=np.float64).reshape(-1, 17, 3)
     key = np.array(keyframes, dtype=np.float64)
-    out_ids, out_kp, images = [], [], []
+    out_ids, out_kp, images, ignore = [], [], [], []
     for f in range(frames):
         t = f / max(frames - 1, 1)
         i = int(np.clip(np.searchsorted(key[:, 0], t, side="right") - 1, 0, len(key) - 2))
@@ -65,7 +68,8 @@ def camera_over_photo(image: np.ndarray, annotations: list[dict], keyframes: lis
         keep = (moved[..., 2] > 0).any(axis=1)
         out_ids.append(ids[keep])
         out_kp.append(moved[keep])
-    return MotionSequence(name, (ow, oh), 30.0, out_ids, out_kp, images)
+        ignore.append((unlabelled - np.array([x0, y0, x0, y0])) * zoom)
+    return MotionSequence(name, (ow, oh), 30.0, out_ids, out_kp, images, ignore)
 
 
 @dataclass
@@ -170,7 +174,7 @@ def join_shots(shots: list[MotionSequence], black: dict[int, tuple[int, int]] | 
                name: str = "shots") -> MotionSequence:
     """Shots one after another (a hard cut between each); ``black``: shot index -> (first frame,
     count) of black frames replacing that shot's frames (nothing seen in them)."""
-    ids, kps, images = [], [], []
+    ids, kps, images, ignore = [], [], [], []
     for s, shot in enumerate(shots):
         first, count = (black or {}).get(s, (0, 0))
         for f in range(len(shot)):
@@ -178,4 +182,6 @@ def join_shots(shots: list[MotionSequence], black: dict[int, tuple[int, int]] | 
             ids.append(shot.ids[f][:0] if dark else shot.ids[f])
             kps.append(shot.keypoints[f][:0] if dark else shot.keypoints[f])
             images.append(np.zeros_like(shot.images[f]) if dark else shot.images[f])
-    return MotionSequence(name, shots[0].image_size, shots[0].fps, ids, kps, images)
+            boxes = shot.ignore[f] if shot.ignore else np.zeros((0, 4))
+            ignore.append(boxes[:0] if dark else boxes)
+    return MotionSequence(name, shots[0].image_size, shots[0].fps, ids, kps, images, ignore)

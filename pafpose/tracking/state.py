@@ -39,6 +39,7 @@ class Tracks:
     misses: np.ndarray  # (N,) consecutive missed frames
     ratios: np.ndarray  # (N, 8) limb ratios (running mean; NaN: never measured)
     looks: np.ndarray  # (N, HISTOGRAM_BINS) torso colour histogram (running mean; NaN: none)
+    sizeable: np.ndarray  # (N,) bool: seen at least once as more than a sliver (shown from then)
 
     @classmethod
     def empty(cls, num_keypoints: int, rows: int = 0) -> Tracks:
@@ -47,7 +48,7 @@ class Tracks:
                    np.zeros((n, k), bool), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros((n, k, 2)),
                    np.full((n, k), -np.inf), np.zeros((n, 2)), np.zeros(n, bool), np.zeros(n),
                    np.zeros(n, np.int64), np.zeros(n, np.int64), np.full((n, _RATIOS), np.nan),
-                   np.full((n, HISTOGRAM_BINS), np.nan))
+                   np.full((n, HISTOGRAM_BINS), np.nan), np.zeros(n, bool))
 
     def __len__(self) -> int:
         return len(self.ids)

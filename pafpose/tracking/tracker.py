@@ -178,12 +178,14 @@ class PoseTracker:
         if image is not None:
             self._camera = self._camera + self._shift(image)
         frame = Detections(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton, self._camera)
+        frame.sizeable = frame.seen.sum(axis=1) >= self._revive(frame)
         predicted = predict(tracks, now, cfg.coast)
 
         rows, cols = self._associate(tracks, predicted, frame, now)
         whole = self._whole(tracks, frame)[rows, cols]
         move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
                      cfg.velocity_smoothing, cfg.min_shared, whole)
+        tracks.sizeable[rows] |= frame.sizeable[cols]
         blend_evidence(tracks, rows, frame.ratios[cols],
                        frame.looks[cols] if image is not None else np.full((len(cols), tracks.looks.shape[1]), np.nan))
         rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
@@ -347,22 +349,23 @@ class PoseTracker:
         born = lifecycle.newborn(frame.xy[new], frame.seen[new], now, self._next_id,
                                  (first & whole) | (cfg.confirm_frames == 1))
         self._next_id += len(new)
+        born.sizeable[:] = frame.sizeable[new]
         if len(new):
             blend_evidence(born, np.arange(len(new)), frame.ratios[new],
                            frame.looks[new] if frame.image is not None else born.looks)
         return born, new
 
     def _label(self, people, frame: Detections, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
-        """Set every person's ``track_id`` and return those shown: people of confirmed tracks,
-        and of tentative ones (with ``show_tentative``) when they are more than a sliver (at
-        least ``revive_keypoints``): a few keypoints of someone at the frame's edge or a
-        decoder's stray piece wait for the second frame."""
+        """Set every person's ``track_id`` and return those shown: people of tracks that have
+        been seen as more than a sliver (at least ``revive_keypoints`` at once; a few keypoints
+        at the frame's edge, or a decoder's stray piece, are not shown as a person of their
+        own), confirmed, or tentative with ``show_tentative``."""
         shown = np.zeros(len(people), bool)
         for person in people:
             person.track_id = -1
-        big = frame.seen.sum(axis=1) >= self._revive(frame)
-        for ids, states, where in ((tracks.ids[rows], tracks.state[rows], cols), (born.ids, born.state, new)):
-            for track_id, state, col in zip(ids.tolist(), states.tolist(), where.tolist()):
+        for t, where in ((tracks.select(rows), cols), (born, new)):
+            people_shown = t.sizeable & ((t.state != TENTATIVE) | self.config.show_tentative)
+            for track_id, show, col in zip(t.ids.tolist(), people_shown.tolist(), where.tolist()):
                 people[col].track_id = track_id
-                shown[col] = state != TENTATIVE or (self.config.show_tentative and big[col])
+                shown[col] = show
         return [p for p, s in zip(people, shown) if s]
