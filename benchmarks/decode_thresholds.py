@@ -2,7 +2,7 @@
 
 Ground-truth maps (benchmarks/decode.py) cannot choose the thresholds, since any threshold works
 on clean maps; a trained network's maps can. This draws the 200 validation scenes the bundled
-model was validated on (pafpose.demo.VAL_SCENES), runs the network once per image, then decodes
+model was validated on (pafpose.data.synth.VAL_SCENES), runs the network once per image, then decodes
 the same maps under each setting and scores COCO keypoint AP with pycocotools.
 
     .venv/bin/python benchmarks/decode_thresholds.py      # about a minute
@@ -21,11 +21,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pafpose.codec.decode import DecodeParams  # noqa: E402
-from pafpose.data.synth import generate_dataset  # noqa: E402
-from pafpose.demo import BUNDLED, SCENES, VAL_SCENES  # noqa: E402
+from pafpose.data.synth import SCENES, VAL_SCENES, generate_dataset  # noqa: E402
 from pafpose.inference.evaluate import evaluate_keypoints, people_to_coco_results  # noqa: E402
 from pafpose.inference.predict import Predictor, to_original_pixels  # noqa: E402
 from pafpose.io.annotations import load_coco  # noqa: E402
+from pafpose.io.bundled import SYNTHETIC_WEIGHTS as BUNDLED  # noqa: E402
 from pafpose.io.images import read_image  # noqa: E402
 
 

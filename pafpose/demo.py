@@ -9,10 +9,8 @@ the bundled ``synthetic-small`` weights were made from and reruns that recipe (t
 stored in the checkpoint, which is ``configs/synthetic-small.yaml``), then writes a release
 checkpoint.
 
-Scene settings are fixed here so that training, validation and demo scenes come from one
-distribution: 256x256 images with 0..6 people between 0.3 and 0.6 of the image height whose
-bounding boxes overlap by at most 30 %, plus the generator's crowd regions and unannotated
-figures (and, as in COCO, no keypoints on people smaller than 32x32 pixels in area).
+Training, validation and demo scenes come from one distribution, fixed in
+:mod:`pafpose.data.synth.splits`.
 """
 
 from __future__ import annotations
@@ -23,20 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.bundled import DEFAULT_WEIGHTS
+from .data.synth.splits import SCENES, TRAIN_SCENES, VAL_SCENES
+from .io.bundled import DEFAULT_WEIGHTS, SYNTHETIC_WEIGHTS
 from .io.checkpoint import load_checkpoint, resolve_weights, save_checkpoint
 
-__all__ = ["SCENES", "TRAIN_SCENES", "VAL_SCENES", "BUNDLED", "DemoResult", "run_demo",
-           "run_synthetic_demo", "train_from_scratch", "release_checkpoint", "contact_sheet"]
+__all__ = ["DemoResult", "run_demo", "run_synthetic_demo", "train_from_scratch", "release_checkpoint",
+           "contact_sheet"]
 
-#: Scene options shared by every synthetic split (``pafpose.data.synth.generate_dataset`` kwargs).
-SCENES = {"image_size": (256, 256), "max_people": 6, "min_height": 0.3, "max_height": 0.6,
-          "max_overlap": 0.3}
-#: (seed, number of images) of the training and held-out validation splits.
-TRAIN_SCENES = (100, 4000)
-VAL_SCENES = (200, 200)
-#: The bundled weights the synthetic demo runs by default.
-BUNDLED = "synthetic-small"
 DESCRIPTION = ("pafpose synthetic-small: configs/synthetic-small.yaml trained from scratch on 4000 "
                "synthetic 256x256 scenes of drawn figures (pafpose synth), no real images. It has "
                "never seen a photograph and is not meant for real people; it demonstrates the "
@@ -145,7 +136,7 @@ def run_demo(out_dir: str | Path, weights: str | Path = DEFAULT_WEIGHTS, annotat
     return _run_on_coco(predictor, annotation_file, image_dir, Path(out_dir), tile_height=SHEET_TILE_HEIGHT)
 
 
-def run_synthetic_demo(out_dir: str | Path, weights: str | Path = BUNDLED, seed: int = 7,
+def run_synthetic_demo(out_dir: str | Path, weights: str | Path = SYNTHETIC_WEIGHTS, seed: int = 7,
                        num_images: int = 8) -> DemoResult:
     """Draw ``num_images`` new scenes (seeded), detect people, write pictures + JSON, score AP.
 
@@ -181,7 +172,7 @@ def release_checkpoint(training_checkpoint: str | Path, out_path: str | Path, va
     return save_checkpoint(out_path, release)
 
 
-def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progress: bool = True,
+def train_from_scratch(out_dir: str | Path, recipe: str | Path = SYNTHETIC_WEIGHTS, progress: bool = True,
                        **overrides) -> tuple[Path, dict]:
     """Regenerate the synthetic splits and retrain ``recipe``'s training config from scratch.
 
@@ -208,5 +199,6 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = BUNDLED, progre
     metrics = result.final_val_metrics or validate_coco(
         result.model, cfg.val_annotations, cfg.val_images, max_images=cfg.val_max_images,
         input_height=cfg.validation_height)
-    release = release_checkpoint(result.checkpoint, out / f"{BUNDLED}.pt", metrics, cfg.val_input_height)
+    release = release_checkpoint(result.checkpoint, out / f"{SYNTHETIC_WEIGHTS}.pt", metrics,
+                                 cfg.val_input_height)
     return release, metrics

@@ -56,8 +56,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..demo import BUNDLED, run_demo, run_synthetic_demo, train_from_scratch
-    from ..io.bundled import DEFAULT_WEIGHTS
+    from ..demo import run_demo, run_synthetic_demo, train_from_scratch
+    from ..io.bundled import DEFAULT_WEIGHTS, SYNTHETIC_WEIGHTS
 
     synthetic = args.synthetic or args.train
     if synthetic and (args.annotations or args.images or args.input_height):
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     if synthetic:
-        weights = args.weights or BUNDLED
+        weights = args.weights or SYNTHETIC_WEIGHTS
         if args.train:
             weights, metrics = train_from_scratch(args.out / "train")
             print(f"trained from scratch in {(time.perf_counter() - start) / 60:.1f} min: validation "

@@ -12,9 +12,11 @@ import torch
 
 from pafpose.cli import main
 from pafpose.config import load_config, to_dict
-from pafpose.demo import BUNDLED, SCENES, run_synthetic_demo
+from pafpose.data.synth import SCENES
+from pafpose.demo import run_synthetic_demo
 from pafpose.inference.evaluate import validate_coco
 from pafpose.inference.predict import Predictor
+from pafpose.io.bundled import SYNTHETIC_WEIGHTS as BUNDLED
 from pafpose.io.checkpoint import WEIGHTS_DIR, load_checkpoint
 from pafpose.training import TrainConfig, train
 
