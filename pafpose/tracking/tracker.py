@@ -233,7 +233,12 @@ class PoseTracker:
         # Fragments keep a live track only while its person was seen whole within max_lost.
         recent = now - tracks.whole_time <= cfg.max_lost
         live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
-        rows, cols = assign(score, close & live, cfg.strong_similarity)
+        # Confirmed tracks first: a track born a frame ago from a piece of someone does not
+        # outbid that person's own track.
+        confirmed = (tracks.state == CONFIRMED)[:, None]
+        rows, cols = assign(score, close & live & confirmed, cfg.strong_similarity)
+        free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None]
+        rows, cols = self._take(rows, cols, *assign(score, close & live & ~confirmed & free, cfg.strong_similarity))
 
         # Lost tracks may take back a detection a track born a moment ago took (the first sliver
         # of a person coming back into view started it).
