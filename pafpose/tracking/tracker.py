@@ -228,7 +228,7 @@ class PoseTracker:
         # How well the shared keypoints agree, and a little how much of the person is there (of
         # two pieces of one person, the bigger wins; a fragment of the right person still beats
         # the whole of the wrong one).
-        score = 0.5 * (agreement + coverage)
+        score = np.sqrt(agreement * coverage)
         close = inside & (agreement >= max(cfg.min_similarity, 1e-12))
         # Fragments keep a live track only while its person was seen whole within max_lost.
         recent = now - tracks.whole_time <= cfg.max_lost
