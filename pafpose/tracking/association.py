@@ -84,7 +84,8 @@ def recover(distance: np.ndarray, allowed: np.ndarray, ratio: float = 2.0,
 
 def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.ndarray,
                det_ratios: np.ndarray, allowed: np.ndarray, looks_match: float,
-               ratio_tolerance: float, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+               ratio_tolerance: float, margin: float = 0.05,
+               distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of lost tracks and detections whose evidence says they are the same person.
 
     Args:
@@ -94,7 +95,10 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
         looks_match: least Bhattacharyya coefficient of the histograms.
         ratio_tolerance: largest mean |difference| of the log limb ratios.
         margin: a pair is taken only if it beats every other agreeing candidate of its track
-            and of its detection by this much: two look-alikes give a new id, not a guess.
+            and of its detection by this much, or (with ``distance``) is unambiguous by position
+            among them as :func:`recover` sees it: two look-alikes in the same place give a new
+            id, not a guess.
+        distance: (T, D) distances in the track's person sizes, or None.
 
     Looks decide where both histograms are known (and the limb ratios, where known, must not
     disagree badly); otherwise the limb ratios decide; with neither, nobody is re-identified.
@@ -111,10 +115,12 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
     if not agree.any():
         return _EMPTY
     s = np.where(agree, score, -np.inf)
+    near = set() if distance is None else set(zip(*(x.tolist() for x in recover(distance, agree))))
     rows, cols = [], []
     for t, d in zip(*np.nonzero(agree)):
         row, col = np.delete(s[t], d), np.delete(s[:, d], t)
-        if (row.size == 0 or s[t, d] >= row.max() + margin) and (col.size == 0 or s[t, d] >= col.max() + margin):
+        if (row.max(initial=-np.inf) + margin <= s[t, d] and col.max(initial=-np.inf) + margin <= s[t, d]) \
+                or (t, d) in near:
             rows.append(t)
             cols.append(d)
     return np.asarray(rows, np.int64), np.asarray(cols, np.int64)

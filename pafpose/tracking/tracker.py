@@ -245,15 +245,15 @@ class PoseTracker:
         free = self._open(tracks, rows, cols, len(frame))
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
+        # A person back after a while is as likely where they were last seen (they turned back)
+        # as where they were heading: the nearer of the two counts, in the track's person sizes.
+        last = keypoint_distance(tracks.keypoints, tracks.seen, frame.xy, frame.seen, cfg.min_shared)
+        near = np.minimum(distance, last) / np.maximum(tracks.size, 1.0)[:, None]
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None]
         if lost.any():
             most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
             lost &= most | ~frame.crowded[None]
             lost &= self._evidence(tracks, frame, lost)[0]
-            # A person back after a while is as likely where they were last seen (they turned
-            # back) as where they were heading: the nearer of the two counts.
-            last = keypoint_distance(tracks.keypoints, tracks.seen, frame.xy, frame.seen, cfg.min_shared)
-            near = np.minimum(distance, last) / np.maximum(tracks.size, 1.0)[:, None]
             rows, cols = self._take(rows, cols, *recover(near, lost))
 
         free = self._open(tracks, rows, cols, len(frame))
@@ -261,7 +261,8 @@ class PoseTracker:
         if candidates.any():
             plausible, looks = self._evidence(tracks, frame, candidates)
             rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, looks, frame.ratios,
-                                                            candidates & plausible, cfg.looks_match, cfg.ratio_tolerance))
+                                                            candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
+                                                            distance=near))
         return rows, cols
 
     @staticmethod

@@ -295,3 +295,18 @@ def test_build_ignores_one_bone_the_decoder_took_from_someone_else():
     b = a.copy()
     b[0, 5] = np.log(2.0)  # one knee-ankle bone twice too long: another person's ankle
     assert ratio_agreement(a, b)[0, 0] < 0.01
+
+
+def test_look_alikes_are_told_apart_by_position_or_get_a_new_id():
+    from pafpose.tracking.association import reidentify
+
+    looks = np.full((2, 19), 1 / 19)  # two lost tracks that look the same
+    ratios = np.full((2, 8), np.nan)
+    det_looks, det_ratios = looks[:1], ratios[:1]
+    allowed = np.ones((2, 1), bool)
+    rows, _ = reidentify(looks, ratios, det_looks, det_ratios, allowed, 0.8, 0.1)
+    assert len(rows) == 0  # looks alone cannot tell them apart: a new id
+    rows, _ = reidentify(looks, ratios, det_looks, det_ratios, allowed, 0.8, 0.1, distance=np.array([[0.3], [3.0]]))
+    assert rows.tolist() == [0]  # one of them left from right there
+    rows, _ = reidentify(looks, ratios, det_looks, det_ratios, allowed, 0.8, 0.1, distance=np.array([[1.0], [1.5]]))
+    assert len(rows) == 0  # both about as near: still a new id
