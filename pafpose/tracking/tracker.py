@@ -194,6 +194,7 @@ class PoseTracker:
         matched[rows] = True
         alive = lifecycle.survivors(tracks, matched, now, cfg.confirm_frames, cfg.reid_seconds)
         alive[merged] = False
+        alive &= matched | tracks.sizeable  # a track never shown ends when it loses its person
         born, new = self._births(tracks, predicted, rows, cols, frame, now, first=not len(tracks))
         self._tracks = tracks.select(alive).append(born)
         return self._label(people, frame, tracks, rows, cols, born, new)
@@ -240,8 +241,8 @@ class PoseTracker:
         free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None]
         rows, cols = self._take(rows, cols, *assign(score, close & live & ~confirmed & free, cfg.strong_similarity))
 
-        # Lost tracks may take back a detection a track born a moment ago took (the first sliver
-        # of a person coming back into view started it).
+        # Lost tracks may take back a detection held by a track nobody has seen yet (the first
+        # sliver of a person coming back into view started it).
         free = self._open(tracks, rows, cols, len(frame))
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
@@ -268,8 +269,8 @@ class PoseTracker:
     @staticmethod
     def _open(tracks: Tracks, rows: np.ndarray, cols: np.ndarray, num_detections: int) -> np.ndarray:
         """(T, D) bool: unmatched confirmed tracks against detections unmatched or held by a
-        tentative track."""
-        held = cols[tracks.state[rows] == CONFIRMED]
+        track nobody has seen yet (tentative, or never shown: only slivers so far)."""
+        held = cols[(tracks.state[rows] == CONFIRMED) & tracks.sizeable[rows]]
         free_t = PoseTracker._free(len(tracks), rows) & (tracks.state == CONFIRMED)
         return free_t[:, None] & PoseTracker._free(num_detections, held)[None]
 

@@ -310,3 +310,16 @@ def test_look_alikes_are_told_apart_by_position_or_get_a_new_id():
     assert rows.tolist() == [0]  # one of them left from right there
     rows, _ = reidentify(looks, ratios, det_looks, det_ratios, allowed, 0.8, 0.1, distance=np.array([[1.0], [1.5]]))
     assert len(rows) == 0  # both about as near: still a new id
+
+
+def test_a_lost_track_takes_its_person_back_from_a_confirmed_track_never_shown():
+    # The sliver is seen for three frames (its track confirmed, never shown: too little of a
+    # person); then the whole person: A's own id.
+    tracker = PoseTracker()
+    for f in range(5):
+        (a,) = _ids(tracker.update([body((300, 300))], f / FPS))
+    for f in range(5, 20):
+        tracker.update([], f / FPS)
+    for f in range(20, 23):
+        assert tracker.update([fragment(body((300, 300)), keep=(1, 2, 5))], f / FPS) == []
+    assert _ids(tracker.update([body((300, 300))], 23 / FPS)) == [a]
