@@ -75,10 +75,11 @@ class CutDetector:
 class CameraShift:
     """How far the picture moved since the previous frame (a pan, a shake), by phase correlation
     of small grey frames (about 0.1 ms): so a track with no velocity yet (a person just seen)
-    still follows a panning camera. A shift over ``max_step`` of the frame's size in one frame
-    (a cut, or a flat picture's false peak) counts as none."""
+    still follows a panning camera. A weak correlation peak (``least_response``: consecutive
+    frames of one shot, shaken or zooming, score 0.55-1; two unrelated pictures 0.1-0.25) or a
+    shift over ``max_step`` of the frame's size in one frame counts as none."""
 
-    def __init__(self, width: int = 96, least_response: float = 0.1, max_step: float = 0.15):
+    def __init__(self, width: int = 96, least_response: float = 0.3, max_step: float = 0.15):
         self.width, self.least_response, self.max_step = width, least_response, max_step
         self._previous: np.ndarray | None = None
         self._scale = 1.0

@@ -91,3 +91,15 @@ def test_looks_come_from_the_frame_through_sequence_tracking():
     back = [body((200, 300)), body((450, 300))]
     again = _ids(seq.update(video, 100 / 30, frame(back, [(200, 60, 30), GREEN]), back))
     assert again[1] == first[1] and again[0] not in first
+
+
+def test_camera_shift_follows_a_pan_and_ignores_a_jump_to_another_picture():
+    from pafpose.tracking import cuts
+
+    texture = np.random.default_rng(5).integers(0, 256, (480, 640, 3)).astype(np.uint8)
+    texture = np.ascontiguousarray(np.repeat(np.repeat(texture[::8, ::8], 8, 0), 8, 1))
+    shift = cuts.CameraShift()
+    shift(texture)
+    dx, dy = shift(np.roll(texture, 12, axis=1))
+    assert abs(dx - 12) < 3 and abs(dy) < 3  # a pan: the picture moved 12 px right
+    assert np.allclose(shift(_scene(2)), 0)  # another picture: no shift, not a wild jump
