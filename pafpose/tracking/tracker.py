@@ -85,6 +85,8 @@ class TrackerConfig:
         merge_seconds: a duplicate track at most this old is merged into the older one (older
             ones only when they move together).
         min_confidence: keypoints at or below this confidence (or not finite) are missing.
+        min_shown: fewest keypoints of a detection shown as a person (fewer: a decoder's stray
+            piece, or too little of someone to draw; it keeps its track and id, unshown).
     """
 
     min_similarity: float = 0.1
@@ -105,6 +107,7 @@ class TrackerConfig:
     velocity_smoothing: float = 0.5
     merge_seconds: float = 1 / 3
     min_confidence: float = 0.0
+    min_shown: int = 4
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_similarity < 1:
@@ -366,12 +369,14 @@ class PoseTracker:
         """Set every person's ``track_id`` and return those shown: people of tracks that have
         been seen as more than a sliver (at least ``revive_keypoints`` at once; a few keypoints
         at the frame's edge, or a decoder's stray piece, are not shown as a person of their
-        own), confirmed, or tentative with ``show_tentative``."""
+        own), confirmed, or tentative with ``show_tentative``; and this frame at least
+        ``min_shown`` keypoints of them."""
         shown = np.zeros(len(people), bool)
         for person in people:
             person.track_id = -1
         for t, where in ((tracks.select(rows), cols), (born, new)):
             people_shown = t.sizeable & ((t.state != TENTATIVE) | self.config.show_tentative)
+            people_shown &= frame.seen[where].sum(axis=1) >= self.config.min_shown
             for track_id, show, col in zip(t.ids.tolist(), people_shown.tolist(), where.tolist()):
                 people[col].track_id = track_id
                 shown[col] = show

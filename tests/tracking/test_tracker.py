@@ -165,7 +165,9 @@ def test_dead_tracks_end_on_time_even_with_fragments_nearby():
     (a,) = tracker.update([person], 0)
     worn = []
     for f in range(1, 120):  # 4 s of a leg-sized fragment where the person stood
-        worn.append(_ids(tracker.update([fragment(person)], f / FPS)))
+        leg = fragment(person)
+        assert tracker.update([leg], f / FPS) == []  # three keypoints: not shown as a person
+        worn.append([leg.track_id])
     # The fragment may be the person's own leg for max_lost (1 s), not after.
     assert all(ids == [a.track_id] for ids in worn[:29])
     assert all(a.track_id not in ids for ids in worn[31:])
