@@ -93,7 +93,11 @@ def run_bytetrack(frames, images, fps, high: float = 0.5, buffer: int = 30):
 
 def run_norfair(frames, images, fps):
     """norfair 2.3 with its keypoint-voting distance and its OpenPose demo's settings."""
+    import logging
+
     from norfair import Detection, Tracker
+
+    logging.getLogger().setLevel(logging.ERROR)  # norfair warns about its scalar distance each run
     from norfair.distances import create_keypoints_voting_distance
 
     height = images[0].shape[0] if images is not None else 480
