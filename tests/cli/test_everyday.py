@@ -33,7 +33,7 @@ from pafpose.io.outputs import lock_folder, write_json
 from pafpose.training import TrainConfig, train
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
