@@ -19,7 +19,7 @@ class Detections:
     """One frame's detections as arrays, with their evidence computed when first asked for."""
 
     def __init__(self, people: Sequence[Person], k: int, min_confidence: float, image, skeleton,
-                 camera: np.ndarray):
+                 camera: np.ndarray, sizeable: int):
         kp = np.stack([np.asarray(p.keypoints, np.float64) for p in people]) if people else np.zeros((0, k, 3))
         if kp.shape[1] != k:
             raise UserError(f"people with {kp.shape[1]} keypoints given to a tracker of {k}-keypoint people")
@@ -30,6 +30,7 @@ class Detections:
         # taken out, so a lost person is predicted where they stand, not where they were drawn.
         self.xy = np.where(self.seen[..., None], self.image_xy - camera, 0.0)
         self.image, self.skeleton = image, skeleton
+        self.sizeable = self.seen.sum(axis=1) >= sizeable  # more than a sliver of a person
         self._ratios = self._looks = self._crowded = None
 
     def __len__(self) -> int:
@@ -58,7 +59,7 @@ class Detections:
 
     @property
     def looks(self) -> np.ndarray:
-        """Torso histograms; NaN for crowded people (mixed colours)."""
+        """Torso histograms; NaN for crowded people (mixed colours), and without a frame."""
         if self._looks is None:
             self._looks = torso_histograms(self.image, self.image_xy, self.seen, self.skeleton)
             self._looks[self.crowded] = np.nan

@@ -169,8 +169,10 @@ class PoseTracker:
 
         Returns:
             The people to show, in input order, each with its ``track_id`` set in place. Left
-            out (their ``track_id`` -1): a piece of a person already matched (a decoder's
-            split), and, with ``show_tentative=False``, people of unconfirmed tracks.
+            out: a piece of a person already matched (a decoder's split; ``track_id`` -1),
+            people with fewer than ``min_shown`` keypoints and tracks only ever seen as a sliver
+            (their ``track_id`` set, not shown), and, with ``show_tentative=False``, people of
+            unconfirmed tracks.
         """
         now = self._clock(time)
         if self._tracks is None:
@@ -180,8 +182,8 @@ class PoseTracker:
         tracks, cfg = self._tracks, self.config
         if image is not None:
             self._camera = self._camera + self._shift(image)
-        frame = Detections(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton, self._camera)
-        frame.sizeable = frame.seen.sum(axis=1) >= self._revive(frame)
+        frame = Detections(people, tracks.keypoints.shape[1], cfg.min_confidence, image, self._skeleton,
+                           self._camera, self._revive(tracks.keypoints.shape[1]))
         predicted = predict(tracks, now, cfg.coast)
 
         rows, cols = self._associate(tracks, predicted, frame, now)
@@ -189,8 +191,7 @@ class PoseTracker:
         move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
                      cfg.velocity_smoothing, cfg.min_shared, whole)
         tracks.sizeable[rows] |= frame.sizeable[cols]
-        blend_evidence(tracks, rows, frame.ratios[cols],
-                       frame.looks[cols] if image is not None else np.full((len(cols), tracks.looks.shape[1]), np.nan))
+        blend_evidence(tracks, rows, frame.ratios[cols], frame.looks[cols])
         rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
 
         matched = np.zeros(len(tracks), bool)
@@ -310,7 +311,7 @@ class PoseTracker:
         disagreeing; (D, H) the detections' looks, NaN without a frame)."""
         cfg = self.config
         ok = self._same_size(tracks, frame, pairs)
-        looks = frame.looks if frame.image is not None else np.full((len(frame), tracks.looks.shape[1]), np.nan)
+        looks = frame.looks
         ok &= ~(histogram_agreement(tracks.looks, looks) < cfg.looks_match)
         build = ratio_agreement(tracks.ratios, frame.ratios)  # inf: too few bones in common
         ok &= ~(np.isfinite(build) & (build > 2 * cfg.ratio_tolerance))
@@ -320,11 +321,11 @@ class PoseTracker:
         """(T, D) bool: the detection is most of the track's person, not a fragment: at least
         ``revive_keypoints``, or half the keypoints the track has seen (a track of someone only
         ever seen in part is renewed by that part)."""
-        need = np.minimum(self._revive(frame), np.ceil(0.5 * tracks.seen.sum(axis=1)))
+        need = np.minimum(self._revive(frame.seen.shape[1]), np.ceil(0.5 * tracks.seen.sum(axis=1)))
         return frame.seen.sum(axis=1)[None] >= np.maximum(need, self.config.min_shared)[:, None]
 
-    def _revive(self, frame: Detections) -> int:
-        return self.config.revive_keypoints or max(self.config.min_shared, frame.seen.shape[1] // 3)
+    def _revive(self, num_keypoints: int) -> int:
+        return self.config.revive_keypoints or max(self.config.min_shared, num_keypoints // 3)
 
     @staticmethod
     def _free(n: int, taken: np.ndarray) -> np.ndarray:
@@ -361,8 +362,7 @@ class PoseTracker:
         self._next_id += len(new)
         born.sizeable[:] = frame.sizeable[new]
         if len(new):
-            blend_evidence(born, np.arange(len(new)), frame.ratios[new],
-                           frame.looks[new] if frame.image is not None else born.looks)
+            blend_evidence(born, np.arange(len(new)), frame.ratios[new], frame.looks[new])
         return born, new
 
     def _label(self, people, frame: Detections, tracks: Tracks, rows, cols, born: Tracks, new) -> list[Person]:
