@@ -11,9 +11,12 @@ Rules (see the README's "Tracking"):
   strong mutual-best pair: it never gives up a strong pair to make two weak ones.
 - Tracks seen recently are matched first; lost tracks only take what is left, and only with
   detections complete enough that a fragment or a bystander's limb does not revive them.
+- :func:`recover`: a track lost for up to ``max_lost`` takes a person back by position only
+  where the pair is unambiguous: every other candidate of either is at least twice as far.
 - :func:`reidentify`: a track lost for longer, up to ``reid_seconds``, gets a person back only
   when their looks (torso colours) or, without a frame, their build (limb ratios) agree, and
-  nobody else's agree nearly as well; otherwise the person gets a new id.
+  nobody else's agree nearly as well (or, among look-alikes, the pair is unambiguous by
+  position); otherwise the person gets a new id.
 """
 
 from __future__ import annotations

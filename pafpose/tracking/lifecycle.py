@@ -8,6 +8,8 @@
   re-identification evidence until ``reid_seconds``, then it ends. Fragments (fewer than
   ``revive_keypoints``) keep a track only for ``max_lost`` after its person was last seen whole,
   so decoder pieces and a bystander's limbs do not keep a dead track alive.
+- a track only ever seen as a sliver (fewer than ``revive_keypoints`` at once) is not shown
+  and ends when it misses a frame; a lost track may take its detection.
 - a cut (:meth:`PoseTracker.end_all`) ends every track at once.
 
 Only live tracks are stored, so memory is bounded by the people in view plus those lost for

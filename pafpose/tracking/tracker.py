@@ -1,16 +1,19 @@
 """Person ids over a video: :class:`PoseTracker` and its settings, :class:`TrackerConfig`.
 
-Each frame, every track predicts where its keypoints are now (constant velocity, for at most
-``coast`` time units) and is compared with every detected person (``association``): inside a
-motion gate, at their true keypoint similarity, recently seen tracks first, then lost ones, then
-re-identification by looks or build. Unmatched detections that are not pieces of a matched
-person start tracks with new ids (``lifecycle``). What a track remembers is in ``state``; how
-alike two people are, in ``similarity``.
+Positions are in the scene's coordinates: the camera's own motion (a pan, shake), measured from
+the frames when given, is taken out. Each frame, every track predicts where its keypoints are
+now (constant velocity, for at most ``coast`` time units) and is compared with every detected
+person (``association``), inside a motion gate: confirmed tracks seen recently first, by
+keypoint similarity, then tentative ones; then tracks lost for up to ``max_lost`` by position,
+only where nothing else could be meant and no evidence disagrees; then tracks lost for up to
+``reid_seconds`` by looks or build. Unmatched detections that are not pieces of a matched
+person start tracks with new ids (``lifecycle``). What a track remembers is in ``state``; a
+frame's detections and their evidence in ``detections``; how alike two people are, in
+``similarity``.
 
 The rule throughout: a new id is better than a wrong one. An id is never handed to a second
-person on position alone after an absence, never traded away from a strong match, and never
-reused.
-"""
+person by a guess between two candidates, never traded away from a strong match, and never
+reused."""
 
 from __future__ import annotations
 
