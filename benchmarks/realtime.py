@@ -14,6 +14,9 @@ CPU load (another process multiplying matrices), against the unloaded fps in the
     .venv/bin/python benchmarks/realtime.py            # ~5 minutes on 2 cores
     .venv/bin/python benchmarks/realtime.py --record   # also store each precision's AP in the
                                                        # bundled checkpoint (the auto contract)
+    .venv/bin/python benchmarks/realtime.py --only openvino-int8 --record
+        # measure only the named backend-precision rows and update only their AP in the record
+        # (after a change to what one precision builds; the other entries and the weights stay)
 """
 
 from __future__ import annotations
@@ -164,6 +167,9 @@ def main() -> None:
     parser.add_argument("--heights", type=int, nargs="+", default=[256, 320, 368, 432])
     parser.add_argument("--record", action="store_true",
                         help="store each precision's AP in the bundled checkpoint's inference entry")
+    parser.add_argument("--only", nargs="+", metavar="BACKEND-PRECISION",
+                        help="run only these rows (e.g. openvino-int8), skip the other tables; with "
+                             "--record, update only their entries of the record")
     args = parser.parse_args()
 
     coco = load_coco(SAMPLE_ANNOTATIONS)
@@ -176,6 +182,11 @@ def main() -> None:
         record = {}
         combos = [("torch", p) for p in supported_precisions("torch", cpu)] + \
                  [("onnx", "fp32")] + [("openvino", p) for p in supported_precisions("openvino", cpu)]
+        if args.only:
+            unknown = set(args.only) - {f"{b}-{p}" for b, p in combos}
+            if unknown:
+                parser.error(f"--only: {', '.join(sorted(unknown))} not run on this machine")
+            combos = [(b, p) for b, p in combos if f"{b}-{p}" in args.only]
         print(f"{args.frames}-frame 640x480 clip, input height 368, {torch.get_num_threads()} threads\n")
         print("| backend | precision | network ms | fps (file) | fps (live) | live latency ms | live dropped "
               "| AP 4 photos (found/12) | AP 24 annotated views |")
@@ -190,6 +201,8 @@ def main() -> None:
             print(f"| {backend} | {precision} | {ms:.1f} | {fps:.1f} | {live_fps:.1f} | {latency:.0f} | {dropped} "
                   f"| {ap:.3f} ({found}/12) | {view_ap:.3f} |", flush=True)
 
+        if args.only:
+            return _save_record(record, replace=False) if args.record else None
         default = Predictor()
         print(f"\ndefault: {default.backend} {default.precision}\n")
         print("| input height | AP bundled (found/12) | network ms | fps (file) |")
@@ -224,13 +237,24 @@ def main() -> None:
         print(f"| none | {unloaded:.1f} | 1.00 |\n| 2-thread matmul process | {loaded:.1f} | "
               f"{loaded / unloaded:.2f} |")
     if args.record:
-        from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
+        _save_record(record, replace=True)
 
-        path = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt"
-        state = load_checkpoint(path)
-        state.setdefault("inference", {})["precision_ap"] = record
-        save_checkpoint(path, state)
-        print(f"\nrecorded {record} in {path}")
+
+def _save_record(record: dict, replace: bool) -> None:
+    """Store ``record`` as the bundled checkpoint's precision AP (``replace``: the whole record;
+    else only its keys), checking that the weights themselves are unchanged."""
+    from pafpose.io.checkpoint import load_checkpoint, save_checkpoint
+
+    path = WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt"
+    state = load_checkpoint(path)
+    before = {k: v.clone() for k, v in state["model"].items()}
+    entry = state.setdefault("inference", {})
+    entry["precision_ap"] = record if replace else {**entry.get("precision_ap", {}), **record}
+    save_checkpoint(path, state)
+    after = load_checkpoint(path)["model"]
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before), \
+        "the weights changed while recording"
+    print(f"\nrecorded {entry['precision_ap']} in {path}")
 
 
 if __name__ == "__main__":

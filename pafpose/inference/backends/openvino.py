@@ -3,9 +3,10 @@
 fp32 computes what torch does (to float rounding); bf16 compiles the stages after the first with
 the CPU plugin's bf16 hint and the backbone and first stage in fp32
 (:data:`~pafpose.inference.backends.networks.MIXED_BF16`; a single model, such as an ONNX file,
-runs wholly in bf16); int8 carries NNCF's quantize/dequantize nodes in the backbone
-(:mod:`.calibration`). Conversions are kept in a :class:`~.cache.ModelCache` keyed by the weights'
-digest, layout, CPU kind and OpenVINO version.
+runs wholly in bf16); int8 carries NNCF's quantize/dequantize nodes in the backbone's stride-8
+layers and runs the rest in fp32 (:mod:`.calibration` has the measured per-layer sensitivity).
+Conversions are kept in a :class:`~.cache.ModelCache` keyed by the weights' digest, layout, CPU
+kind and OpenVINO version.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ...extras import require
 from ...models.base import splits_in_two
 from ..settings import InferenceSettings
 from .cache import ModelCache, weights_digest
+from .calibration import INT8_LAYOUT
 from .capabilities import cpu_capabilities
 from .networks import MIXED_BF16
 
@@ -121,7 +123,8 @@ def _entry(digest: str, layout: str, names: tuple[str, ...], build, cache_dir) -
            # int8 calibration statistics do not depend on the CPU, but the chosen kernels' rounding
            # does, and a rebuild costs a minute at most: keep entries per CPU kind.
            "cpu": cpu_capabilities().key}
-    what = "int8 quantization (NNCF, once per weights and CPU)" if layout == "int8" else "OpenVINO conversion"
+    what = ("int8 quantization (NNCF, once per weights and CPU)" if layout.startswith("int8")
+            else "OpenVINO conversion")
     files = [f"{name}.{suffix}" for name in names for suffix in ("xml", "bin")]
     return ModelCache(cache_dir).get_or_build(key, files, build, what=what)
 
@@ -153,7 +156,7 @@ def cached_openvino(model, precision: str, settings: InferenceSettings, digest_s
             ir = quantize_int8(ir, model, settings.input_height)
         _save(folder, {"model": ir})
 
-    layout = "int8" if precision == "int8" else "whole"
+    layout = INT8_LAYOUT if precision == "int8" else "whole"
     folder = _entry(digest, layout, ("model",), build, cache_dir)
     return [(folder / "model.xml", precision)]
 
@@ -171,7 +174,7 @@ def openvino_from_onnx(session, precision: str, threads, cache_dir) -> OpenVinoN
             ir = quantize_int8(ov.Core().read_model(str(session.path)), None, settings.input_height, head)
             _save(folder, {"model": ir})
 
-        path = _entry(weights_digest(session.path), "int8", ("model",), build, cache_dir) / "model.xml"
+        path = _entry(weights_digest(session.path), INT8_LAYOUT, ("model",), build, cache_dir) / "model.xml"
     else:
         path = session.path
     return OpenVinoNetwork([(path, precision)], precision, head, settings, threads)
