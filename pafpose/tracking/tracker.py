@@ -241,12 +241,12 @@ class PoseTracker:
         # Fragments keep a live track only while its person was seen whole within max_lost.
         recent = now - tracks.whole_time <= cfg.max_lost
         live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
-        # Confirmed tracks first: a track born a frame ago from a piece of someone does not
-        # outbid that person's own track.
-        confirmed = (tracks.state == CONFIRMED)[:, None]
-        rows, cols = assign(score, close & live & confirmed, cfg.strong_similarity)
+        # Tracks born a moment ago from a sliver of someone come last: they do not outbid that
+        # person's own track.
+        first = ((tracks.state == CONFIRMED) | tracks.sizeable)[:, None]
+        rows, cols = assign(score, close & live & first, cfg.strong_similarity)
         free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None]
-        rows, cols = self._take(rows, cols, *assign(score, close & live & ~confirmed & free, cfg.strong_similarity))
+        rows, cols = self._take(rows, cols, *assign(score, close & live & ~first & free, cfg.strong_similarity))
 
         # Lost tracks may take back a detection held by a track nobody has seen yet (the first
         # sliver of a person coming back into view started it).
@@ -276,8 +276,8 @@ class PoseTracker:
     @staticmethod
     def _open(tracks: Tracks, rows: np.ndarray, cols: np.ndarray, num_detections: int) -> np.ndarray:
         """(T, D) bool: unmatched confirmed tracks against detections unmatched or held by a
-        track nobody has seen yet (tentative, or never shown: only slivers so far)."""
-        held = cols[(tracks.state[rows] == CONFIRMED) & tracks.sizeable[rows]]
+        track nobody has seen yet (never shown: only slivers so far)."""
+        held = cols[tracks.sizeable[rows]]
         free_t = PoseTracker._free(len(tracks), rows) & (tracks.state == CONFIRMED)
         return free_t[:, None] & PoseTracker._free(num_detections, held)[None]
 
