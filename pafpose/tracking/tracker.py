@@ -253,16 +253,12 @@ class PoseTracker:
         free = self._open(tracks, rows, cols, len(frame))
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
-        # A person back after a while is as likely where they were last seen (they turned back)
-        # as where they were heading: the nearer of the two counts, in the track's person sizes.
-        last = keypoint_distance(tracks.keypoints, tracks.seen, frame.xy, frame.seen, cfg.min_shared)
-        near = np.minimum(distance, last) / np.maximum(tracks.size, 1.0)[:, None]
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None]
         if lost.any():
             most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
             lost &= most | ~frame.crowded[None]
             lost &= self._evidence(tracks, frame, lost)[0]
-            rows, cols = self._take(rows, cols, *recover(near, lost))
+            rows, cols = self._take(rows, cols, *recover(self._near(tracks, distance, frame), lost))
 
         free = self._open(tracks, rows, cols, len(frame))
         candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
@@ -270,8 +266,15 @@ class PoseTracker:
             plausible, looks = self._evidence(tracks, frame, candidates)
             rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, looks, frame.ratios,
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
-                                                            distance=near))
+                                                            distance=self._near(tracks, distance, frame)))
         return rows, cols
+
+    def _near(self, tracks: Tracks, distance: np.ndarray, frame: Detections) -> np.ndarray:
+        """(T, D) how far each detection is from each track, in the track's person sizes: a
+        person back after a while is as likely where they were last seen (they turned back) as
+        where they were heading (``distance``, from the prediction): the nearer counts."""
+        last = keypoint_distance(tracks.keypoints, tracks.seen, frame.xy, frame.seen, self.config.min_shared)
+        return np.minimum(distance, last) / np.maximum(tracks.size, 1.0)[:, None]
 
     @staticmethod
     def _open(tracks: Tracks, rows: np.ndarray, cols: np.ndarray, num_detections: int) -> np.ndarray:
