@@ -380,10 +380,10 @@ class PoseTracker:
         shown = np.zeros(len(people), bool)
         for person in people:
             person.track_id = -1
-        for t, where in ((tracks.select(rows), cols), (born, new)):
-            people_shown = t.sizeable & ((t.state != TENTATIVE) | self.config.show_tentative)
+        for t, at, where in ((tracks, rows, cols), (born, slice(None), new)):
+            people_shown = t.sizeable[at] & ((t.state[at] != TENTATIVE) | self.config.show_tentative)
             people_shown &= frame.seen[where].sum(axis=1) >= self.config.min_shown
-            for track_id, show, col in zip(t.ids.tolist(), people_shown.tolist(), where.tolist()):
+            for track_id, show, col in zip(t.ids[at].tolist(), people_shown.tolist(), where.tolist()):
                 people[col].track_id = track_id
                 shown[col] = show
         return [p for p, s in zip(people, shown) if s]
