@@ -58,7 +58,7 @@ from tracking_others import run_bytetrack, run_greedy, run_ground_truth, run_nor
 
 from pafpose.codec.head import PafCodec  # noqa: E402
 from pafpose.codec.people import Person  # noqa: E402
-from pafpose.codec.skeleton import COCO_SIGMAS, COCO18, convert_keypoints  # noqa: E402
+from pafpose.codec.skeleton import COCO18, COCO_SIGMAS, convert_keypoints  # noqa: E402
 from pafpose.tracking import OneEuroSmoother, PoseTracker, SequenceTracking  # noqa: E402
 from testkit.motion import SCENARIOS, MotionSequence, make_scenario  # noqa: E402
 from testkit.photo_clips import bundled_clips  # noqa: E402
