@@ -141,21 +141,28 @@ def test_inference_in_two_parts_equals_the_whole(arch):
         assert torch.equal(a, b)
 
 
-def test_int8_quantizes_only_the_backbone_stride_8_layers():
+@pytest.mark.parametrize("source", ["traced", "onnx"])
+def test_int8_quantizes_only_the_backbone_stride_8_layers(source, tmp_path):
     """The measured int8 scope (calibration.py): backbone conv6-conv11 in int8, conv0-conv5 and
-    every stage in float."""
+    every stage in float, whether the graph was traced or read from an ONNX export."""
     pytest.importorskip("nncf")
     import re
 
+    import openvino as ov
+
     from pafpose.inference.backends.calibration import quantize_int8
     from pafpose.inference.backends.openvino import convert_to_openvino
+    from pafpose.inference.onnx_export import export_onnx
 
     model = tiny_model(TINY_MOBILENET_CONFIG)
-    ir = quantize_int8(convert_to_openvino(model), model, 64, count=2)
+    graph = (convert_to_openvino(model) if source == "traced"
+             else ov.Core().read_model(str(export_onnx(model, tmp_path / "tiny.onnx"))))
+    ir = quantize_int8(graph, model, 64, count=2)
     quantized, floating = set(), set()
     for op in ir.get_ordered_ops():
         if op.get_type_name() in ("Convolution", "GroupConvolution"):
-            layer = re.search(r"(backbone\.conv\d+|stages\.\d+\.conv\d+)", op.get_friendly_name()).group(1)
+            name = op.get_friendly_name().replace("/", ".")
+            layer = re.search(r"(backbone\.conv\d+|stages\.\d+\.conv\d+)", name).group(1)
             fed_by = op.input_value(0).get_node().get_type_name()
             (quantized if fed_by == "FakeQuantize" else floating).add(layer)
     assert quantized == {f"backbone.conv{n}" for n in range(6, 12)}

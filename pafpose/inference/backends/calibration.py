@@ -5,26 +5,44 @@ The calibration set is the 4 bundled COCO photos under seeded augmentations (fli
 exactly as the Predictor prepares an image (resized to the network input height, grey-padded to
 the stride).
 
-What is quantized was chosen by measured sensitivity (issue 25; AP on the 24 annotated views of
-``benchmarks/realtime.py``, fp32 0.622, contract: within 0.01) on the bundled mobilenet-thin-coco:
+What is quantized was chosen by measured sensitivity (issue 25) on the bundled
+mobilenet-thin-coco: AP on the 24 annotated views of ``benchmarks/realtime.py`` (fp32: 0.622;
+the contract: within 0.01), network ms at 368x496 on 2 cores of a Xeon with AMX (interleaved,
+load 1.6; fp32 45.0 ms, torch fp32 76.1 ms). Seeds are calibration-set seeds.
 
-- The PAF/heatmap stages stay in float. Quantized, they give AP 0.30; NNCF places a separate
-  scale on each input of the stage concatenations, so those are not the cause (rescaling the maps
-  entering them changed nothing); the per-tensor scale of the depthwise outputs feeding the
-  pointwise convolutions is (ranges up to ±150 shared by all channels). SmoothQuant on the convolutions
-  (``model_type=TRANSFORMER``, alpha 0.5) repairs most of it (0.585 for the whole network, stages
-  alone in int8: 0.604) but not to the contract, and NNCF's accuracy-controlled quantization
-  cannot rank quantizers after SmoothQuant (reverting one group scored AP 0.0-0.6).
-- In the backbone, the layers before stride 8 (``conv0``-``conv5``: 15 % of its multiply-adds)
-  cost the AP: quantizing the whole backbone gives 0.597 (0.595 with another calibration seed),
-  keeping ``conv1``-``conv5`` in float 0.613-0.622 over three seeds, keeping ``conv0``-``conv5``
-  0.622; keeping only ``conv0``, only the depthwise layers or ``conv6``-``conv11`` instead does
-  not help (0.574-0.608), nor does SmoothQuant (0.601 for the backbone, 0.611 with conv1-conv5 kept).
+============================================  ==================================  =====
+int8 where (the rest in fp32)                 AP, 24 views                        ms
+============================================  ==================================  =====
+whole network                                 0.296                               --
+  ... maps entering each stage rescaled x16   0.279                               --
+  ... stages' output convolutions in fp32     0.422                               --
+  ... with SmoothQuant (alpha 0.5)            0.585                               27.4
+backbone (before issue 25)                    0.597; 0.595 with seed 1            34.3
+  ... with SmoothQuant                        0.601                               --
+  ... but conv0                               0.574                               --
+  ... but its depthwise layers                0.608                               --
+  ... but conv6-conv11                        0.608                               --
+  ... but conv1-conv5                         0.613; 0.620, 0.622 (seeds 1, 2)    --
+  ... but conv1-conv5, with SmoothQuant       0.611                               --
+backbone conv6-conv11 (chosen)                0.622; 0.6225 with seed 1           33.3
+  ... + all stages, SmoothQuant               0.617; 0.585 with seed 1            28.6
+  ... + stages 1-5 conv1, SmoothQuant         0.622; 0.615, 0.600 (seeds 1, 2)    26.1
+  ... + heatmap stages, SmoothQuant           0.608                               --
+============================================  ==================================  =====
 
-So int8 runs ``conv6``-``conv11`` of the backbone (the stride-8 layers, 85 % of its
-multiply-adds) and everything else stays in fp32. The patterns match names of both traced
-(``backbone.conv6.depthwise``) and ONNX-exported (``/backbone/conv6/depthwise``) graphs; in a
-network without such names (the VGG PoseNet) only the stages are left out.
+So the stages stay in fp32. Their failure is not the concatenations (NNCF gives each input of a
+concatenation its own scale, and rescaling the maps changed nothing) but the one per-tensor scale
+of the depthwise outputs feeding each pointwise convolution (ranges up to +-150 shared by all
+channels): SmoothQuant's per-channel migration repairs most of it, not reliably within the
+contract. NNCF's accuracy-controlled quantization could not help: after SmoothQuant, reverting
+one quantizer group scored AP 0.0-0.6 (the folded scales no longer match), and ranking without it
+starts from 0.30. In the backbone the loss sits in the layers before stride 8 (conv0-conv5, 15 %
+of its multiply-adds, where int8 gains nothing measurable). int8 therefore runs the backbone's
+stride-8 layers conv6-conv11 (85 % of its multiply-adds, 42 % of the network's): 1.35x fp32.
+
+The patterns match the node names of both traced (``backbone.conv6.depthwise``) and ONNX-exported
+(``/backbone/conv6/depthwise``) graphs; in a network without such names (the VGG PoseNet) only the
+stages are left out.
 """
 
 from __future__ import annotations
@@ -41,7 +59,7 @@ from ..geometry import network_input_size, resize_and_pad
 __all__ = ["IGNORED_PATTERNS", "INT8_LAYOUT", "calibration_images", "quantize_int8"]
 
 #: Layers left in float: every convolution of the PAF and heatmap stages, and the backbone's
-#: layers before stride 8 (mobilenet-thin's conv0-conv5). See the module docstring for the measurements.
+#: layers before stride 8 (mobilenet-thin's conv0-conv5); the module docstring has the measurements.
 IGNORED_PATTERNS = (r".*stages.*", r".*backbone[./]conv[0-5][./].*")
 #: Names the cache entries of what :func:`quantize_int8` builds: change it whenever the scope or
 #: the calibration changes, so that older int8 conversions are rebuilt rather than reused.
