@@ -36,13 +36,13 @@ class DecodeWorkerError(RuntimeError):
 
 
 class DecodeExecutor:
-    """``submit(heatmaps, pafs, fx, fy) -> Future[(people, seconds)]``; ``slots`` futures may be
+    """``submit(heatmaps, pafs, resize) -> Future[(people, seconds)]``; ``slots`` futures may be
     pending at once (the caller waits for the oldest before submitting more)."""
 
     slots = 1
     workers = 0
 
-    def submit(self, heatmaps: np.ndarray, pafs: np.ndarray, fx: float, fy: float) -> cf.Future:
+    def submit(self, heatmaps: np.ndarray, pafs: np.ndarray, resize) -> cf.Future:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -55,10 +55,10 @@ class InlineDecoder(DecodeExecutor):
     def __init__(self, decoder: PeopleDecoder):
         self.decoder = decoder
 
-    def submit(self, heatmaps, pafs, fx, fy) -> cf.Future:
+    def submit(self, heatmaps, pafs, resize) -> cf.Future:
         future: cf.Future = cf.Future()
         try:
-            future.set_result(self.decoder.timed(heatmaps, pafs, fx, fy))
+            future.set_result(self.decoder.timed(heatmaps, pafs, resize))
         except BaseException as err:  # noqa: BLE001 - the caller sees it through the future
             future.set_exception(err)
         return future
@@ -71,8 +71,8 @@ class ThreadDecoder(DecodeExecutor):
         self.decoder, self.workers, self.slots = decoder, workers, 2 * workers
         self.pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="pafpose-decode")
 
-    def submit(self, heatmaps, pafs, fx, fy) -> cf.Future:
-        return self.pool.submit(self.decoder.timed, heatmaps, pafs, fx, fy)
+    def submit(self, heatmaps, pafs, resize) -> cf.Future:
+        return self.pool.submit(self.decoder.timed, heatmaps, pafs, resize)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -166,13 +166,13 @@ def _attach(name: str) -> shared_memory.SharedMemory:
     return block
 
 
-def _decode_in_worker(name: str, hm_shape: tuple, pf_shape: tuple, fx: float, fy: float):
+def _decode_in_worker(name: str, hm_shape: tuple, pf_shape: tuple, resize):
     block = _attach(name)
     hm_size, pf_size = int(np.prod(hm_shape)), int(np.prod(pf_shape))
     flat = np.ndarray(hm_size + pf_size, np.float32, block.buf)
     heatmaps = flat[:hm_size].reshape(hm_shape)
     pafs = flat[hm_size:].reshape(pf_shape)
-    return _worker_decoder.timed(heatmaps, pafs, fx, fy)
+    return _worker_decoder.timed(heatmaps, pafs, resize)
 
 
 class ProcessDecoder(DecodeExecutor):
@@ -189,14 +189,14 @@ class ProcessDecoder(DecodeExecutor):
                                            initargs=(decoder,))
         self._closed = False
 
-    def submit(self, heatmaps, pafs, fx, fy) -> cf.Future:
+    def submit(self, heatmaps, pafs, resize) -> cf.Future:
         slot = self.maps.acquire()
         if slot is None:
             raise RuntimeError("more frames in flight than decode slots")  # the Runner never does this
         name = self.maps.put(slot, heatmaps, pafs)
         result: cf.Future = cf.Future()
         try:
-            inner = self.pool.submit(_decode_in_worker, name, heatmaps.shape, pafs.shape, fx, fy)
+            inner = self.pool.submit(_decode_in_worker, name, heatmaps.shape, pafs.shape, resize)
         except cf.BrokenExecutor:
             self.maps.release(slot)
             raise DecodeWorkerError(_broken_message(self.pool)) from None

@@ -15,6 +15,7 @@ import numpy as np
 from ..codec.decode import DecodeParams, decode
 from ..codec.people import Person
 from ..codec.spec import HeadSpec
+from .geometry import NetworkInput
 
 __all__ = ["PeopleDecoder", "to_original_pixels", "MIN_MAP_CELLS"]
 
@@ -50,28 +51,32 @@ class PeopleDecoder:
     params: DecodeParams
     max_people: int | None = None
 
-    def __call__(self, heatmaps: np.ndarray, pafs: np.ndarray, fx: float, fy: float) -> list[Person]:
-        """People from (K[+1], h, w) heatmaps and (2L, h, w) PAFs of a network input resized by
-        (fx, fy) from the original image, sorted by score (best first)."""
+    def __call__(self, heatmaps: np.ndarray, pafs: np.ndarray, resize: NetworkInput) -> list[Person]:
+        """People from (K[+1], h, w) heatmaps and (2L, h, w) PAFs of an image fed to the network
+        as ``resize`` says, sorted by score (best first), every keypoint inside the picture."""
         if min(heatmaps.shape[1:]) < MIN_MAP_CELLS:
             return []
         people = decode(heatmaps, pafs, self.head, self.params)
-        # The image's edges in original pixels, with half a map cell of slack: the network
-        # input's last cell overhangs the image by up to a cell of padding.
-        width, height = heatmaps.shape[2] * self.head.stride / fx, heatmaps.shape[1] * self.head.stride / fy
-        slack_x, slack_y = self.head.stride / (2 * fx), self.head.stride / (2 * fy)
+        # The picture's edges in original pixels (pixel centres at integers); keypoints beyond
+        # them by more than half a map cell are not in the picture, nearer ones are moved onto it.
+        width, height = resize.width / resize.fx, resize.height / resize.fy
+        slack_x, slack_y = self.head.stride / (2 * resize.fx), self.head.stride / (2 * resize.fy)
         kept = []
         for person in people:
-            to_original_pixels(person.keypoints, fx, fy)
-            x, y = person.keypoints[:, 0], person.keypoints[:, 1]
-            outside = (x < -slack_x) | (x > width + slack_x) | (y < -slack_y) | (y > height + slack_y)
-            person.keypoints[outside] = 0.0
-            if (person.keypoints[:, 2] > 0).sum() >= self.params.min_parts:
+            to_original_pixels(person.keypoints, resize.fx, resize.fy)
+            keypoints = person.keypoints
+            x, y = keypoints[:, 0], keypoints[:, 1]
+            outside = (x < -slack_x) | (x > width - 1 + slack_x) | (y < -slack_y) | (y > height - 1 + slack_y)
+            keypoints[outside] = 0.0
+            found = keypoints[:, 2] > 0
+            keypoints[found, 0] = np.clip(x[found], 0, width - 1)
+            keypoints[found, 1] = np.clip(y[found], 0, height - 1)
+            if found.sum() >= self.params.min_parts:
                 kept.append(person)
         return kept[:self.max_people]
 
-    def timed(self, heatmaps: np.ndarray, pafs: np.ndarray, fx: float, fy: float) -> tuple[list[Person], float]:
+    def timed(self, heatmaps: np.ndarray, pafs: np.ndarray, resize: NetworkInput) -> tuple[list[Person], float]:
         """(people, seconds spent)."""
         start = time.perf_counter()
-        people = self(heatmaps, pafs, fx, fy)
+        people = self(heatmaps, pafs, resize)
         return people, time.perf_counter() - start

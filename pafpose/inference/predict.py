@@ -212,7 +212,7 @@ class Predictor:
         images = [as_bgr_image(im, f"image {i}", color) for i, im in enumerate(images)]
         results = []
         for maps in self.image_maps(images):
-            people, seconds = self.decoder.timed(maps.heatmaps, maps.pafs, maps.resize.fx, maps.resize.fy)
+            people, seconds = self.decoder.timed(maps.heatmaps, maps.pafs, maps.resize)
             maps.times.decode = seconds
             self.timings += maps.times
             self.images_done += 1

@@ -287,8 +287,7 @@ class _Pipeline:
                 if entry is not None:
                     if isinstance(entry, tuple):
                         item, maps = entry
-                        in_flight.append((item, self.executor.submit(maps.heatmaps, maps.pafs,
-                                                                     maps.resize.fx, maps.resize.fy)))
+                        in_flight.append((item, self.executor.submit(maps.heatmaps, maps.pafs, maps.resize)))
                     else:
                         finished = entry is _DONE or isinstance(entry, _Failure)
                         in_flight.append((entry, None))

@@ -28,6 +28,7 @@ def frame_signature(image: np.ndarray) -> tuple[np.ndarray, float]:
     grey-level standard deviation)."""
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    image = image[::_skip(image, _SIZE[0]), ::_skip(image, _SIZE[0])]  # every n-th pixel first: cheap
     small = cv2.resize(np.ascontiguousarray(image[..., :3], np.uint8), _SIZE, interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV).astype(np.intp)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
@@ -39,6 +40,12 @@ def frame_signature(image: np.ndarray) -> tuple[np.ndarray, float]:
     counts = np.bincount((block * _BINS + bins).ravel(), minlength=_BLOCKS * _BLOCKS * _BINS)
     counts = counts.reshape(_BLOCKS * _BLOCKS, _BINS).astype(np.float64)
     return counts / counts.sum(axis=1, keepdims=True), float(val.std())
+
+
+def _skip(image: np.ndarray, width: int) -> int:
+    """A pixel step that leaves at least 4 samples per output pixel of a ``width``-wide shrink:
+    area-averaging a full-size frame costs more than the whole test needs."""
+    return max(1, min(image.shape[0], image.shape[1]) // (4 * width) if image.shape[1] > 8 * width else 1)
 
 
 def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -88,8 +95,10 @@ class CameraShift:
         """(2,) shift in the image's pixels since the previous frame given (0 for the first)."""
         if image is None or image.size == 0:
             return np.zeros(2)
+        step = _skip(image, self.width)
+        h, w = image.shape[:2]
+        image = np.ascontiguousarray(image[::step, ::step])
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        h, w = grey.shape[:2]
         scale = w / self.width
         small = cv2.resize(grey, (self.width, max(int(round(h / scale)), 8)), interpolation=cv2.INTER_AREA)
         small = small.astype(np.float32)

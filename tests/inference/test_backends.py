@@ -59,6 +59,11 @@ def test_auto_precision_keeps_the_accuracy_contract():
     assert choose_precision("auto", "openvino", CPU, record, BF16) == "bf16"
     # Capabilities are detected: a CPU without bf16 never gets it, even when it kept the contract.
     assert choose_precision("auto", "openvino", CPU, record, NO_BF16) == "fp32"
+    # int8 that keeps the contract is auto's choice only where VNNI makes it fast.
+    record["openvino-int8"] = 0.649
+    assert choose_precision("auto", "openvino", CPU, record, BF16) == "int8"
+    assert choose_precision("auto", "openvino", CPU, record, NO_BF16) == "fp32"
+    assert choose_precision("int8", "openvino", CPU, record, NO_BF16) == "int8"  # asked for: honoured
     assert choose_precision("auto", "torch", CPU, {}, BF16) == "fp32"  # nothing recorded: exact
     with pytest.raises(UserError, match="no bf16 instructions"):
         choose_precision("bf16", "torch", CPU, {}, NO_BF16)

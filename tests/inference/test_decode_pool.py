@@ -34,6 +34,8 @@ from pafpose.inference.stages import StageTimes
 CODEC = PafCodec()
 DECODER = PeopleDecoder(CODEC.spec, DecodeParams())
 MAP_SIZE = (24, 20)  # cells
+SAME = NetworkInput(192, 160, 1.0, 1.0)  # how the maps' network input came from the image
+HALF = NetworkInput(192, 160, 0.5, 0.5)
 
 
 def person_maps(shift: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,10 +75,10 @@ def shm_names(executor: ProcessDecoder) -> list[str]:
 
 def test_the_decoder_decodes_the_same_in_a_worker_process():
     heatmaps, pafs = person_maps(3.0)
-    inline = InlineDecoder(DECODER).submit(heatmaps, pafs, 0.5, 0.5).result()[0]
+    inline = InlineDecoder(DECODER).submit(heatmaps, pafs, HALF).result()[0]
     pool = ProcessDecoder(DECODER, workers=1)
     try:
-        pooled = pool.submit(heatmaps, pafs, 0.5, 0.5).result(timeout=60)[0]
+        pooled = pool.submit(heatmaps, pafs, HALF).result(timeout=60)[0]
     finally:
         pool.close()
     assert len(inline) == len(pooled) == 1
@@ -98,7 +100,7 @@ def test_files_keep_every_frame_in_order_through_the_worker_pool(tmp_path):
 def test_shared_memory_is_freed_when_the_pool_closes():
     pool = make_decode_executor(DECODER, workers=2)
     heatmaps, pafs = person_maps(0.0)
-    futures = [pool.submit(heatmaps, pafs, 1.0, 1.0) for _ in range(3)]
+    futures = [pool.submit(heatmaps, pafs, SAME) for _ in range(3)]
     [f.result(timeout=60) for f in futures]
     names = shm_names(pool)
     assert names and all(Path("/dev/shm", name).exists() for name in names)
@@ -110,14 +112,14 @@ def test_a_killed_worker_is_reported_not_waited_on():
     pool = ProcessDecoder(DECODER, workers=1)
     heatmaps, pafs = person_maps(0.0)
     try:
-        pool.submit(heatmaps, pafs, 1.0, 1.0).result(timeout=60)
+        pool.submit(heatmaps, pafs, SAME).result(timeout=60)
         names = shm_names(pool)
         for process in list(pool.pool._processes.values()):
             os.kill(process.pid, signal.SIGKILL)
         start = time.perf_counter()
         with pytest.raises(DecodeWorkerError, match="decode worker process died"):
             for _ in range(50):  # the pool notices the death within a call or two
-                pool.submit(heatmaps, pafs, 1.0, 1.0).result(timeout=30)
+                pool.submit(heatmaps, pafs, SAME).result(timeout=30)
                 time.sleep(0.05)
         assert time.perf_counter() - start < 30
     finally:

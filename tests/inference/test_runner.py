@@ -46,7 +46,7 @@ class FirstPixel:
     """Stands in for the people decoder (picklable, for worker processes): the frame's first
     pixel value as its one "person"."""
 
-    def timed(self, heatmaps, pafs, fx, fy):
+    def timed(self, heatmaps, pafs, resize):
         return [float(heatmaps[0, 0, 0])], 0.0
 
 

@@ -8,8 +8,8 @@ supports whose recorded AP is within :data:`AP_TOLERANCE` of fp32; weights witho
 fp32. Explicit precisions are always honoured.
 
 CPU capabilities are detected, never assumed: bf16 needs AVX512-BF16 or AMX, fast int8 needs VNNI
-(AVX512-VNNI, AVX-VNNI or AMX); elsewhere those precisions are refused (bf16) or allowed but slow
-(int8). On CUDA the record's keys are "cuda-<precision>".
+(AVX512-VNNI, AVX-VNNI or AMX); elsewhere bf16 is refused and int8 runs when asked for but is
+never ``auto``'s choice. On CUDA the record's keys are "cuda-<precision>".
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ def choose_precision(precision: str, backend: str, device: torch.device, record:
     if reference is None:
         return "fp32"
     for candidate in _SPEED_ORDER:
+        if candidate == "int8" and not caps.int8:  # runs, but without VNNI no faster than fp32
+            continue
         ap = record.get(f"{prefix}-{candidate}", record.get(candidate) if device.type != "cuda" else None)
         if candidate in supported and ap is not None and ap >= reference - AP_TOLERANCE:
             return candidate
