@@ -23,6 +23,7 @@ import numpy as np
 
 from .data.synth.splits import SCENES, TRAIN_SCENES, VAL_SCENES
 from .io.bundled import DEFAULT_WEIGHTS, SYNTHETIC_WEIGHTS
+from .inference.settings import InferenceSettings
 from .io.checkpoint import load_checkpoint, resolve_weights, save_checkpoint
 
 __all__ = ["DemoResult", "run_demo", "run_synthetic_demo", "train_from_scratch", "release_checkpoint",
@@ -166,7 +167,7 @@ def release_checkpoint(training_checkpoint: str | Path, out_path: str | Path, va
         "description": DESCRIPTION,
         "scenes": {"train": list(TRAIN_SCENES), "val": list(VAL_SCENES),
                    **{k: list(v) if isinstance(v, tuple) else v for k, v in SCENES.items()}},
-        "inference": {"input_height": int(height)},
+        "inference": InferenceSettings(input_height=int(height)).to_entry(),
         "val_metrics": dict(val_metrics or {}),
     }
     return save_checkpoint(out_path, release)
@@ -187,7 +188,8 @@ def train_from_scratch(out_dir: str | Path, recipe: str | Path = SYNTHETIC_WEIGH
     out = Path(out_dir)
     recipe_state = load_checkpoint(resolve_weights(recipe))
     values = dict(recipe_state.get("train_config") or {})
-    height = (recipe_state.get("inference") or {}).get("input_height") or values.get("val_input_height")
+    height = InferenceSettings.from_entry(recipe_state.get("inference")).input_height \
+        if recipe_state.get("inference") else values.get("val_input_height")
     train_stats = _generate(out / "synth-train", *TRAIN_SCENES, progress=progress)
     val_stats = _generate(out / "synth-val", *VAL_SCENES, progress=progress)
     values.update(train_annotations=[str(train_stats.annotation_file)], train_images=[],

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from torch.onnx.errors import OnnxExporterError
 
     from ..inference.onnx_export import OnnxSession, export_onnx
+    from ..inference.settings import InferenceSettings
     from ..io.checkpoint import load_checkpoint, model_from_checkpoint, resolve_weights
     from ..io.media import quiet_stderr
 
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     model, _ = model_from_checkpoint(state, path, device="cpu")
     try:
         with quiet_stderr(fds=(1, 2)):  # the exporter prints the whole graph (from C++) before it raises
-            export_onnx(model, args.onnx, opset=args.opset, inference=state.get("inference"))
+            export_onnx(model, args.onnx, opset=args.opset,
+                        inference=InferenceSettings.from_entry(state.get("inference"), str(path)).to_entry())
     except OnnxExporterError as err:  # an operator this opset lacks
         reason = str(err).split("[Caused by", 1)[0].strip().splitlines()[0]
         raise UserError(f"--opset {args.opset}: cannot export {args.weights} ({reason})") from None
