@@ -254,7 +254,7 @@ class _Pipeline:
                 continue
             batch = [item]
             while len(batch) < batch_size and not item.live:
-                following = self.read_q.get(timeout=0.002 if batch_size > 1 else 0)
+                following = self.read_q.get()  # files: wait for a full batch (live frames run alone)
                 if isinstance(following, Item) and not following.live \
                         and input_size(following) == input_size(item) \
                         and (following.padded is None) == (item.padded is None):
