@@ -11,6 +11,10 @@ Rules (see the README's "Tracking"):
   strong mutual-best pair: it never gives up a strong pair to make two weak ones.
 - Tracks seen recently are matched first; lost tracks only take what is left, and only with
   detections complete enough that a fragment or a bystander's limb does not revive them.
+- :func:`ambiguous`: a track that would take a bigger detection over one it agrees with better,
+  the two overlapping in keypoint types (two people where it expected one: one passing behind
+  another, the network merging them), takes neither this frame; it coasts, and takes its person
+  back when they separate, by the usual rules.
 - :func:`recover`: a track lost for up to ``max_lost`` takes a person back by position only
   where the pair is unambiguous: every other candidate of either is at least twice as far.
 - :func:`reidentify`: a track lost for longer, up to ``reid_seconds``, gets a person back only
@@ -26,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .similarity import histogram_agreement, ratio_agreement
 
-__all__ = ["assign", "recover", "reidentify"]
+__all__ = ["ambiguous", "assign", "recover", "reidentify"]
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
@@ -56,6 +60,34 @@ def assign(score: np.ndarray, allowed: np.ndarray, strong: float) -> tuple[np.nd
         fixed_rows = np.concatenate([fixed_rows, free_rows[r[keep]]])
         fixed_cols = np.concatenate([fixed_cols, free_cols[c[keep]]])
     return fixed_rows.astype(np.int64), fixed_cols.astype(np.int64)
+
+
+def ambiguous(agreement: np.ndarray, score: np.ndarray, allowed: np.ndarray, seen: np.ndarray,
+              min_shared: int, ratio: float = 0.5, least: float = 0.5) -> np.ndarray:
+    """(T,) bool: tracks that would take a detection by its size over one that agrees better
+    with them, where the two share at least ``min_shared`` keypoint types (so are two people,
+    not two pieces of a split one) and the bigger agrees at least ``ratio`` times as well and at
+    least ``least`` (a confident match, not a weak one in a crowd): one person passing behind
+    another, or the network merging them. Such a track takes neither this frame (it coasts):
+    the merged detection must not carry its id onto the other person.
+
+    Args:
+        agreement: (T, D) how well the keypoints both have agree (OKS).
+        score: (T, D) the assignment's score (agreement and how much of the person is there).
+        allowed: (T, D) bool, the pairs that may be matched.
+        seen: (D, K) bool, each detection's keypoints.
+    """
+    out = np.zeros(len(allowed), bool)
+    two = np.flatnonzero(allowed.sum(axis=1) >= 2)
+    if not len(two):
+        return out
+    a = np.where(allowed[two], agreement[two], -1.0)
+    better = a.argmax(axis=1)
+    bigger = np.where(allowed[two], score[two], -np.inf).argmax(axis=1)
+    rows = np.arange(len(two))
+    out[two] = (bigger != better) & (a[rows, bigger] >= np.maximum(ratio * a[rows, better], least)) \
+        & ((seen[bigger] & seen[better]).sum(axis=1) >= min_shared)
+    return out
 
 
 def recover(distance: np.ndarray, allowed: np.ndarray, ratio: float = 2.0,

@@ -27,7 +27,7 @@ from ..codec.people import Person
 from ..codec.skeleton import keypoint_sigmas, skeleton_of
 from ..errors import UserError
 from . import lifecycle
-from .association import assign, recover, reidentify
+from .association import ambiguous, assign, recover, reidentify
 from .cuts import CameraShift
 from .detections import Detections
 from .similarity import (
@@ -244,7 +244,10 @@ class PoseTracker:
         # Tracks born a moment ago from a sliver of someone come last: they do not outbid that
         # person's own track.
         first = ((tracks.state == CONFIRMED) | tracks.sizeable)[:, None]
-        rows, cols = assign(score, close & live & first, cfg.strong_similarity)
+        # A track that would take a bigger detection over one it agrees with better, both two
+        # people's keypoints, coasts this frame (a merged detection must not carry its id away).
+        held = ambiguous(agreement, score, close & live, frame.seen, cfg.min_shared)[:, None]
+        rows, cols = assign(score, close & live & first & ~held, cfg.strong_similarity)
         free = self._free(len(tracks), rows)[:, None] & self._free(len(frame), cols)[None]
         rows, cols = self._take(rows, cols, *assign(score, close & live & ~first & free, cfg.strong_similarity))
 

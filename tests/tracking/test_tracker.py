@@ -325,3 +325,26 @@ def test_a_lost_track_takes_its_person_back_from_a_confirmed_track_never_shown()
     for f in range(20, 23):
         assert tracker.update([fragment(body((300, 300)), keep=(1, 2, 5))], f / FPS) == []
     assert _ids(tracker.update([body((300, 300))], 23 / FPS)) == [a]
+
+
+def test_a_merged_detection_never_carries_an_id_onto_the_other_person():
+    # A walks behind B; for two frames the network returns ONE detection (A's upper body on B's
+    # legs) and B's upper body apart. A track may coast or start anew, but no detection of one
+    # person alone ever wears the other's id, and after they separate each has their own again.
+    upper = list(range(8)) + [14, 15, 16, 17]  # COCO-18 head, neck, shoulders, arms, eyes, ears
+    tracker, worn = PoseTracker(), {"a": set(), "b": set()}
+    for f in range(24):
+        a, b = body((200 + 12 * f, 300)), body((440 - 12 * f, 300))
+        if f in (9, 10):
+            merged = b.keypoints.copy()
+            merged[upper] = a.keypoints[upper]
+            people, who = [Person(merged, 1.0), fragment(b, keep=upper[:8])], ["merged", "b"]
+        else:
+            people, who = [a, b], ["a", "b"]
+        tracker.update(people, f / FPS)
+        for w, p in zip(who, people):
+            worn.setdefault(w, set()).add(p.track_id)
+        if f == 8:
+            first = {"a": people[0].track_id, "b": people[1].track_id}
+    assert first["a"] not in worn["b"] and first["b"] not in worn["a"]
+    assert (people[0].track_id, people[1].track_id) == (first["a"], first["b"])
