@@ -3,7 +3,7 @@
 Speed: ground-truth maps of synthetic scenes (``testkit.degrade.synthetic_people``) at 46x46
 (368x368 input) and 160x120 (1280x960 input) with 1, 5, 10, 20, 40 people, against the decoder
 before the robustness work (commit 7f7e151, read from git history by
-``benchmarks/decode_baseline.py``; its columns read nan without git) timed alternately in
+``benchmarks/git_baseline.py``; its columns read nan without git) timed alternately in
 the same run, and the loop-based reference: the algorithm as the common open-source Python ports
 write it (maps upsampled to input size (bicubic), Gaussian smoothing (sigma 3), 4-neighbour NMS,
 then Python loops over candidates, pairs and samples and the CMU subset assembly). Times are
@@ -36,7 +36,7 @@ from scipy.ndimage import gaussian_filter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from decode_baseline import load_baseline  # noqa: E402  (benchmarks/ is the script's folder)
+from git_baseline import decoder_7f7e151 as load_baseline  # noqa: E402  (benchmarks/ is the script's folder)
 
 from pafpose.codec.decode import decode  # noqa: E402
 from pafpose.codec.head import PafCodec  # noqa: E402

@@ -18,7 +18,7 @@ time of this (single-threaded) process by default (``--clock wall`` for wall tim
 shared machine also counts the other users' work), and after's time over before's (the speed
 target: within 1.2x on clean and real maps). "Before" is the decoder at commit 7f7e151, before
 recovery, fragment merging and noise-following thresholds, with its own defaults, read from git
-history by ``benchmarks/decode_baseline.py`` (its columns read "-" without git). ``--plot PNG``
+history by ``benchmarks/git_baseline.py`` (its columns read "-" without git). ``--plot PNG``
 draws AP against level for each recipe.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/decode_robustness.py [--plot docs/decode_robustness.png] [--sweep]
@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from decode_baseline import load_baseline  # noqa: E402  (benchmarks/ is the script's folder)
+from git_baseline import decoder_7f7e151 as load_baseline  # noqa: E402  (benchmarks/ is the script's folder)
 
 from pafpose.codec.decode import decode  # noqa: E402
 from pafpose.codec.head import PafCodec  # noqa: E402

@@ -13,7 +13,7 @@ same detections (copies).
 
 Trackers: "after" (``SequenceTracking(PoseTracker)``: frames given, cuts detected), "after, no
 frames" (``PoseTracker`` on keypoints only: no looks, no cuts), "before" (the tracker before
-issue 26, ``baseline_tracker_7b30442.py``), and those of ``tracking_others.py``: a greedy
+issue 26, read from git history by ``git_baseline.py``; left out without it), and those of ``tracking_others.py``: a greedy
 centroid tracker, a ByteTrack-style two-stage IoU tracker on the keypoints' boxes, norfair when
 installed, and "ids from ground truth" (each detection labelled with the person it matches: the
 most any tracker can score with these detections).
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline_tracker_7b30442 import PoseTracker as BeforeTracker  # noqa: E402
+from git_baseline import tracker_7b30442  # noqa: E402  (benchmarks/ is the script's folder)
 from tracking_others import run_bytetrack, run_greedy, run_ground_truth, run_norfair  # noqa: E402
 
 from pafpose.codec.head import PafCodec  # noqa: E402
@@ -116,13 +116,17 @@ def run_after_no_frames(frames, images, fps):
     return [tracker.update(people, i / fps) for i, people in enumerate(frames)]
 
 
+BEFORE = tracker_7b30442()
+
+
 def run_before(frames, images, fps):
-    tracker = BeforeTracker()
+    tracker = BEFORE.PoseTracker()
     return [tracker.update(people, i / fps) for i, people in enumerate(frames)]
 
 
 def trackers() -> dict:
-    found = {"after": run_after, "after, no frames": run_after_no_frames, "before (7b30442)": run_before,
+    found = {"after": run_after, "after, no frames": run_after_no_frames,
+             **({"before (7b30442)": run_before} if BEFORE is not None else {}),
              "greedy centroid": run_greedy, "ByteTrack-style (boxes)": run_bytetrack}
     try:
         import norfair  # noqa: F401

@@ -18,19 +18,11 @@ from pafpose.inference.backends import (
 )
 from pafpose.inference.backends.cache import ModelCache
 from pafpose.inference.predict import Predictor
-from pafpose.io.checkpoint import save_checkpoint
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
 NO_BF16 = CpuCapabilities("plain", frozenset({"avx2"}))
 BF16 = CpuCapabilities("bf16", frozenset({"avx512_bf16", "avx512_vnni"}))
-
-
-@pytest.fixture(scope="module")
-def mobilenet_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "tiny-mobilenet.pt"
-    return save_checkpoint(path, {"model": tiny_model(TINY_MOBILENET_CONFIG).state_dict(),
-                                  "model_config": TINY_MOBILENET_CONFIG, "inference": {"input_height": 64}})
 
 
 # Parity of the onnx and openvino backends with torch: tests/inference/test_onnx.py.

@@ -28,13 +28,6 @@ from pafpose.models import splits_in_two
 BF16 = CpuCapabilities("bf16", frozenset({"avx512_bf16", "avx512_vnni"}))
 
 
-@pytest.fixture(scope="module")
-def mobilenet_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "tiny-mobilenet.pt"
-    return save_checkpoint(path, {"model": tiny_model(TINY_MOBILENET_CONFIG).state_dict(),
-                                  "model_config": TINY_MOBILENET_CONFIG, "inference": {"input_height": 64}})
-
-
 def test_one_predictor_serves_several_threads_and_runners(mobilenet_checkpoint, tmp_path):
     pytest.importorskip("openvino")
     predictor = Predictor(mobilenet_checkpoint, backend="openvino")

@@ -4,7 +4,6 @@ the CPU; on CUDA too where a GPU exists)."""
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import pytest
 import torch
 

@@ -26,20 +26,12 @@ from pafpose.inference.predict import ImageMaps, NetworkInput, Predictor
 from pafpose.inference.runner import Frame, Runner, SourceEnd
 from pafpose.inference.stages import StageTimes
 from pafpose.io.annotations import SAMPLE_DIR
-from pafpose.io.checkpoint import save_checkpoint
 from pafpose.io.media import MediaInput, VideoWriter
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
 NO_BF16 = CpuCapabilities("plain", frozenset({"avx2"}))
 BF16 = CpuCapabilities("bf16", frozenset({"avx512_bf16", "avx512_vnni"}))
-
-
-@pytest.fixture(scope="module")
-def mobilenet_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "tiny-mobilenet.pt"
-    return save_checkpoint(path, {"model": tiny_model(TINY_MOBILENET_CONFIG).state_dict(),
-                                  "model_config": TINY_MOBILENET_CONFIG, "inference": {"input_height": 64}})
 
 
 class FirstPixel:
