@@ -1,4 +1,4 @@
-"""Executors for the people decoder: in the caller's thread, a thread pool, or worker processes.
+"""Executors for the people decoder: in the caller's thread, or in worker processes.
 
 Decoding one frame takes a few milliseconds of single-threaded numpy, so on a machine with more
 cores than the network needs, a pool of processes keeps up with a GPU that delivers hundreds of
@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import UserError
 from .decoding import PeopleDecoder
 
-__all__ = ["DecodeExecutor", "InlineDecoder", "ThreadDecoder", "ProcessDecoder", "DecodeWorkerError",
+__all__ = ["DecodeExecutor", "InlineDecoder", "ProcessDecoder", "DecodeWorkerError",
            "make_decode_executor", "default_decode_workers"]
 
 
@@ -62,20 +62,6 @@ class InlineDecoder(DecodeExecutor):
         except BaseException as err:  # noqa: BLE001 - the caller sees it through the future
             future.set_exception(err)
         return future
-
-
-class ThreadDecoder(DecodeExecutor):
-    """Decodes in a pool of threads (numpy and scipy release the GIL for part of the work)."""
-
-    def __init__(self, decoder: PeopleDecoder, workers: int):
-        self.decoder, self.workers, self.slots = decoder, workers, 2 * workers
-        self.pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="pafpose-decode")
-
-    def submit(self, heatmaps, pafs, resize) -> cf.Future:
-        return self.pool.submit(self.decoder.timed, heatmaps, pafs, resize)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class SharedMaps:
@@ -253,7 +239,7 @@ def default_decode_workers(device_type: str, network_threads: int | None = None,
 
 
 def make_decode_executor(decoder: PeopleDecoder, workers: int | None, device_type: str = "cpu",
-                         network_threads: int | None = None, kind: str = "process") -> DecodeExecutor:
+                         network_threads: int | None = None) -> DecodeExecutor:
     """An executor for ``workers`` (None: :func:`default_decode_workers`; 0: in-process)."""
     if workers is None:
         workers = default_decode_workers(device_type, network_threads)
@@ -261,6 +247,4 @@ def make_decode_executor(decoder: PeopleDecoder, workers: int | None, device_typ
         raise UserError(f"decode workers must be >= 0, got {workers}")
     if workers == 0:
         return InlineDecoder(decoder)
-    if kind == "thread":
-        return ThreadDecoder(decoder, workers)
     return ProcessDecoder(decoder, workers)

@@ -4,7 +4,7 @@ finished source, and :class:`RunStats`, the throughput and per-stage time of a r
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -46,8 +46,8 @@ class SourceEnd:
     error: str | None = None
 
 
-#: The stages in pipeline order, as :class:`RunStats` reports them.
-STAGES = ("read", "preprocess", "network", "decode", "track", "write")
+#: The stages in pipeline order, as :class:`RunStats` reports them: :class:`StageTimes`' fields.
+STAGES = tuple(f.name for f in fields(StageTimes))
 
 
 @dataclass

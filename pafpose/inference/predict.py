@@ -26,7 +26,6 @@ import torch
 from ..codec.decode import DecodeParams
 from ..codec.head import PafCodec
 from ..codec.people import Person
-from ..config import from_dict
 from ..device import check_device
 from ..errors import UserError
 from ..io.bundled import DEFAULT_WEIGHTS
@@ -131,8 +130,8 @@ class Predictor:
             raise UserError(f"input_height and max_width must be at least the stride ({self.codec.stride})")
         self.input_height = int(input_height or self.settings.input_height)
         # The weights' own decoder settings (tuned on their maps) unless the caller overrides them.
-        params = decode_params if isinstance(decode_params, DecodeParams) else dataclasses.replace(
-            self.settings.decode, **_decode_overrides(decode_params or {}))
+        params = decode_params if isinstance(decode_params, DecodeParams) else \
+            self.settings.decode.with_overrides(dict(decode_params or {}))
         self.decoder = PeopleDecoder(self.codec.spec, params, max_people)
         if bucket == "auto":
             bucket = 64 if self.device.type == "cuda" else 0
@@ -166,7 +165,7 @@ class Predictor:
     @decode_params.setter
     def decode_params(self, params: DecodeParams | dict) -> None:
         if isinstance(params, dict):
-            params = dataclasses.replace(self.settings.decode, **_decode_overrides(params))
+            params = self.settings.decode.with_overrides(params)
         self.decoder = dataclasses.replace(self.decoder, params=params)
 
     # ---------------------------------------------------------------------------------------
@@ -301,12 +300,6 @@ class Predictor:
 
 
 _now = time.perf_counter
-
-
-def _decode_overrides(values: dict) -> dict:
-    """Decoder setting overrides, checked and coerced like any config (unknown keys are errors)."""
-    given = from_dict(DecodeParams, dict(values), "decode")
-    return {key: getattr(given, key) for key in values}
 
 
 def as_bgr_image(image: Any, name: str = "image", color: str = "bgr") -> np.ndarray:

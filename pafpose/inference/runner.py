@@ -252,11 +252,10 @@ class _Pipeline:
                 continue
             if item.source in failed:
                 continue
-            batch = [item]
+            batch, size = [item], input_size(item)
             while len(batch) < batch_size and not item.live:
                 following = self.read_q.get()  # files: wait for a full batch (live frames run alone)
-                if isinstance(following, Item) and not following.live \
-                        and input_size(following) == input_size(item) \
+                if isinstance(following, Item) and not following.live and input_size(following) == size \
                         and (following.padded is None) == (item.padded is None):
                     batch.append(following)
                 else:

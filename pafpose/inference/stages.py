@@ -44,11 +44,6 @@ class StageTimes:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         return self
 
-    def scaled(self, factor: float) -> "StageTimes":
-        return StageTimes(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
-
-    def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class CpuPreprocessor:
