@@ -26,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import cv2
@@ -136,10 +137,16 @@ def cpu_rows(args, folder: Path, coco, ids, photos, views) -> None:
               flush=True)
 
 
-def gpu_rows(args, folder: Path, coco, ids, photos, views) -> dict:
-    cuda = torch.device("cuda")
-    print(f"\n## GPU: {torch.cuda.get_device_name()}, {os.cpu_count()} host cores\n")
-    record = {}
+def guarded(name: str, row) -> None:
+    """Run one GPU section; a failure prints its traceback and the next section still runs (a
+    lent GPU's minutes are too scarce to lose every row to one fault)."""
+    try:
+        row()
+    except Exception:  # noqa: BLE001 - reported, then the benchmark goes on
+        print(f"\n!! {name} failed:\n{traceback.format_exc()}", flush=True)
+
+
+def gpu_network_rows(coco, ids, photos, views, record: dict) -> None:
     print("| precision | eager ms b1 | graph ms b1 | eager ms/frame b8 | graph ms/frame b8 | graph ms/frame b32 "
           "| AP 4 photos | AP 24 views |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -153,30 +160,48 @@ def gpu_rows(args, folder: Path, coco, ids, photos, views) -> dict:
         record[f"cuda-{precision}"] = round(view_ap, 4)
         print(f"| {precision} | " + " | ".join(f"{v:.2f}" for v in row) + f" | {ap:.3f} | {view_ap:.3f} |", flush=True)
 
-    clip = make_clip(folder / "clip.avi", max(args.frames, 300))
-    print("\n| clip 640x480, 300 frames | batch | graphs | preprocess | decode workers | fps | bound by |")
-    print("|---|---:|---|---|---:|---:|---|")
+
+def gpu_clip_rows(clip: Path) -> None:
+    print("\n| clip 640x480, 300 frames | batch | graphs | preprocess | decode workers | fps | bound by "
+          "| ms per frame (read, pre, net, dec, track) |")
+    print("|---|---:|---|---|---:|---:|---|---|")
     for track in (False, True):
         for batch, graphs, preprocess, workers in ((1, False, "cpu", 0), (1, True, "device", None),
                                                    (8, True, "device", 0), (8, True, "device", None)):
             predictor = Predictor(device="cuda", backend="torch", batch_size=batch, cuda_graphs=graphs,
                                   preprocess=preprocess)
             fps, runner = run_clip(predictor, [clip], track=track, decode_workers=workers)
+            t = runner.stats.per_frame()
             print(f"| {'--track --smooth' if track else 'plain'} | {batch} | {graphs} | {preprocess} | "
-                  f"{runner.stats.parallel['decode']} "
-                  f"| {fps:.0f} | {runner.stats.bottleneck()} |", flush=True)
-    live = Predictor(device="cuda", backend="torch", batch_size=1)
-    runner = Runner(live, realtime=True)
+                  f"{runner.stats.parallel['decode']} | {fps:.0f} | {runner.stats.bottleneck()} "
+                  f"| {', '.join(f'{1e3 * t[s]:.2f}' for s in list(t)[:5])} |", flush=True)
+
+
+def gpu_live_row(clip: Path) -> None:
+    runner = Runner(Predictor(device="cuda", backend="torch", batch_size=1), realtime=True)
     list(runner.run([MediaInput(clip, "video", "clip")]))
     print(f"\nlive at 30 fps, batch 1: latency median {1e3 * runner.stats.latency(0.5):.1f} ms, "
-          f"p95 {1e3 * runner.stats.latency(0.95):.1f} ms")
+          f"p95 {1e3 * runner.stats.latency(0.95):.1f} ms", flush=True)
 
+
+def gpu_many_rows(folder: Path) -> None:
     paths = make_folder(folder / "photos", 1000)
     predictor = Predictor(device="cuda", backend="torch")
-    print(f"\nfolder of 1000 COCO-size JPEGs -> COCO results: {run_folder(predictor, paths, folder / 'out'):.0f} images/s")
+    rate = run_folder(predictor, paths, folder / "out")
+    print(f"\nfolder of 1000 COCO-size JPEGs -> COCO results: {rate:.0f} images/s", flush=True)
     clips = [make_clip(folder / f"clip{i}.avi", 150) for i in range(8)]
-    fps, _ = run_clip(predictor, clips, repeats=1)
-    print(f"8 videos at once: {fps:.0f} fps together")
+    fps, _ = run_clip(predictor, clips, repeats=1, sources_at_once=8)
+    print(f"8 videos at once: {fps:.0f} fps together", flush=True)
+
+
+def gpu_rows(args, folder: Path, coco, ids, photos, views) -> dict:
+    print(f"\n## GPU: {torch.cuda.get_device_name()}, {os.cpu_count()} host cores, torch {torch.__version__}\n")
+    record: dict = {}
+    guarded("network rows", lambda: gpu_network_rows(coco, ids, photos, views, record))
+    clip = make_clip(folder / "clip.avi", max(args.frames, 300))
+    guarded("clip rows", lambda: gpu_clip_rows(clip))
+    guarded("live row", lambda: gpu_live_row(clip))
+    guarded("folder and 8 videos", lambda: gpu_many_rows(folder))
     return record
 
 

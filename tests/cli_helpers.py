@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: The default TPAMI architecture at toy widths: same code path, milliseconds per image.
 TINY_CONFIG = {"arch": "tpami", "backbone_width": 0.125, "cpm_channels": [16, 16], "paf_stages": 2,
@@ -49,6 +52,16 @@ def run(*argv) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([str(a) for a in argv])
     return code, out.getvalue(), err.getvalue()
+
+
+def child_env(*paths: Path, **variables: str) -> dict[str, str]:
+    """The environment for a child Python that imports pafpose from this checkout: ``paths``
+    (default: the repository root) go before the PYTHONPATH the tests run under, which is kept (a
+    machine may hold packages there: the GPU machine's pycocotools is a wheel unpacked into a
+    folder on it); ``variables`` are set too."""
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    return {**os.environ, **variables,
+            "PYTHONPATH": os.pathsep.join([*map(str, paths or (ROOT,)), *inherited])}
 
 
 def grey_video(path: Path, frames: int, size=(64, 48)) -> Path:

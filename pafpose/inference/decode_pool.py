@@ -45,6 +45,10 @@ class DecodeExecutor:
     def submit(self, heatmaps: np.ndarray, pafs: np.ndarray, resize) -> cf.Future:
         raise NotImplementedError
 
+    def ready(self, timeout: float = 60.0) -> None:
+        """Wait until every worker can decode (a live source's first frames should not queue
+        behind worker start-up)."""
+
     def close(self) -> None:
         pass
 
@@ -134,7 +138,15 @@ def _init_worker(decoder: PeopleDecoder) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One thread each: the pool is the parallelism (16 workers x 16 OpenCV threads thrash).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _started() -> int:
+    return os.getpid()
 
 
 def _attach(name: str) -> shared_memory.SharedMemory:
@@ -173,7 +185,16 @@ class ProcessDecoder(DecodeExecutor):
         self.maps = SharedMaps(self.slots)
         self.pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                            initargs=(decoder,))
+        # Start every worker now (the pool starts them one submission at a time otherwise), so
+        # they import and unpickle the decoder while the network warms up.
+        self._starting = [self.pool.submit(_started) for _ in range(workers)]
         self._closed = False
+
+    def ready(self, timeout: float = 60.0) -> None:
+        done, _ = cf.wait(self._starting, timeout=timeout)
+        for future in done:
+            if future.exception() is not None:
+                raise DecodeWorkerError(_broken_message(self.pool))
 
     def submit(self, heatmaps, pafs, resize) -> cf.Future:
         slot = self.maps.acquire()

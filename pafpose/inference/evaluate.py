@@ -4,6 +4,7 @@ validation: a model's AP on a COCO annotation file."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -63,8 +64,7 @@ def evaluate_keypoints(coco_gt: COCO, results: list[dict],
         return {name: 0.0 if has_gt[name[-1] if name[-1] in "ml" else "all"] else float("nan")
                 for name in METRIC_NAMES}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
-        coco_dt = coco_gt.loadRes(list(results))
-        evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        evaluator = COCOeval(coco_gt, _load_results(coco_gt, results), iouType="keypoints")
         evaluator.params.imgIds = sorted(coco_gt.getImgIds() if image_ids is None else image_ids)
         evaluator.evaluate()
         evaluator.accumulate()
@@ -117,7 +117,7 @@ def people_found(coco_gt: COCO, results: list[dict], oks: float = 0.5) -> int:
     if not results:
         return 0
     with contextlib.redirect_stdout(io.StringIO()):
-        evaluator = COCOeval(coco_gt, coco_gt.loadRes(list(results)), iouType="keypoints")
+        evaluator = COCOeval(coco_gt, _load_results(coco_gt, results), iouType="keypoints")
         evaluator.params.imgIds = sorted(coco_gt.getImgIds())
         evaluator.evaluate()
     threshold = int(np.argmin(np.abs(evaluator.params.iouThrs - oks)))
@@ -128,6 +128,21 @@ def people_found(coco_gt: COCO, results: list[dict], oks: float = 0.5) -> int:
             matched = np.asarray(entry["gtMatches"])[threshold] > 0
             found += int((matched & ~np.asarray(entry["gtIgnore"], dtype=bool)).sum())
     return found
+
+
+def _load_results(coco_gt: COCO, results: Sequence[dict]) -> COCO:
+    """``coco_gt.loadRes(results)`` for ground truth with or without an 'info' entry.
+
+    Some pycocotools releases (2.0.10 among them) copy ``dataset['info']`` into the results
+    and raise KeyError when it is missing (COCO files need not have one; 2.0.11 reads it with
+    ``.get``). Without one, the results are loaded through a shallow copy of ``coco_gt`` whose
+    dataset has an empty 'info' added: the caller's object and dictionary stay as they were.
+    """
+    if "info" not in coco_gt.dataset:
+        view = copy.copy(coco_gt)  # shares the index (imgs, anns, ...), nothing is rebuilt
+        view.dataset = {"info": {}, **coco_gt.dataset}
+        coco_gt = view
+    return coco_gt.loadRes(list(results))
 
 
 def annotated_people(coco_gt: COCO) -> int:

@@ -1,9 +1,10 @@
 """The real-time engine: the Predictor's stages as a pipeline over files, folders, videos,
 cameras and streams.
 
-    reader pool ─▶ network thread ─▶ people decoder ─▶ in order, per source: ─▶ caller
-    (read, resize,   (batch, run,     (in-process, or    tracker, smoother       (outputs,
-     pad)             post-process)    worker processes)                          rendering)
+    reader pool ─▶ network thread ─▶ people decoder ─▶ tracking thread ─▶ caller
+    (read, resize,   (batch, run,     (in-process, or    (in order, per      (outputs,
+     pad)             post-process)    worker processes)  source: tracker,    rendering)
+                                                          smoother)
 
 Stages are joined by bounded queues so memory stays flat on an endless stream. Frames come out in
 the order they were read (per source); files never drop a frame, live sources drop stale ones
@@ -190,10 +191,16 @@ class _Pipeline:
         size = runner.queue_size
         # Enough frames read ahead to fill a batch while the previous one runs.
         self.read_q = Channel(max(size, 2 * self.predictor.images_per_call), self.stop)
-        self.maps_q, self.out = Channel(size, self.stop), Channel(size, self.stop)
+        self.maps_q, self.people_q, self.out = (Channel(size, self.stop) for _ in range(3))
         self.executor: DecodeExecutor = make_decode_executor(
             self.predictor.decoder, runner.decode_workers, self.predictor.device.type,
             getattr(self.predictor, "threads", None))
+        if runner.realtime or any(source.kind == "stream" for source in sources):
+            try:
+                self.executor.ready()  # live frames would otherwise queue behind worker start-up
+            except BaseException:
+                self.executor.close()
+                raise
         runner.stats.parallel = {"decode": max(1, self.executor.workers),
                                  "read": runner.image_readers if any(s.kind == "image" for s in sources)
                                  else runner.sources_at_once}
@@ -206,10 +213,10 @@ class _Pipeline:
                               runner.end_frame, runner.frame_step, runner.realtime, runner.image_readers,
                               runner.sources_at_once)
         stages = ((lambda: (reader.run(sources, self.read_q, self.stop), self.read_q.put(_DONE)), self.read_q),
-                  (self._network, self.maps_q), (self._decode, self.out))
+                  (self._network, self.maps_q), (self._decode, self.people_q), (self._track, self.out))
         self.threads = [threading.Thread(target=self._guard, args=(target, out), daemon=True,
                                          name=f"pafpose-{name}")
-                        for (target, out), name in zip(stages, ("read", "network", "decode"))]
+                        for (target, out), name in zip(stages, ("read", "network", "decode", "track"))]
         for thread in self.threads:
             thread.start()
 
@@ -272,14 +279,18 @@ class _Pipeline:
                 self.maps_q.put((x, m))
 
     def _decode(self) -> None:
-        """Decode (in the executor), then track and smooth in frame order per source."""
-        tracking = SequenceTracking(self.runner.tracker, self.runner.smoother, self.runner.image_sequences)
+        """Decode in the executor; hand each frame's people on in frame order."""
         in_flight: collections.deque = collections.deque()  # (item or marker, future or None), in order
         finished = False
         while True:
             while in_flight and (in_flight[0][1] is None or in_flight[0][1].done()):
-                if self._emit(*in_flight.popleft(), tracking):
-                    return
+                item, future = in_flight.popleft()
+                if future is None:
+                    self.people_q.put(item)
+                    if item is _DONE or isinstance(item, _Failure):
+                        return
+                else:  # a dead worker raises here, ending the run with its error
+                    self.people_q.put((item, *future.result()))
             busy = sum(future is not None and not future.done() for _, future in in_flight)
             if not finished and busy < self.executor.slots:
                 entry = self.maps_q.get(wait=not in_flight, timeout=0.001 if in_flight else None)
@@ -294,18 +305,23 @@ class _Pipeline:
             if in_flight:  # wait a moment for the oldest frame's people
                 cf.wait([in_flight[0][1]], timeout=0.002)
 
-    def _emit(self, item, future, tracking: SequenceTracking) -> bool:
-        """Hand one finished entry on; True when the pipeline has ended."""
-        if future is None:
-            if isinstance(item, SourceEnd):
-                tracking.end(item.source)
-            self.out.put(item)
-            return item is _DONE or isinstance(item, _Failure)
-        people, seconds = future.result()  # a dead worker raises here, ending the run with its error
-        item.times.decode = seconds
-        start = time.perf_counter()
-        people = tracking.update(item.source, item.time, item.image, people)
-        item.times.track = time.perf_counter() - start
-        self.out.put(Frame(item.source, item.index, item.time, item.image, people,
-                           time.perf_counter() - item.read_at, item.fps, item.times))
-        return False
+    def _track(self) -> None:
+        """Track and smooth in frame order per source, on a thread of its own: decoding goes on
+        being handed out while a frame is tracked."""
+        tracking = SequenceTracking(self.runner.tracker, self.runner.smoother, self.runner.image_sequences)
+        while True:
+            entry = self.people_q.get()
+            if not isinstance(entry, tuple):
+                if isinstance(entry, SourceEnd):
+                    tracking.end(entry.source)
+                self.out.put(entry)
+                if entry is _DONE or isinstance(entry, _Failure):
+                    return
+                continue
+            item, people, seconds = entry
+            item.times.decode = seconds
+            start = time.perf_counter()
+            people = tracking.update(item.source, item.time, item.image, people)
+            item.times.track = time.perf_counter() - start
+            self.out.put(Frame(item.source, item.index, item.time, item.image, people,
+                               time.perf_counter() - item.read_at, item.fps, item.times))

@@ -76,15 +76,20 @@ class DevicePreprocessor:
     pinned memory on CUDA), resized, padded and normalised there in batches.
 
     Equals :class:`CpuPreprocessor` within one grey level: enlarging uses OpenCV's cubic kernel
-    (a = -0.75), shrinking OpenCV's area weights (fractional pixel overlaps, as two matrix
-    products), both rounded to 8 bits; the libraries' fixed-point rounding differs by one level
-    at some pixels (``tests/inference/test_preprocess.py`` bounds it; ``benchmarks/engine.py``
-    measures the AP on it).
+    (a = -0.75), shrinking OpenCV's area weights (fractional pixel overlaps), both rounded to 8
+    bits; the libraries' fixed-point cubic rounding differs by one level at some pixels
+    (``tests/inference/test_preprocess.py`` bounds it; ``benchmarks/engine.py`` measures the AP
+    on it). Shrinking sums as OpenCV does (along the width, then the height, each output pixel's
+    few input pixels in order), not as matrix products, and matches its result exactly on the
+    bundled photos. A matrix product's rounding depends on the kernel the library picks for the
+    batch's shape (a CUDA run's batch of two differed from its frames resized alone) and on
+    process-wide settings (``torch.set_float32_matmul_precision`` allows TF32 or bf16); these
+    elementwise sums give a frame the same bits in any batch, under any such setting.
     """
 
     def __init__(self, stride: int, device: torch.device, flip: bool = False, bucket: int = 0):
         self.stride, self.device, self.flip, self.bucket = stride, torch.device(device), flip, bucket
-        self._areas: dict[tuple[int, int], torch.Tensor] = {}
+        self._areas: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def pad(self, image: np.ndarray, resize: NetworkInput) -> np.ndarray:
         return image  # nothing to do ahead: the device does it all
@@ -95,25 +100,42 @@ class DevicePreprocessor:
             stacked = stacked.pin_memory()
         return stacked.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
 
-    def _area(self, n_out: int, n_in: int) -> torch.Tensor:
-        """(n_out, n_in) weights of OpenCV's area resampling along one axis: each output pixel
-        averages the input pixels it covers, partial pixels by the fraction covered."""
+    def _area(self, n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """OpenCV's area resampling along one axis: each output pixel averages the input pixels
+        it covers, partial pixels by the fraction covered. As (taps, n_out) input indices and
+        weights: tap t of output o reads input ``index[t, o]`` with ``weight[t, o]`` (0 where
+        o covers fewer pixels)."""
         key = (n_out, n_in)
-        matrix = self._areas.get(key)
-        if matrix is None:
-            edges = torch.arange(n_out + 1, dtype=torch.float64) * (n_in / n_out)
-            left, right = edges[:-1, None], edges[1:, None]
-            pixels = torch.arange(n_in, dtype=torch.float64)[None]
-            overlap = (torch.minimum(right, pixels + 1) - torch.maximum(left, pixels)).clamp_(min=0)
-            matrix = self._areas[key] = (overlap / (n_in / n_out)).to(self.device, torch.float32)
-        return matrix
+        taps = self._areas.get(key)
+        if taps is None:
+            scale = n_in / n_out
+            edges = torch.arange(n_out + 1, dtype=torch.float64) * scale
+            first = edges[:-1].floor().long().clamp_(max=n_in - 1)
+            count = int((edges[1:].ceil().long().clamp_(max=n_in) - first).max())
+            pixels = first[None] + torch.arange(count)[:, None]  # (taps, n_out)
+            left = pixels.double()
+            overlap = (torch.minimum(edges[None, 1:], left + 1)
+                       - torch.maximum(edges[None, :-1], left)).clamp_(min=0)
+            taps = self._areas[key] = (pixels.clamp_(max=n_in - 1).to(self.device),
+                                       (overlap / scale).to(self.device, torch.float32))
+        return taps
+
+    def _shrink(self, x: torch.Tensor, n_out: int) -> torch.Tensor:
+        """(B, C, n_in, W) ``x`` area-resampled to ``n_out`` rows, tap by tap: whole rows are
+        gathered, weighted and added in a fixed order."""
+        index, weight = self._area(n_out, x.shape[2])
+        taps = x.index_select(2, index.flatten()).unflatten(2, index.shape).mul_(weight[:, :, None])
+        out = taps[:, :, 0].clone()
+        for t in range(1, index.shape[0]):
+            out.add_(taps[:, :, t])
+        return out
 
     def _resize(self, x: torch.Tensor, r: NetworkInput) -> torch.Tensor:
         if (r.height, r.width) == tuple(x.shape[2:]):
             return x
-        if r.width < x.shape[3]:
-            return torch.einsum("ri,bcij,sj->bcrs", self._area(r.height, x.shape[2]), x,
-                                self._area(r.width, x.shape[3]))
+        if r.width < x.shape[3]:  # along the width first, as OpenCV sums (then equal to its result)
+            x = self._shrink(x.transpose(2, 3).contiguous(), r.width)
+            return self._shrink(x.transpose(2, 3).contiguous(), r.height)
         return F.interpolate(x, size=(r.height, r.width), mode="bicubic", align_corners=False)
 
     def __call__(self, images: Sequence[np.ndarray], resizes: Sequence[NetworkInput],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["CutDetector", "CameraShift", "frame_signature", "signature_distance"]
+__all__ = ["CutDetector", "CameraShift", "frame_signature", "signature_distance", "shrink"]
 
 _SIZE = (32, 24)
 _BLOCKS = 2
@@ -28,8 +28,7 @@ def frame_signature(image: np.ndarray) -> tuple[np.ndarray, float]:
     grey-level standard deviation)."""
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    image = image[::_skip(image, _SIZE[0]), ::_skip(image, _SIZE[0])]  # every n-th pixel first: cheap
-    small = cv2.resize(np.ascontiguousarray(image[..., :3], np.uint8), _SIZE, interpolation=cv2.INTER_AREA)
+    small = shrink(image[..., :3], _SIZE)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV).astype(np.intp)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     coloured = (sat >= 50) & (val >= 40)
@@ -42,10 +41,17 @@ def frame_signature(image: np.ndarray) -> tuple[np.ndarray, float]:
     return counts / counts.sum(axis=1, keepdims=True), float(val.std())
 
 
-def _skip(image: np.ndarray, width: int) -> int:
-    """A pixel step that leaves at least 4 samples per output pixel of a ``width``-wide shrink:
-    area-averaging a full-size frame costs more than the whole test needs."""
-    return max(1, min(image.shape[0], image.shape[1]) // (4 * width) if image.shape[1] > 8 * width else 1)
+def shrink(image: np.ndarray, size: tuple[int, int], oversample: int = 4) -> np.ndarray:
+    """``image`` (H, W[, C]) uint8 shrunk to ``size`` (width, height) by area averaging over every
+    n-th pixel, n the largest step that leaves ``oversample`` x ``oversample`` samples per small
+    pixel. A uniform step keeps the picture's geometry (sub-pixel shifts stay true); averaging
+    every pixel of a large frame costs several times more for nothing these tests use."""
+    width, height = size
+    h, w = image.shape[:2]
+    step = min(w // (oversample * width), h // (oversample * height))
+    if step >= 2:
+        image = image[::step, ::step]
+    return cv2.resize(np.ascontiguousarray(image, np.uint8), size, interpolation=cv2.INTER_AREA)
 
 
 def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,24 +95,22 @@ class CameraShift:
     def __init__(self, width: int = 96, least_response: float = 0.3, max_step: float = 0.15):
         self.width, self.least_response, self.max_step = width, least_response, max_step
         self._previous: np.ndarray | None = None
-        self._scale = 1.0
+        self._window: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray | None) -> np.ndarray:
         """(2,) shift in the image's pixels since the previous frame given (0 for the first)."""
         if image is None or image.size == 0:
             return np.zeros(2)
-        step = _skip(image, self.width)
         h, w = image.shape[:2]
-        image = np.ascontiguousarray(image[::step, ::step])
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         scale = w / self.width
-        small = cv2.resize(grey, (self.width, max(int(round(h / scale)), 8)), interpolation=cv2.INTER_AREA)
-        small = small.astype(np.float32)
+        small = shrink(image[..., :3] if image.ndim == 3 else image, (self.width, max(int(round(h / scale)), 8)), 2)
+        small = (cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small).astype(np.float32)
         previous, self._previous = self._previous, small
         if previous is None or previous.shape != small.shape or small.std() < 6.0:
             return np.zeros(2)
-        window = cv2.createHanningWindow(small.shape[::-1], cv2.CV_32F)
-        (dx, dy), response = cv2.phaseCorrelate(previous, small, window)
+        if self._window is None or self._window.shape != small.shape:
+            self._window = cv2.createHanningWindow(small.shape[::-1], cv2.CV_32F)
+        (dx, dy), response = cv2.phaseCorrelate(previous, small, self._window)
         if response < self.least_response or abs(dx) > self.max_step * small.shape[1] \
                 or abs(dy) > self.max_step * small.shape[0]:
             return np.zeros(2)

@@ -1,7 +1,9 @@
 """One training process: its device and process group, its AMP precision, its RNG state, its signals.
 
 Under ``torchrun`` (WORLD_SIZE > 1) every process joins a process group (nccl on CUDA, gloo on
-CPU) on the device of its LOCAL_RANK; alone, it is rank 0 of 1 and no group is created.
+CPU) on the device of its LOCAL_RANK; alone, it is rank 0 of 1 and no group is created. On CUDA
+each process takes a GPU of its own: a node started with more processes than it has GPUs is
+refused in one line (NCCL cannot run two ranks on one GPU), naming the two ways out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from ..device import check_device
+from ..errors import UserError
 from ..signals import raise_for_signal
 
 __all__ = ["ProcessContext", "amp_dtype", "end_process_group", "rng_state", "set_rng_state",
@@ -39,16 +42,22 @@ class ProcessContext:
 
 
 def setup_process(device_name: str) -> ProcessContext:
-    """Pick this process's device ("auto": its LOCAL_RANK's GPU, else the CPU) and, under
-    ``torchrun``, join the process group."""
+    """Pick this process's device ("auto": its LOCAL_RANK's GPU, else the CPU; "cuda": its
+    LOCAL_RANK's GPU) and, under ``torchrun``, join the process group. UserError where LOCAL_RANK
+    has no GPU of its own."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_name == "auto":
-        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = check_device(device_name)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device(f"cuda:{local_rank}")
+    if device.type == "cuda" and device.index is None:
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(f"LOCAL_RANK {local_rank} has no GPU of its own: this process sees "
+                            f"{torch.cuda.device_count()} CUDA device(s), one per process; start at "
+                            f"most that many processes per node (torchrun --nproc_per_node) or train "
+                            f"on the CPU (--device cpu)")
+        device = torch.device(f"cuda:{local_rank}")
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if world_size > 1 and not dist.is_initialized():

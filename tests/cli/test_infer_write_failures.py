@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
-from cli_helpers import grey_video, run
+from cli_helpers import child_env, grey_video, run
 
 from pafpose import errors
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _photos(folder, count, size=(64, 48)):
@@ -30,9 +26,9 @@ def _infer_with_file_size_limit(limit: int, *args):
     def limited():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "pafpose.cli", "infer", *map(str, args), "--quiet",
-                           "--backend", "torch"], capture_output=True, text=True, env=env,
+                           "--backend", "torch"], capture_output=True, text=True,
+                          env=child_env(OMP_NUM_THREADS="1"),
                           preexec_fn=limited, timeout=300)
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import run
+from cli_helpers import child_env, run
 from train_helpers import PoseSamples
 
 from pafpose import errors
@@ -78,7 +78,7 @@ def test_a_second_train_into_the_same_out_is_refused(tmp_path):
             "    print('locked', flush=True); sys.stdin.read()")
     other = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+                             env=child_env())
     try:
         assert other.stdout.readline().strip() == "locked"
         status, _, err = _train(out)
@@ -385,7 +385,7 @@ def test_a_closed_pipe_is_a_quiet_exit(tmp_path):
     # `true` has exited long before the interpreter starts writing: every write meets a closed pipe.
     proc = subprocess.run(f"{sys.executable} -m pafpose.cli model-info --size 64 | true; "
                           "echo ${PIPESTATUS[0]} >&2", shell=True, executable="/bin/bash", cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          env=child_env(), capture_output=True, text=True,
                           timeout=120)
     # The status is the last line; a library's own start-up notice (a CUDA build's) may precede it.
     *before, status = proc.stderr.strip().splitlines()

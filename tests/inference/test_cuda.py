@@ -52,16 +52,45 @@ def test_a_static_batch_pads_and_crops(model):
     assert heatmaps.shape[0] == 3 and pafs.shape[0] == 3 and seconds > 0
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_the_cuda_predictor_finds_what_the_cpu_one_finds(precision):
+@pytest.fixture
+def tf32(request):
+    """cuDNN's TF32 for float32 convolutions on (PyTorch's default) or off (IEEE float32) for the
+    test; pafpose leaves this process-wide setting to the application."""
+    previous = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = request.param
+    yield request.param
+    torch.backends.cudnn.allow_tf32 = previous
+
+
+@pytest.mark.parametrize(("precision", "tf32"), [("fp32", False), ("fp32", True), ("fp16", True)],
+                         ids=["fp32", "fp32-tf32", "fp16"], indirect=["tf32"])
+def test_the_cuda_predictor_finds_what_the_cpu_one_finds(precision, tf32):
+    """In IEEE float32 the CUDA path (device preprocessing, CUDA graphs, static batches) finds the
+    CPU's people and keypoints. With TF32 convolutions (10-bit mantissas, PyTorch's default on
+    CUDA) the maps move a little, and where two candidates nearly tie the decoder may take the
+    other one: most keypoints stay within a pixel, not all.
+
+    The CPU reference pads its inputs to the GPU's 64-pixel size buckets: that shape policy is a
+    trade of its own (measured in AP by benchmarks/engine.py) and moves keypoints on these photos
+    by itself (on the CPU, 13 of them by over a pixel; the 2.76 px an H200 run once failed on is
+    one, reproduced on the CPU with the buckets alone), so this compares the machinery alone."""
     import cv2
 
     photos = [cv2.imread(str(p)) for p in sorted(SAMPLE_DIR.glob("*.jpg"))]
-    cpu = Predictor(backend="torch", precision="fp32")
     gpu = Predictor(device="cuda", backend="torch", precision=precision)  # device preprocessing, graphs
+    cpu = Predictor(backend="torch", precision="fp32", bucket=gpu.bucket)
+    moved = []
     for photo in photos:
         expected, got = cpu.predict(photo), gpu.predict(photo)
         assert abs(len(expected) - len(got)) <= (0 if precision == "fp32" else 1)
         if precision == "fp32":
             for a, b in zip(expected, got):
-                np.testing.assert_allclose(a.keypoints[:, :2], b.keypoints[:, :2], atol=1.0)
+                found = (a.keypoints[:, 2] > 0) | (b.keypoints[:, 2] > 0)
+                moved += np.abs(a.keypoints[found, :2] - b.keypoints[found, :2]).max(axis=1).tolist()
+    if precision == "fp32":
+        moved = np.asarray(moved)
+        assert len(moved) > 0
+        if tf32:
+            assert np.mean(moved <= 1.0) >= 0.95, np.sort(moved)[-5:]
+        else:
+            assert moved.max() <= 1.0, np.sort(moved)[-5:]

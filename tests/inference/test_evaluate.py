@@ -86,6 +86,33 @@ def test_people_found_counts_matches_at_oks_half():
     assert people_found(coco, []) == 0
 
 
+def test_ground_truth_without_info_evaluates_and_is_left_as_it_was(monkeypatch):
+    """COCO files need not hold 'info', yet pycocotools 2.0.10's ``loadRes`` reads
+    ``dataset['info']`` (KeyError). Its loadRes is imitated here, so the test holds whichever
+    pycocotools is installed; the caller's COCO must come back without an 'info' of ours."""
+    import json
+
+    from pycocotools.coco import COCO
+
+    from pafpose.inference.evaluate import people_found
+    from pafpose.io.annotations import coco_from_dict
+
+    original = COCO.loadRes
+
+    def load_res_2_0_10(self, results):
+        _ = self.dataset["info"]  # as 2.0.10 does: copy.deepcopy(self.dataset["info"])
+        return original(self, results)
+
+    monkeypatch.setattr(COCO, "loadRes", load_res_2_0_10)
+    data = json.loads(SAMPLE_ANNOTATIONS.read_text())
+    del data["info"]
+    coco = coco_from_dict(data)
+    results = _ground_truth_as_results(coco)
+    assert evaluate_keypoints(coco, results)["AP"] == pytest.approx(1.0)
+    assert people_found(coco, results) == 12
+    assert "info" not in coco.dataset and coco.dataset is data
+
+
 def test_eval_with_flip_and_scales_finds_the_annotated_people(tmp_path):
     """``pafpose eval --flip --scales 1 0.5`` with the bundled network: the averaged maps still find
     the annotated people (11 of 12 at OKS 0.5, AP 0.64 here; 12 and 0.66 without flip and scales)."""

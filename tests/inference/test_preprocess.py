@@ -49,6 +49,24 @@ def test_a_batch_of_frames_resizes_together_and_mixed_sizes_apart(photos, device
         assert torch.equal(batch[row], single)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_process_wide_matmul_precision_leaves_the_device_preprocessing_alone(photos, device):
+    """``torch.set_float32_matmul_precision`` lets float32 matrix products run in TF32 (CUDA) or
+    bf16 (CPUs with AMX or AVX512-BF16). The device's area resize once was two matrix products:
+    "medium" moved its pixels by up to 1.5 grey levels on such a CPU, and a CUDA run's batch of
+    two differed from its frames resized alone (the test above)."""
+    frames = [cv2.resize(photo, (640, 480)) for photo in photos[:2]]
+    r = network_input_size((640, 480), 256, 2048)
+    expected = DevicePreprocessor(8, device)(frames, [r, r])
+    previous = torch.get_float32_matmul_precision()
+    try:
+        for precision in ("high", "medium"):
+            torch.set_float32_matmul_precision(precision)
+            assert torch.equal(DevicePreprocessor(8, device)(frames, [r, r]), expected), precision
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
 def test_the_choice_follows_the_device():
     assert isinstance(make_preprocessor("auto", 8, torch.device("cpu"), False), CpuPreprocessor)
     assert isinstance(make_preprocessor("device", 8, torch.device("cpu"), False), DevicePreprocessor)

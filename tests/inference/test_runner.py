@@ -86,8 +86,9 @@ def test_queues_bound_what_is_read_ahead(tmp_path):
     next(events)
     time.sleep(0.3)  # the consumer stops; the stages fill their queues and wait
     predictor_calls = runner.predictor.calls
-    # read_q (2) + network's item + maps_q (2) + decoder's item + out_q (2) + the yielded one
-    assert predictor_calls <= 8, predictor_calls
+    # read_q (2) + network's item + maps_q (2) + decoder's item + people_q (2) + tracker's item
+    # + out_q (2) + the yielded one
+    assert predictor_calls <= 11, predictor_calls
     events.close()  # closing the iterator stops the threads
     time.sleep(0.3)
     assert not [t for t in threading.enumerate() if t.name.startswith("pafpose-")]

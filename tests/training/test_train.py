@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import child_env
 from train_helpers import TINY_MODEL, PoseSamples, tiny_config
 
 from pafpose.config import from_dict, load_config
@@ -135,12 +136,28 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in state["model"].values())
 
 
+@pytest.mark.parametrize("device", ["auto", "cuda"])
+def test_a_rank_without_a_gpu_of_its_own_is_one_line(monkeypatch, device):
+    """torchrun --nproc_per_node=2 on a one-GPU node: rank 1 would ask for cuda:1 (a CUDA error
+    several frames deep), and two ranks on one GPU are refused by NCCL, so it is a UserError."""
+    from pafpose.training.distributed import setup_process
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: pytest.fail(f"set_device({device})"))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(UserError, match=r"LOCAL_RANK 1 has no GPU of its own: this process sees 1 CUDA "
+                                        r"device\(s\).*--nproc_per_node.*--device cpu"):
+        setup_process(device)
+
+
 @pytest.mark.slow  # two torchrun processes of a real training run: about 8 s
 def test_two_process_torchrun_ranks_end_identical(tmp_path):
     # One GPU per rank (NCCL) where there are two; else both ranks on the CPU (gloo): NCCL refuses
     # two ranks on one GPU, so a one-GPU machine tests the CPU path.
     device = "auto" if torch.cuda.is_available() and torch.cuda.device_count() >= 2 else "cpu"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
+    env = child_env(TESTS, ROOT, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(HERE / "train_ddp_worker.py"), str(tmp_path), device]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)

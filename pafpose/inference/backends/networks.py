@@ -31,7 +31,14 @@ class TorchNetwork:
     """A network with ``infer`` under inference mode, with autocast for bf16 (the stages after the
     first, :data:`MIXED_BF16`, where the network splits in two) and fp16 (CUDA, the whole network).
     On CUDA with ``cuda_graphs`` the call is replayed as a CUDA graph per input shape
-    (:class:`~pafpose.inference.backends.cuda_graphs.CudaGraphs`)."""
+    (:class:`~pafpose.inference.backends.cuda_graphs.CudaGraphs`).
+
+    fp32 on CUDA computes as the process has PyTorch set: by PyTorch's default cuDNN runs float32
+    convolutions in TF32 (10-bit mantissas: the maps move a little, and a keypoint where the
+    decoder's candidates nearly tie may move). Such settings are process-wide, so they are left
+    to the application: ``torch.backends.cudnn.allow_tf32 = False`` (before the first call, as
+    a captured graph keeps the kernels it was captured with) gives IEEE float32, what the CPU
+    computes."""
 
     backend = "torch"
 
