@@ -61,6 +61,12 @@ def test_auto_precision_keeps_the_accuracy_contract():
         choose_precision("bf16", "torch", CPU, {}, NO_BF16)
     with pytest.raises(UserError, match="fp16"):
         choose_precision("fp16", "torch", CPU, {}, BF16)
+    # On CUDA the record's "cuda-" entries decide, and bf16 (no faster than fp32 there) never does.
+    cuda = torch.device("cuda")
+    record = {"cuda-fp32": 0.6146, "cuda-fp16": 0.6082, "cuda-bf16": 0.6081, "torch-bf16": 0.62}
+    assert choose_precision("auto", "torch", cuda, record, BF16) == "fp16"
+    record["cuda-fp16"] = 0.60
+    assert choose_precision("auto", "torch", cuda, record, BF16) == "fp32"
     caps = cpu_capabilities()
     assert caps.flags <= {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16",
                           "amx_int8", "amx_tile", "avx512_fp16"}

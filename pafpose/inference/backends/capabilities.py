@@ -32,6 +32,9 @@ PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 AP_TOLERANCE = 0.01
 #: Fastest first: ``auto`` takes the first supported one that keeps the contract.
 _SPEED_ORDER = ("int8", "bf16", "fp16", "fp32")
+#: On CUDA (H200, the bundled network as CUDA graphs, batch 8): fp16 0.37 ms a frame, fp32 0.60,
+#: bf16 0.62 -- bf16 buys nothing there, so ``auto`` weighs only fp16 against fp32.
+_CUDA_SPEED_ORDER = ("fp16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def choose_precision(precision: str, backend: str, device: torch.device, record:
     reference = record.get(f"{prefix}-fp32", record.get("fp32"))
     if reference is None:
         return "fp32"
-    for candidate in _SPEED_ORDER:
+    for candidate in _CUDA_SPEED_ORDER if device.type == "cuda" else _SPEED_ORDER:
         if candidate == "int8" and not caps.int8:  # runs, but without VNNI no faster than fp32
             continue
         ap = record.get(f"{prefix}-{candidate}", record.get(candidate) if device.type != "cuda" else None)
