@@ -114,12 +114,14 @@ _HUE_BINS, _SAT_BINS, _GREY_BINS = 8, 2, 3
 #: dark / middle / bright for greys.
 HISTOGRAM_BINS = _HUE_BINS * _SAT_BINS + _GREY_BINS
 _SAMPLES = 10  # pixels sampled per side of the torso box
+_LEAST_INSIDE = 0.4  # share of the samples inside the picture for a histogram at all
 
 
 def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
                      skeleton: Skeleton) -> np.ndarray:
     """(N, HISTOGRAM_BINS) normalised colour histograms of each person's torso; NaN rows where
-    fewer than three of the shoulders and hips are seen or the box is under 4 pixels a side.
+    fewer than three of the shoulders and hips are seen, the box is under 4 pixels a side, or
+    under 40 % of it is inside the picture.
 
     The box spans the seen shoulders and hips, shrunk to its middle 60 % across (arms and
     background stay out); a 10 x 10 grid of its pixels is read (no resize, no crop copy).
@@ -143,8 +145,14 @@ def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
     if not len(rows):
         return out
     t = (np.arange(_SAMPLES) + 0.5) / _SAMPLES
-    xs = np.clip(x0[rows, None] + t * (x1 - x0)[rows, None], 0, w - 1).astype(np.intp)
-    ys = np.clip(lo[rows, 1, None] + t * (hi - lo)[rows, 1, None], 0, h - 1).astype(np.intp)
+    xs = x0[rows, None] + t * (x1 - x0)[rows, None]
+    ys = lo[rows, 1, None] + t * (hi - lo)[rows, 1, None]
+    # Only the part inside the picture: a person half out of the frame keeps the colours of the
+    # half we see (clipping the grid onto the border would count the border's pixels as theirs).
+    inside = ((ys >= 0) & (ys <= h - 1))[:, :, None] & ((xs >= 0) & (xs <= w - 1))[:, None, :]
+    inside = inside.reshape(len(rows), -1)
+    xs = np.clip(xs, 0, w - 1).astype(np.intp)
+    ys = np.clip(ys, 0, h - 1).astype(np.intp)
     pixels = image[ys[:, :, None], xs[:, None, :]].reshape(-1, 1, 3)  # (R * S * S, 1, 3) BGR
     hsv = cv2.cvtColor(np.ascontiguousarray(pixels, np.uint8), cv2.COLOR_BGR2HSV).reshape(len(rows), -1, 3)
     hue, sat, val = (hsv[..., i].astype(np.intp) for i in range(3))
@@ -152,8 +160,9 @@ def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
     colour_bin = (hue * _HUE_BINS // 180) * _SAT_BINS + np.minimum(sat * _SAT_BINS // 256, _SAT_BINS - 1)
     grey_bin = _HUE_BINS * _SAT_BINS + np.minimum(val * _GREY_BINS // 256, _GREY_BINS - 1)
     bins = np.where(coloured, colour_bin, grey_bin) + HISTOGRAM_BINS * np.arange(len(rows))[:, None]
-    counts = np.bincount(bins.ravel(), minlength=HISTOGRAM_BINS * len(rows)).reshape(len(rows), -1)
-    out[rows] = counts / counts.sum(axis=1, keepdims=True)
+    counts = np.bincount(bins[inside], minlength=HISTOGRAM_BINS * len(rows)).reshape(len(rows), -1)
+    enough = inside.mean(axis=1) >= _LEAST_INSIDE
+    out[rows[enough]] = counts[enough] / counts[enough].sum(axis=1, keepdims=True)
     return out
 
 

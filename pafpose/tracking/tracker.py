@@ -7,7 +7,8 @@ person (``association``), inside a motion gate: confirmed tracks seen recently f
 keypoint similarity, then tentative ones; then tracks lost for up to ``max_lost`` by position,
 only where nothing else could be meant and no evidence disagrees; then tracks lost for up to
 ``reid_seconds`` by looks or build. Unmatched detections that are not pieces of a matched
-person start tracks with new ids (``lifecycle``). What a track remembers is in ``state``; a
+person start tracks with new ids (``lifecycle``); a new track whose looks, once clear, agree with
+a track lost before it was born takes that track's id from then on (``late_reid``). What a track remembers is in ``state``; a
 frame's detections and their evidence in ``detections``; how alike two people are, in
 ``similarity``.
 
@@ -73,6 +74,10 @@ class TrackerConfig:
         live_seconds: a track unseen for at most this long is matched before lost tracks.
         max_lost: how long a lost track can be matched by position near its prediction.
         reid_seconds: how long a lost track can be re-identified by looks or build; then it ends.
+        late_reid: for this long after its birth, a new track may still turn out to be a lost
+            track's person (their looks were unclear at first: half in view, turning): when its
+            detection's looks agree with a track lost before it was born as :func:`reidentify`
+            demands, it takes that track's id from then on (0: never).
         coast: how long a lost track keeps moving at its last velocity.
         gate_base, gate_speed: the motion gate: a detection may be at most ``gate_base +
             gate_speed * time unseen`` person sizes (plus the track's own speed once it no longer
@@ -101,6 +106,7 @@ class TrackerConfig:
     live_seconds: float = 0.25
     max_lost: float = 2.0
     reid_seconds: float = 5.0
+    late_reid: float = 0.5
     coast: float = 1 / 3
     gate_base: float = 0.5
     gate_speed: float = 2.0
@@ -196,6 +202,7 @@ class PoseTracker:
         tracks.sizeable[rows] |= frame.sizeable[cols]
         blend_evidence(tracks, rows, frame.ratios[cols], frame.looks[cols])
         rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
+        merged = np.concatenate([merged, self._late_reidentify(tracks, rows, cols, frame, now)])
 
         matched = np.zeros(len(tracks), bool)
         matched[rows] = True
@@ -271,6 +278,38 @@ class PoseTracker:
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
                                                             distance=self._near(tracks, distance, frame)))
         return rows, cols
+
+    def _late_reidentify(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections,
+                         now: float) -> np.ndarray:
+        """Young tracks matched now whose person is a lost track's, by the evidence
+        :func:`reidentify` demands of a returning person; each takes its lost track's id and
+        birth, and the lost tracks' rows are returned (they end). A lost track qualifies only if
+        it was last seen before the young one was born (never two people at once) and could
+        have walked to where the young one is now."""
+        cfg = self.config
+        if frame.image is None or cfg.late_reid <= 0:  # looks decide, and need the frame
+            return np.zeros(0, np.int64)
+        young = (now - tracks.born_time[rows] <= cfg.late_reid) & (tracks.born_time[rows] < now)
+        lost = self._free(len(tracks), rows) & (tracks.state == CONFIRMED) & (now - tracks.matched_time > cfg.live_seconds)
+        if not young.any() or not lost.any():
+            return np.zeros(0, np.int64)
+        y_rows, y_cols, l_rows = rows[young], cols[young], np.flatnonzero(lost)
+        before = tracks.matched_time[l_rows][:, None] < tracks.born_time[y_rows][None]
+        reach = gate_radius(tracks, now, cfg.gate_base, cfg.gate_speed, cfg.coast)[l_rows]
+        last = keypoint_distance(tracks.keypoints[l_rows], tracks.seen[l_rows], frame.xy[y_cols],
+                                 frame.seen[y_cols], cfg.min_shared)
+        allowed = before & (last <= reach[:, None])
+        if not allowed.any():
+            return np.zeros(0, np.int64)
+        pairs_l, pairs_y = reidentify(tracks.looks[l_rows], tracks.ratios[l_rows], frame.looks[y_cols],
+                                      frame.ratios[y_cols], allowed, cfg.looks_match, cfg.ratio_tolerance)
+        known = np.isfinite(frame.looks[y_cols[pairs_y]]).all(axis=1)  # looks decided, not build alone
+        pairs_l, pairs_y = pairs_l[known], pairs_y[known]
+        for li, yi in zip(pairs_l.tolist(), pairs_y.tolist()):
+            old, new = l_rows[li], y_rows[yi]
+            tracks.ids[new], tracks.born_time[new] = tracks.ids[old], tracks.born_time[old]
+            tracks.state[new] = CONFIRMED
+        return l_rows[pairs_l]
 
     def _near(self, tracks: Tracks, distance: np.ndarray, frame: Detections) -> np.ndarray:
         """(T, D) how far each detection is from each track, in the track's person sizes: a

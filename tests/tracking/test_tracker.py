@@ -141,6 +141,29 @@ def test_reentry_after_seconds_gets_the_old_id_only_when_looks_agree():
     assert after[1] == before[1] and after[0] not in before  # other looks: a new id
 
 
+def test_a_returning_person_whose_looks_were_unclear_at_first_gets_their_id_back_later():
+    red, blue, green, shadow = (30, 30, 200), (200, 60, 30), (40, 160, 40), (60, 60, 60)
+
+    def run(clear_colour):
+        tracker = PoseTracker()
+        people = [body((150, 300)), body((450, 300))]
+        for f in range(10):
+            ids = _ids(tracker.update(people, f / FPS, frame(people, [red, green])))
+        for f in range(10, 70):  # the red person is away for 2 s
+            tracker.update(people[1:], f / FPS, frame(people[1:], [green]))
+        back = [body((200, 300)), body((450, 300))]
+        shown = [_ids(tracker.update(back, f / FPS, frame(back, [shadow, green]))) for f in range(70, 74)]
+        shown += [_ids(tracker.update(back, f / FPS, frame(back, [clear_colour, green]))) for f in range(74, 80)]
+        return ids, shown
+
+    before, shown = run(red)
+    assert shown[0][0] not in before  # in shadow at first: a new id, not a guess
+    assert shown[-1] == before  # then the same looks as the lost track's: the old id again
+    assert all(s[1] == before[1] for s in shown)
+    before, shown = run(blue)  # someone else: the new id stays
+    assert shown[-1][0] == shown[0][0] not in before
+
+
 def test_reentry_without_a_frame_needs_the_same_build():
     def run(legs):
         tracker = PoseTracker()
