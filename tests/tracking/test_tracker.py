@@ -371,3 +371,18 @@ def test_a_merged_detection_never_carries_an_id_onto_the_other_person():
             first = {"a": people[0].track_id, "b": people[1].track_id}
     assert first["a"] not in worn["b"] and first["b"] not in worn["a"]
     assert (people[0].track_id, people[1].track_id) == (first["a"], first["b"])
+
+
+def test_a_person_half_out_of_the_picture_keeps_the_colours_of_the_half_in_view():
+    from pafpose.codec.skeleton import COCO18
+    from pafpose.tracking.similarity import histogram_agreement, torso_histograms
+
+    red, blue = (30, 30, 200), (200, 60, 30)
+    inside, half_out = body((300, 300)), body((10, 300))  # the second's torso box starts left of x = 0
+    image = frame([inside, half_out], [red, red])
+    image[:, :2] = blue  # the picture's border column: not the person's colours
+    seen = np.ones((2, 18), bool)
+    looks = torso_histograms(image, np.stack([inside.keypoints[:, :2], half_out.keypoints[:, :2]]), seen, COCO18)
+    assert histogram_agreement(looks[:1], looks[1:])[0, 0] > 0.95  # the visible half: red, as the whole one
+    gone = body((-30, 300))  # under 40 % of the torso box in view: no colours at all
+    assert np.isnan(torso_histograms(image, gone.keypoints[None, :, :2], seen[:1], COCO18)).all()
