@@ -97,6 +97,16 @@ def test_files_keep_every_frame_in_order_through_the_worker_pool(tmp_path):
     assert runner.stats.parallel["decode"] == 2 and runner.stats.times.decode > 0
 
 
+def test_every_worker_is_started_before_a_live_source_is_read():
+    pool = ProcessDecoder(DECODER, workers=3)
+    try:
+        pool.ready(timeout=60)
+        processes = list(pool.pool._processes.values())
+        assert len(processes) == 3 and all(p.is_alive() for p in processes)
+    finally:
+        pool.close()
+
+
 def test_shared_memory_is_freed_when_the_pool_closes():
     pool = make_decode_executor(DECODER, workers=2)
     heatmaps, pafs = person_maps(0.0)
