@@ -43,7 +43,7 @@ from pafpose.inference.evaluate import (  # noqa: E402
     people_to_coco_results,
 )
 from pafpose.inference.predict import Predictor  # noqa: E402
-from pafpose.inference.runner import Frame, Runner, SourceEnd  # noqa: E402
+from pafpose.inference.runner import Runner, SourceEnd  # noqa: E402
 from pafpose.io.annotations import SAMPLE_ANNOTATIONS, SAMPLE_DIR, coco_from_dict, load_coco  # noqa: E402
 from pafpose.io.bundled import DEFAULT_WEIGHTS, WEIGHTS_DIR  # noqa: E402
 from pafpose.io.images import read_image  # noqa: E402
