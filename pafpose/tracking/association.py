@@ -120,7 +120,8 @@ def recover(distance: np.ndarray, allowed: np.ndarray, ratio: float = 2.0,
 def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.ndarray,
                det_ratios: np.ndarray, allowed: np.ndarray, looks_match: float,
                ratio_tolerance: float, margin: float = 0.05,
-               distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               distance: np.ndarray | None = None,
+               rivals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of lost tracks and detections whose evidence says they are the same person.
 
     Args:
@@ -134,6 +135,10 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
             among them as :func:`recover` sees it: two look-alikes in the same place give a new
             id, not a guess.
         distance: (T, D) distances in the track's person sizes, or None.
+        rivals: (T, D) for each pair, how well the detection's looks agree with the best of the
+            other people known to be someone else than the track (NaN: nobody's looks known),
+            or None. Looks identify someone only among people who look different: a pair whose
+            looks agree no better (by ``margin``) than with such a rival is not taken.
 
     Looks decide where both histograms are known (and the limb ratios, where known, must not
     disagree badly); otherwise the limb ratios decide; with neither, nobody is re-identified.
@@ -146,6 +151,8 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
     clash = np.isfinite(build) & (build > 2 * ratio_tolerance)  # inf: too few bones in common
     agree = np.where(known, (looks >= looks_match) & ~clash, build <= ratio_tolerance)
     score = np.where(known, np.nan_to_num(looks), 1.0 - np.minimum(build / max(ratio_tolerance, 1e-9), 1.0))
+    if rivals is not None:
+        agree &= ~known | ~(rivals > looks - margin)
     agree &= allowed
     if not agree.any():
         return _EMPTY

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..codec.people import Person
 from ..errors import UserError
-from .similarity import limb_ratios, torso_histograms
+from .similarity import limb_ratios, clothing_histograms
 
 __all__ = ["Detections"]
 
@@ -61,6 +61,6 @@ class Detections:
     def looks(self) -> np.ndarray:
         """Torso histograms; NaN for crowded people (mixed colours), and without a frame."""
         if self._looks is None:
-            self._looks = torso_histograms(self.image, self.image_xy, self.seen, self.skeleton)
+            self._looks = clothing_histograms(self.image, self.image_xy, self.seen, self.skeleton)
             self._looks[self.crowded] = np.nan
         return self._looks

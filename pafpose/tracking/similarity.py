@@ -6,9 +6,9 @@
   gate (where a person can physically be after some time unseen).
 - :func:`limb_ratios` / :func:`ratio_agreement`: a pose signature that does not depend on where a
   person stands or how big they look: the log of each long limb's length over the torso's.
-- :func:`torso_histograms` / :func:`histogram_agreement`: a small hue-saturation histogram of
-  the torso box, sampled from the frame: what someone wears, for telling people apart after an
-  absence (no network, a few microseconds per person).
+- :func:`clothing_histograms` / :func:`histogram_agreement`: small hue-saturation histograms of
+  the torso and the thighs, sampled from the frame: what someone wears, for telling people apart
+  after an absence (no network, a few microseconds per person).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from ..codec.skeleton import Skeleton
 
 __all__ = ["pose_similarity", "keypoint_distance", "limb_ratios", "ratio_agreement",
-           "torso_histograms", "histogram_agreement", "HISTOGRAM_BINS"]
+           "clothing_histograms", "histogram_agreement", "HISTOGRAM_BINS"]
 
 
 def pose_similarity(tracks: np.ndarray, tracks_seen: np.ndarray, scale2: np.ndarray,
@@ -110,37 +110,50 @@ def ratio_agreement(a: np.ndarray, b: np.ndarray, min_bones: int = 3) -> np.ndar
 
 
 _HUE_BINS, _SAT_BINS, _GREY_BINS = 8, 2, 3
-#: Length of a :func:`torso_histograms` row: hue x saturation for coloured pixels, and
-#: dark / middle / bright for greys.
-HISTOGRAM_BINS = _HUE_BINS * _SAT_BINS + _GREY_BINS
-_SAMPLES = 10  # pixels sampled per side of the torso box
+_REGION_BINS = _HUE_BINS * _SAT_BINS + _GREY_BINS
+#: What people wear, read in two regions: the torso box (shoulders and hips, its middle 60 %
+#: across: arms and background stay out) and the thighs (hips and knees, its middle 80 %): a top
+#: and its trousers or shorts tell people apart far better than the top alone (on the
+#: benchmark's clips, different people's agreement at its 95th percentile falls from 0.89 to
+#: 0.77, while 95 % of the same person's pairs stay above 0.89).
+_REGIONS = ((_TORSO, 0.6), (("l_hip", "r_hip", "l_knee", "r_knee"), 0.8))
+#: Length of a :func:`clothing_histograms` row: per region, hue x saturation for coloured pixels
+#: and dark / middle / bright for greys.
+HISTOGRAM_BINS = _REGION_BINS * len(_REGIONS)
+_SAMPLES = 14  # pixels sampled per side of a region's box
 _LEAST_INSIDE = 0.4  # share of the samples inside the picture for a histogram at all
 
 
-def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
-                     skeleton: Skeleton) -> np.ndarray:
-    """(N, HISTOGRAM_BINS) normalised colour histograms of each person's torso; NaN rows where
-    fewer than three of the shoulders and hips are seen, the box is under 4 pixels a side, or
-    under 40 % of it is inside the picture.
+def clothing_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
+                        skeleton: Skeleton) -> np.ndarray:
+    """(N, HISTOGRAM_BINS) normalised colour histograms of each person's torso and thighs, one
+    after the other; a region's entries are NaN where fewer than three of its four keypoints are
+    seen, its box is under 4 pixels a side, or under 40 % of it is inside the picture.
 
-    The box spans the seen shoulders and hips, shrunk to its middle 60 % across (arms and
-    background stay out); a 10 x 10 grid of its pixels is read (no resize, no crop copy).
+    A region's box spans its seen keypoints, shrunk across to its middle; a 14 x 14 grid of its
+    pixels is read (no resize, no crop copy).
     """
-    n = len(keypoints)
-    out = np.full((n, HISTOGRAM_BINS), np.nan)
-    if n == 0 or image is None:
-        return out
-    torso = _indices(skeleton, _TORSO)
-    xy, ok = keypoints[:, torso], seen[:, torso]
+    out = np.full((len(keypoints), HISTOGRAM_BINS), np.nan)
+    if len(keypoints) and image is not None:
+        for r, (names, across) in enumerate(_REGIONS):
+            at = _indices(skeleton, names)
+            out[:, r * _REGION_BINS:(r + 1) * _REGION_BINS] = _region_histograms(
+                image, keypoints[:, at], seen[:, at], across)
+    return out
+
+
+def _region_histograms(image: np.ndarray, xy: np.ndarray, ok: np.ndarray, across: float) -> np.ndarray:
+    """(N, _REGION_BINS) histograms of the boxes around (N, 4, 2) keypoints, (N, 4) ``ok``."""
+    out = np.full((len(xy), _REGION_BINS), np.nan)
     valid = ok.sum(axis=1) >= 3
     lo = np.where(ok[..., None], xy, np.inf).min(axis=1)
     hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
-    with np.errstate(invalid="ignore"):  # people without a torso: inf - inf
+    with np.errstate(invalid="ignore"):  # people without the region: inf - inf
         width = hi[:, 0] - lo[:, 0]
         centre = (lo[:, 0] + hi[:, 0]) / 2
-    x0, x1 = centre - 0.3 * width, centre + 0.3 * width
+    x0, x1 = centre - across / 2 * width, centre + across / 2 * width
     h, w = image.shape[:2]
-    valid &= np.isfinite(width) & (0.6 * width >= 4) & (hi[:, 1] - lo[:, 1] >= 4)
+    valid &= np.isfinite(width) & (across * width >= 4) & (hi[:, 1] - lo[:, 1] >= 4)
     rows = np.flatnonzero(valid)
     if not len(rows):
         return out
@@ -159,14 +172,20 @@ def torso_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarray,
     coloured = (sat >= 50) & (val >= 40)
     colour_bin = (hue * _HUE_BINS // 180) * _SAT_BINS + np.minimum(sat * _SAT_BINS // 256, _SAT_BINS - 1)
     grey_bin = _HUE_BINS * _SAT_BINS + np.minimum(val * _GREY_BINS // 256, _GREY_BINS - 1)
-    bins = np.where(coloured, colour_bin, grey_bin) + HISTOGRAM_BINS * np.arange(len(rows))[:, None]
-    counts = np.bincount(bins[inside], minlength=HISTOGRAM_BINS * len(rows)).reshape(len(rows), -1)
+    bins = np.where(coloured, colour_bin, grey_bin) + _REGION_BINS * np.arange(len(rows))[:, None]
+    counts = np.bincount(bins[inside], minlength=_REGION_BINS * len(rows)).reshape(len(rows), -1)
     enough = inside.mean(axis=1) >= _LEAST_INSIDE
     out[rows[enough]] = counts[enough] / counts[enough].sum(axis=1, keepdims=True)
     return out
 
 
 def histogram_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) Bhattacharyya coefficient of (A, H) and (B, H) histograms (1: the same colours,
-    0: none in common); NaN where either is unknown."""
-    return np.sqrt(np.clip(a, 0, None)) @ np.sqrt(np.clip(b, 0, None)).T
+    """(A, B) Bhattacharyya coefficient of (A, H) and (B, H) :func:`clothing_histograms` rows,
+    region by region, averaged over the regions known in both (1: the same colours, 0: none in
+    common); NaN where they have no region in common."""
+    parts = np.stack([np.sqrt(np.clip(a[:, r:r + _REGION_BINS], 0, None))
+                      @ np.sqrt(np.clip(b[:, r:r + _REGION_BINS], 0, None)).T
+                      for r in range(0, a.shape[1], _REGION_BINS)])
+    known = np.isfinite(parts)
+    count = known.sum(axis=0)
+    return np.where(count > 0, np.where(known, parts, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan)

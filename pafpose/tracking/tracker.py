@@ -267,8 +267,11 @@ class PoseTracker:
         if lost.any():
             most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
             lost &= most | ~frame.crowded[None]
-            lost &= self._evidence(tracks, frame, lost)[0]
-            rows, cols = self._take(rows, cols, *recover(self._near(tracks, distance, frame), lost))
+            # Unambiguous among everyone the position allows; the evidence can then only veto
+            # (when it rules out the nearer of two candidates, the farther is still a guess).
+            t, d = recover(self._near(tracks, distance, frame), lost)
+            keep = self._evidence(tracks, frame, lost)[0][t, d]
+            rows, cols = self._take(rows, cols, t[keep], d[keep])
 
         free = self._open(tracks, rows, cols, len(frame))
         candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
@@ -276,7 +279,8 @@ class PoseTracker:
             plausible, looks = self._evidence(tracks, frame, candidates)
             rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, looks, frame.ratios,
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
-                                                            distance=self._near(tracks, distance, frame)))
+                                                            distance=self._near(tracks, distance, frame),
+                                                            rivals=self._rivals(tracks, frame, rows, cols)))
         return rows, cols
 
     def _late_reidentify(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections,
@@ -301,8 +305,10 @@ class PoseTracker:
         allowed = before & (last <= reach[:, None])
         if not allowed.any():
             return np.zeros(0, np.int64)
+        rivals = self._rivals(tracks, frame, rows, cols)[np.ix_(l_rows, y_cols)]
         pairs_l, pairs_y = reidentify(tracks.looks[l_rows], tracks.ratios[l_rows], frame.looks[y_cols],
-                                      frame.ratios[y_cols], allowed, cfg.looks_match, cfg.ratio_tolerance)
+                                      frame.ratios[y_cols], allowed, cfg.looks_match, cfg.ratio_tolerance,
+                                      rivals=rivals)
         known = np.isfinite(frame.looks[y_cols[pairs_y]]).all(axis=1)  # looks decided, not build alone
         pairs_l, pairs_y = pairs_l[known], pairs_y[known]
         for li, yi in zip(pairs_l.tolist(), pairs_y.tolist()):
@@ -310,6 +316,22 @@ class PoseTracker:
             tracks.ids[new], tracks.born_time[new] = tracks.ids[old], tracks.born_time[old]
             tracks.state[new] = CONFIRMED
         return l_rows[pairs_l]
+
+    @staticmethod
+    def _rivals(tracks: Tracks, frame: Detections, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(T, D) for each track and detection, the detection's best torso-colour agreement with
+        a confirmed track other than that one and than those matched to it this frame (its own
+        person's): how well the looks of someone else fit (NaN: nobody else's looks known)."""
+        agreement = histogram_agreement(tracks.looks, frame.looks)
+        agreement = np.where(np.isfinite(agreement) & (tracks.state == CONFIRMED)[:, None], agreement, -np.inf)
+        agreement[rows, cols] = -np.inf
+        if not len(tracks) or not len(frame):
+            return np.full(agreement.shape, np.nan)
+        best = agreement.argmax(axis=0)
+        first = agreement[best, np.arange(agreement.shape[1])]
+        agreement[best, np.arange(agreement.shape[1])] = -np.inf
+        rival = np.where(np.arange(len(tracks))[:, None] == best[None], agreement.max(axis=0)[None], first[None])
+        return np.where(np.isfinite(rival), rival, np.nan)
 
     def _near(self, tracks: Tracks, distance: np.ndarray, frame: Detections) -> np.ndarray:
         """(T, D) how far each detection is from each track, in the track's person sizes: a

@@ -375,14 +375,74 @@ def test_a_merged_detection_never_carries_an_id_onto_the_other_person():
 
 def test_a_person_half_out_of_the_picture_keeps_the_colours_of_the_half_in_view():
     from pafpose.codec.skeleton import COCO18
-    from pafpose.tracking.similarity import histogram_agreement, torso_histograms
+    from pafpose.tracking.similarity import histogram_agreement, clothing_histograms
 
     red, blue = (30, 30, 200), (200, 60, 30)
     inside, half_out = body((300, 300)), body((10, 300))  # the second's torso box starts left of x = 0
     image = frame([inside, half_out], [red, red])
     image[:, :2] = blue  # the picture's border column: not the person's colours
     seen = np.ones((2, 18), bool)
-    looks = torso_histograms(image, np.stack([inside.keypoints[:, :2], half_out.keypoints[:, :2]]), seen, COCO18)
+    looks = clothing_histograms(image, np.stack([inside.keypoints[:, :2], half_out.keypoints[:, :2]]), seen, COCO18)
     assert histogram_agreement(looks[:1], looks[1:])[0, 0] > 0.95  # the visible half: red, as the whole one
     gone = body((-30, 300))  # under 40 % of the torso box in view: no colours at all
-    assert np.isnan(torso_histograms(image, gone.keypoints[None, :, :2], seen[:1], COCO18)).all()
+    assert np.isnan(clothing_histograms(image, gone.keypoints[None, :, :2], seen[:1], COCO18)).all()
+
+
+def test_a_guess_between_two_lost_tracks_is_not_made_by_ruling_out_the_nearer():
+    # A (tall) and B (short, seen only from the hips up, so no build to go by) are lost for
+    # 0.5 s. Someone of B's size appears nearer A's spot: A is ruled out by size, but that makes
+    # the farther B no less of a guess: a new id. Without A there, B takes them back by position.
+    upper = (0, 1, 2, 5, 8, 11, 14, 15, 16, 17)
+
+    def run(with_a):
+        tracker = PoseTracker()
+        people = ([body((300, 300), height=200)] if with_a else []) + [fragment(body((400, 300), height=120), upper)]
+        for f in range(5):
+            ids = _ids(tracker.update(people, f / FPS))
+        for f in range(5, 20):
+            tracker.update([], f / FPS)
+        return ids, _ids(tracker.update([body((330, 300), height=120)], 20 / FPS))
+
+    (a, b), (back,) = run(with_a=True)
+    assert back not in (a, b)
+    (b,), (back,) = run(with_a=False)
+    assert back == b
+
+
+def test_looks_identify_someone_only_among_people_who_look_different():
+    red, green = (30, 30, 200), (40, 160, 40)
+
+    def run(other_colour):
+        tracker = PoseTracker()
+        people = [body((150, 300)), body((450, 300))]
+        for f in range(10):
+            ids = _ids(tracker.update(people, f / FPS, frame(people, [red, other_colour])))
+        for f in range(10, 100):  # the red person is away for 3 s; the other one stays
+            tracker.update(people[1:], f / FPS, frame(people[1:], [other_colour]))
+        back = [body((200, 300)), body((450, 300))]
+        return ids, _ids(tracker.update(back, 100 / FPS, frame(back, [red, other_colour])))
+
+    before, after = run(green)
+    assert after == before  # red is only the lost person's colour: their id
+    before, after = run(red)  # the one who stayed wears red too: the colours cannot tell
+    assert after[1] == before[1] and after[0] not in before
+
+
+def test_trousers_tell_apart_people_in_the_same_top():
+    from pafpose.codec.skeleton import COCO18
+    from pafpose.tracking.similarity import clothing_histograms, histogram_agreement
+
+    red, blue_jeans, white = (30, 30, 200), (140, 70, 40), (235, 235, 235)
+    people = [body((150, 300)), body((450, 300)), body((300, 300))]
+    image = frame(people[:2], [red, red], trousers=[blue_jeans, white])
+    later = frame(people[2:], [red], trousers=[blue_jeans], seed=1)
+    keypoints = np.stack([p.keypoints[:, :2] for p in people])
+    seen = np.ones(keypoints.shape[:2], bool)
+    looks = np.concatenate([clothing_histograms(image, keypoints[:2], seen[:2], COCO18),
+                            clothing_histograms(later, keypoints[2:], seen[2:], COCO18)])
+    agreement = histogram_agreement(looks, looks)
+    assert agreement[0, 2] > 0.9  # the same clothes on another frame
+    assert agreement[1, 2] < 0.8  # the same top, other trousers: someone else (looks_match 0.8)
+    top_only = looks.copy()
+    top_only[:, top_only.shape[1] // 2:] = np.nan  # thighs unknown (out of view): the top alone
+    assert histogram_agreement(top_only, top_only)[1, 2] > 0.9

@@ -31,15 +31,18 @@ def body(centre, height=200.0, arms=1.0, legs=1.0, score=1.0) -> Person:
 
 
 def frame(people: list[Person], colours: list[tuple[int, int, int]], size=(640, 480), background=110,
-          seed=0) -> np.ndarray:
-    """A BGR frame: textured grey background, each person's torso box filled with a colour."""
+          seed=0, trousers: list[tuple[int, int, int]] | None = None) -> np.ndarray:
+    """A BGR frame: textured grey background, each person's torso box filled with a colour (and
+    their thighs' box with one of ``trousers``, if given)."""
     w, h = size
     image = np.random.default_rng(seed).integers(background - 20, background + 20, (h, w, 3)).astype(np.uint8)
-    for person, colour in zip(people, colours):
+    for i, (person, colour) in enumerate(zip(people, colours)):
         kp = person.keypoints
-        torso = kp[[2, 5, 8, 11], :2]  # COCO-18 shoulders and hips
-        (x0, y0), (x1, y1) = torso.min(axis=0).astype(int), torso.max(axis=0).astype(int)
-        image[max(y0, 0):max(y1, 0), max(x0 - 5, 0):max(x1 + 5, 0)] = colour
+        for at, fill in (([2, 5, 8, 11], colour), ([8, 11, 9, 12], trousers[i] if trousers else None)):
+            if fill is None:  # COCO-18 shoulders and hips; hips and knees
+                continue
+            (x0, y0), (x1, y1) = kp[at, :2].min(axis=0).astype(int), kp[at, :2].max(axis=0).astype(int)
+            image[max(y0, 0):max(y1, 0), max(x0 - 5, 0):max(x1 + 5, 0)] = fill
     return image
 
 
