@@ -128,12 +128,13 @@ class SharedMaps:
 # ---- the worker side ------------------------------------------------------------------------
 
 _worker_decoder: PeopleDecoder | None = None
+_start_barrier = None  # multiprocessing.Barrier of the pool's workers, for their start-up
 _attached: dict[str, shared_memory.SharedMemory] = {}
 
 
-def _init_worker(decoder: PeopleDecoder) -> None:
-    global _worker_decoder
-    _worker_decoder = decoder
+def _init_worker(decoder: PeopleDecoder, start_barrier) -> None:
+    global _worker_decoder, _start_barrier
+    _worker_decoder, _start_barrier = decoder, start_barrier
     # The parent pipeline owns the terminal's signals: Ctrl-C reaches it, and it closes the pool.
     import signal
 
@@ -146,6 +147,12 @@ def _init_worker(decoder: PeopleDecoder) -> None:
 
 
 def _started() -> int:
+    # Held until every worker runs one: the pool starts a process for a submission only while
+    # none is idle, so a first worker done early would take the others' start-up calls.
+    try:
+        _start_barrier.wait(timeout=60)
+    except threading.BrokenBarrierError:
+        pass  # a worker that could not start: the pool reports it on the next submission
     return os.getpid()
 
 
@@ -184,7 +191,7 @@ class ProcessDecoder(DecodeExecutor):
             context.set_forkserver_preload([__name__])
         self.maps = SharedMaps(self.slots)
         self.pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                           initargs=(decoder,))
+                                           initargs=(decoder, context.Barrier(workers)))
         # Start every worker now (the pool starts them one submission at a time otherwise), so
         # they import and unpickle the decoder while the network warms up.
         self._starting = [self.pool.submit(_started) for _ in range(workers)]

@@ -103,6 +103,7 @@ def test_every_worker_is_started_before_a_live_source_is_read():
         pool.ready(timeout=60)
         processes = list(pool.pool._processes.values())
         assert len(processes) == 3 and all(p.is_alive() for p in processes)
+        assert len({f.result() for f in pool._starting}) == 3  # one start-up call in each
     finally:
         pool.close()
 
