@@ -99,11 +99,13 @@ def predict(tracks: Tracks, now: float, coast: float) -> np.ndarray:
     return tracks.keypoints + (tracks.velocity * elapsed[:, None])[:, None, :]
 
 
-def gate_radius(tracks: Tracks, now: float, base: float, speed: float, coast: float) -> np.ndarray:
+def gate_radius(tracks: Tracks, now: float, base: float, speed: float, coast: float,
+                since: np.ndarray | None = None) -> np.ndarray:
     """(N,) how far (pixels) from its prediction a track's person can physically be now: ``base``
     person sizes, plus ``speed`` person sizes per time unit unseen, plus the track's own speed
-    over the time it no longer coasts (the person may have walked on)."""
-    unseen = np.maximum(now - tracks.matched_time, 0.0)
+    over the time it no longer coasts (the person may have walked on). Unseen since ``since``
+    (N,), default: the track's last match."""
+    unseen = np.maximum(now - (tracks.matched_time if since is None else since), 0.0)
     own = np.where(tracks.has_velocity, np.hypot(*tracks.velocity.T), 0.0)
     return tracks.size * (base + speed * unseen) + own * np.maximum(unseen - coast, 0.0)
 

@@ -288,18 +288,19 @@ class PoseTracker:
         """Young tracks matched now whose person is a lost track's, by the evidence
         :func:`reidentify` demands of a returning person; each takes its lost track's id and
         birth, and the lost tracks' rows are returned (they end). A lost track qualifies only if
-        it was last seen before the young one was born (never two people at once) and could
-        have walked to where the young one is now."""
+        its person was last seen whole before the young one was born (never two people at once;
+        pieces since, which may be anyone's, do not count) and could have walked from there to
+        where the young one is now."""
         cfg = self.config
         if frame.image is None or cfg.late_reid <= 0:  # looks decide, and need the frame
             return np.zeros(0, np.int64)
         young = (now - tracks.born_time[rows] <= cfg.late_reid) & (tracks.born_time[rows] < now)
-        lost = self._free(len(tracks), rows) & (tracks.state == CONFIRMED) & (now - tracks.matched_time > cfg.live_seconds)
+        lost = self._free(len(tracks), rows) & (tracks.state == CONFIRMED) & (now - tracks.whole_time > cfg.live_seconds)
         if not young.any() or not lost.any():
             return np.zeros(0, np.int64)
         y_rows, y_cols, l_rows = rows[young], cols[young], np.flatnonzero(lost)
-        before = tracks.matched_time[l_rows][:, None] < tracks.born_time[y_rows][None]
-        reach = gate_radius(tracks, now, cfg.gate_base, cfg.gate_speed, cfg.coast)[l_rows]
+        before = tracks.whole_time[l_rows][:, None] < tracks.born_time[y_rows][None]
+        reach = gate_radius(tracks, now, cfg.gate_base, cfg.gate_speed, cfg.coast, tracks.whole_time)[l_rows]
         last = keypoint_distance(tracks.keypoints[l_rows], tracks.seen[l_rows], frame.xy[y_cols],
                                  frame.seen[y_cols], cfg.min_shared)
         allowed = before & (last <= reach[:, None])
@@ -309,7 +310,7 @@ class PoseTracker:
         pairs_l, pairs_y = reidentify(tracks.looks[l_rows], tracks.ratios[l_rows], frame.looks[y_cols],
                                       frame.ratios[y_cols], allowed, cfg.looks_match, cfg.ratio_tolerance,
                                       rivals=rivals)
-        known = np.isfinite(frame.looks[y_cols[pairs_y]]).all(axis=1)  # looks decided, not build alone
+        known = np.isfinite(frame.looks[y_cols[pairs_y]]).any(axis=1)  # looks decided, not build alone
         pairs_l, pairs_y = pairs_l[known], pairs_y[known]
         for li, yi in zip(pairs_l.tolist(), pairs_y.tolist()):
             old, new = l_rows[li], y_rows[yi]

@@ -446,3 +446,30 @@ def test_trousers_tell_apart_people_in_the_same_top():
     top_only = looks.copy()
     top_only[:, top_only.shape[1] // 2:] = np.nan  # thighs unknown (out of view): the top alone
     assert histogram_agreement(top_only, top_only)[1, 2] > 0.9
+
+
+def test_a_track_kept_alive_by_pieces_still_lends_its_id_to_its_person_found_whole():
+    # A (red) is hidden but for a leg-sized piece where they stood, which keeps coming and going
+    # (their track lives on it), then found whole a little further on: a new track at first,
+    # which takes A's id once its looks agree; the piece, seen since, may be anyone's. Someone in
+    # blue found there instead keeps the new id.
+    red, green, blue = (30, 30, 200), (40, 160, 40), (200, 60, 30)
+
+    def run(colour):
+        tracker = PoseTracker()
+        people = [body((200, 300)), body((480, 300))]
+        for f in range(10):
+            ids = _ids(tracker.update(people, f / FPS, frame(people, [red, green])))
+        piece = fragment(body((200, 300)))
+        for f in range(10, 20):
+            tracker.update([piece, people[1]], f / FPS, frame(people[1:], [green]))
+        shown = []
+        for f in range(20, 30):
+            found = [body((300, 300)), people[1]] + ([fragment(body((200, 300)))] if f % 2 else [])
+            shown.append(_ids(tracker.update(found, f / FPS, frame(found[:2], [colour, green])))[:2])
+        return ids, shown
+
+    before, shown = run(red)
+    assert shown[0][0] not in before and shown[-1] == before
+    before, shown = run(blue)
+    assert shown[-1][0] == shown[0][0] not in before and shown[-1][1] == before[1]
