@@ -40,6 +40,7 @@ class Tracks:
     ratios: np.ndarray  # (N, 8) limb ratios (running mean; NaN: never measured)
     looks: np.ndarray  # (N, HISTOGRAM_BINS) torso colour histogram (running mean; NaN: none)
     sizeable: np.ndarray  # (N,) bool: seen at least once as more than a sliver (shown from then)
+    crowded_time: np.ndarray  # (N,) last time matched to a detection overlapping another (-inf: never)
 
     @classmethod
     def empty(cls, num_keypoints: int, rows: int = 0) -> Tracks:
@@ -48,7 +49,7 @@ class Tracks:
                    np.zeros((n, k), bool), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros((n, k, 2)),
                    np.full((n, k), -np.inf), np.zeros((n, 2)), np.zeros(n, bool), np.zeros(n),
                    np.zeros(n, np.int64), np.zeros(n, np.int64), np.full((n, _RATIOS), np.nan),
-                   np.full((n, HISTOGRAM_BINS), np.nan), np.zeros(n, bool))
+                   np.full((n, HISTOGRAM_BINS), np.nan), np.zeros(n, bool), np.full(n, -np.inf))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -95,6 +95,10 @@ class TrackerConfig:
         min_confidence: keypoints at or below this confidence (or not finite) are missing.
         min_shown: fewest keypoints of a detection shown as a person (fewer: a decoder's stray
             piece, or too little of someone to draw; it keeps its track and id, unshown).
+        untangle_seconds, untangle_margin: two tracks whose people were in a crowd within
+            ``untangle_seconds`` exchange identities when, each seen clearly again, their looks
+            agree with the other's memory (``looks_match``) better than with their own by
+            ``untangle_margin`` (0 seconds: never).
     """
 
     min_similarity: float = 0.1
@@ -117,6 +121,8 @@ class TrackerConfig:
     merge_seconds: float = 1 / 3
     min_confidence: float = 0.0
     min_shown: int = 4
+    untangle_seconds: float = 1.0
+    untangle_margin: float = 0.15
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_similarity < 1:
@@ -200,6 +206,8 @@ class PoseTracker:
         move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
                      cfg.velocity_smoothing, cfg.min_shared, whole)
         tracks.sizeable[rows] |= frame.sizeable[cols]
+        tracks.crowded_time[rows[frame.crowded[cols]]] = now
+        self._untangle(tracks, rows, cols, frame, now)
         blend_evidence(tracks, rows, frame.ratios[cols], frame.looks[cols])
         rows, cols, merged = self._merge_duplicates(tracks, rows, cols, frame, now)
         merged = np.concatenate([merged, self._late_reidentify(tracks, rows, cols, frame, now)])
@@ -317,6 +325,48 @@ class PoseTracker:
             tracks.ids[new], tracks.born_time[new] = tracks.ids[old], tracks.born_time[old]
             tracks.state[new] = CONFIRMED
         return l_rows[pairs_l]
+
+    def _untangle(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections, now: float) -> None:
+        """Give back identities swapped in a crowd, where looks are clear about it. Among tracks
+        whose people were in a crowd within ``untangle_seconds`` (mixed detections: one track
+        may have followed another's person), a track matched to a person seen clearly whose
+        looks disagree with its own memory (below ``looks_match``) and agree with another's (at
+        least ``looks_match``, by ``untangle_margin`` more, and nobody else's nearly as well)
+        exchanges identities with it, when that one's person, seen clearly too, points back the
+        same way: ids, birth, looks and build are exchanged (positions and motion stay with the
+        people). A lost track is never given someone's identity this way: one-sided evidence
+        swapped more people than it mended on the benchmark's clips."""
+        cfg = self.config
+        if frame.image is None or cfg.untangle_seconds <= 0 or not len(rows):
+            return
+        contact = np.flatnonzero((now - tracks.crowded_time <= cfg.untangle_seconds) & (tracks.state == CONFIRMED)
+                                 & np.isfinite(tracks.looks).any(axis=1))
+        if len(contact) < 2:
+            return
+        col_of = np.full(len(tracks), -1)
+        col_of[rows] = cols
+        person = col_of[contact]
+        clear = (person >= 0) & ~frame.crowded[person] & np.isfinite(frame.looks[person]).any(axis=1)
+        # agree[a, b]: the memory of contact track a against the person of contact track b.
+        agree = np.full((len(contact), len(contact)), -1.0)
+        agree[:, clear] = np.nan_to_num(histogram_agreement(tracks.looks[contact], frame.looks[person[clear]]), nan=-1.0)
+        own = np.diag(agree).copy()
+        np.fill_diagonal(agree, -1.0)
+        swapped = np.zeros(len(contact), bool)
+        for b in np.flatnonzero(clear & (own < cfg.looks_match)):
+            a = int(np.argmax(agree[:, b]))
+            best, second = agree[a, b], np.delete(agree[:, b], a).max(initial=-1.0)
+            if best < max(cfg.looks_match, own[b] + cfg.untangle_margin, second + cfg.untangle_margin):
+                continue
+            if not (clear[a] and agree[b, a] >= max(cfg.looks_match, own[a] + cfg.untangle_margin)):
+                continue  # the other's person, seen clearly, must point back
+            if swapped[a] or swapped[b]:
+                continue
+            swapped[[a, b]] = True
+            i, j = contact[a], contact[b]
+            for name in ("ids", "born_time", "looks", "ratios"):
+                values = getattr(tracks, name)
+                values[[i, j]] = values[[j, i]]
 
     @staticmethod
     def _rivals(tracks: Tracks, frame: Detections, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -473,3 +473,23 @@ def test_a_track_kept_alive_by_pieces_still_lends_its_id_to_its_person_found_who
     assert shown[0][0] not in before and shown[-1] == before
     before, shown = run(blue)
     assert shown[-1][0] == shown[0][0] not in before and shown[-1][1] == before[1]
+
+
+@pytest.mark.parametrize("untangle", [True, False])
+def test_identities_swapped_in_a_crowd_are_given_back_when_looks_are_clear_both_ways(untangle):
+    # Red on the left, green on the right, walk into each other (their detections overlap: no
+    # looks) and, while they overlap, pass each other; then the one coming out on the left is
+    # green. By position the left track keeps following the left person; their looks, seen
+    # clearly again, point both ways at the other track: the ids go back to their people.
+    red, green = (30, 30, 200), (40, 160, 40)
+    tracker = PoseTracker(TrackerConfig(untangle_seconds=1.0 if untangle else 0.0))
+    for f in range(10):
+        people = [body((250 + 5 * f, 300)), body((380 - 5 * f, 300))]
+        red_id, green_id = _ids(tracker.update(people, f / FPS, frame(people, [red, green])))
+    for f in range(10, 20):  # side by side, overlapping; they pass each other at frame 15
+        people = [body((300, 300)), body((330, 300))]
+        tracker.update(people, f / FPS, frame(people, [red, green] if f < 15 else [green, red]))
+    for f in range(20, 35):  # apart again: green on the left
+        people = [body((300 - 8 * (f - 19), 300)), body((330 + 8 * (f - 19), 300))]
+        ids = _ids(tracker.update(people, f / FPS, frame(people, [green, red])))
+    assert ids == ([green_id, red_id] if untangle else [red_id, green_id])
