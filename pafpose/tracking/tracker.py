@@ -324,6 +324,9 @@ class PoseTracker:
             old, new = l_rows[li], y_rows[yi]
             tracks.ids[new], tracks.born_time[new] = tracks.ids[old], tracks.born_time[old]
             tracks.state[new] = CONFIRMED
+            for name in ("looks", "ratios"):  # what the person looked like, seen clearly, goes with the id
+                values = getattr(tracks, name)
+                values[new] = np.where(np.isfinite(values[old]), values[old], values[new])
         return l_rows[pairs_l]
 
     def _untangle(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections, now: float) -> None:
