@@ -18,7 +18,7 @@ Rules (see the README's "Tracking"):
 - :func:`recover`: a track lost for up to ``max_lost`` takes a person back by position only
   where the pair is unambiguous: every other candidate of either is at least twice as far.
 - :func:`reidentify`: a track lost for longer, up to ``reid_seconds``, gets a person back only
-  when their looks (torso colours) or, without a frame, their build (limb ratios) agree, and
+  when their looks (clothing colours) or, without a frame, their build (limb ratios) agree, and
   nobody else's agree nearly as well (or, among look-alikes, the pair is unambiguous by
   position); otherwise the person gets a new id.
 """
@@ -125,7 +125,7 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
     """Pairs of lost tracks and detections whose evidence says they are the same person.
 
     Args:
-        track_looks, det_looks: (T, H), (D, H) torso histograms (NaN rows: unknown).
+        track_looks, det_looks: (T, H), (D, H) clothing histograms (NaN: unknown).
         track_ratios, det_ratios: (T, 8), (D, 8) limb ratios (NaN: unknown bone).
         allowed: (T, D) bool, pairs inside the motion gate (and of a plausible size).
         looks_match: least Bhattacharyya coefficient of the histograms.
@@ -140,7 +140,7 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
             or None. Looks identify someone only among people who look different: a pair whose
             looks agree no better (by ``margin``) than with such a rival is not taken.
 
-    Looks decide where both histograms are known (and the limb ratios, where known, must not
+    Looks decide where both have a histogram region in common (and the limb ratios, where known, must not
     disagree badly); otherwise the limb ratios decide; with neither, nobody is re-identified.
     """
     if not allowed.any():

@@ -1,5 +1,5 @@
 """One frame's detections as the tracker sees them: keypoints in the scene's coordinates, and
-the evidence about who they are (limb ratios, torso colours, crowding), computed when first
+the evidence about who they are (limb ratios, clothing colours, crowding), computed when first
 asked for."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Detections:
 
     @property
     def looks(self) -> np.ndarray:
-        """Torso histograms; NaN for crowded people (mixed colours), and without a frame."""
+        """Clothing histograms; NaN for crowded people (mixed colours), and without a frame."""
         if self._looks is None:
             self._looks = clothing_histograms(self.image, self.image_xy, self.seen, self.skeleton)
             self._looks[self.crowded] = np.nan

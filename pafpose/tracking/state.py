@@ -153,7 +153,7 @@ def move_matched(tracks: Tracks, rows: np.ndarray, xy: np.ndarray, seen: np.ndar
 
 def blend_evidence(tracks: Tracks, rows: np.ndarray, ratios: np.ndarray, looks: np.ndarray,
                    weight: float = 0.2) -> None:
-    """Fold (M, 8) limb ratios and (M, H) torso histograms of matched tracks' detections into
+    """Fold (M, 8) limb ratios and (M, H) clothing histograms of matched tracks' detections into
     their running means (NaN entries: not measured this frame, the memory stays)."""
     for name, new in (("ratios", ratios), ("looks", looks)):
         old = getattr(tracks, name)[rows]

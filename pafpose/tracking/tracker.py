@@ -180,7 +180,7 @@ class PoseTracker:
                 keypoints that are NaN or infinite count as missing.
             time: the frame's timestamp (seconds); default: the frame count at 30 fps. It must
                 be a finite number (:class:`pafpose.errors.UserError` otherwise).
-            image: the frame (BGR uint8), optional: torso colours then help re-identify people.
+            image: the frame (BGR uint8), optional: clothing colours then help re-identify people.
 
         Returns:
             The people to show, in input order, each with its ``track_id`` set in place. Left
