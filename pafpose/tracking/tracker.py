@@ -95,6 +95,10 @@ class TrackerConfig:
         min_confidence: keypoints at or below this confidence (or not finite) are missing.
         min_shown: fewest keypoints of a detection shown as a person (fewer: a decoder's stray
             piece, or too little of someone to draw; it keeps its track and id, unshown).
+        crowded_similarity: least agreement for a detection overlapping another (crowded: it may
+            mix two people) to be matched to a track; a live confirmed track refusing one this way
+            coasts, and the detection waits (no new id while that track is unmatched: it is
+            neither shown nor given an id that frame).
         untangle_seconds, untangle_margin: two tracks whose people were in a crowd within
             ``untangle_seconds`` exchange identities when, each seen clearly again, their looks
             agree with the other's memory (``looks_match``) better than with their own by
@@ -122,6 +126,7 @@ class TrackerConfig:
     min_confidence: float = 0.0
     min_shown: int = 4
     untangle_seconds: float = 1.0
+    crowded_similarity: float = 0.5
     untangle_margin: float = 0.15
 
     def __post_init__(self) -> None:
@@ -201,7 +206,9 @@ class PoseTracker:
                            self._camera, self._revive(tracks.keypoints.shape[1]))
         predicted = predict(tracks, now, cfg.coast)
 
-        rows, cols = self._associate(tracks, predicted, frame, now)
+        rows, cols, mixed = self._associate(tracks, predicted, frame, now)
+        # A mixed detection a live track refused waits for it: no new track while that one coasts.
+        waiting = (mixed & self._free(len(tracks), rows)[:, None]).any(axis=0)
         whole = self._whole(tracks, frame)[rows, cols]
         move_matched(tracks, rows, frame.xy[cols], frame.seen[cols], now, cfg.coast,
                      cfg.velocity_smoothing, cfg.min_shared, whole)
@@ -217,7 +224,7 @@ class PoseTracker:
         alive = lifecycle.survivors(tracks, matched, now, cfg.confirm_frames, cfg.reid_seconds)
         alive[merged] = False
         alive &= matched | tracks.sizeable  # a track never shown ends when it loses its person
-        born, new = self._births(tracks, predicted, rows, cols, frame, now, first=not len(tracks))
+        born, new = self._births(tracks, predicted, rows, cols, frame, now, waiting, first=not len(tracks))
         self._tracks = tracks.select(alive).append(born)
         return self._label(people, frame, tracks, rows, cols, born, new)
 
@@ -238,9 +245,11 @@ class PoseTracker:
         self._sigmas = keypoint_sigmas(self._skeleton) * self.config.sigma_scale
 
     def _associate(self, tracks: Tracks, predicted: np.ndarray, frame: Detections, now: float):
-        """(rows, cols): matched tracks and detections. Tracks seen recently first, by keypoint
-        similarity; then tracks lost for up to ``max_lost`` by position where unambiguous and no
-        evidence disagrees; then tracks lost for up to ``reid_seconds`` by looks or build."""
+        """(rows, cols, mixed): matched tracks and detections, and the (T, D) pairs of live
+        confirmed tracks and crowded detections refused for agreeing too little. Tracks seen
+        recently first, by keypoint similarity; then tracks lost for up to ``max_lost`` by
+        position where unambiguous and no evidence disagrees; then tracks lost for up to
+        ``reid_seconds`` by looks or build."""
         cfg = self.config
         agreement, coverage = pose_similarity(predicted, tracks.seen, tracks.area, frame.xy, frame.seen,
                                               self._sigmas, cfg.min_shared)
@@ -253,9 +262,14 @@ class PoseTracker:
         # the whole of the wrong one).
         score = np.sqrt(agreement * coverage)
         close = inside & (agreement >= max(cfg.min_similarity, 1e-12))
+        # A detection overlapping another may mix two people (one's head on the other's legs):
+        # a track takes it only where it agrees well.
+        mixed = close & frame.crowded[None] & (agreement < cfg.crowded_similarity)
+        close &= ~mixed
         # Fragments keep a live track only while its person was seen whole within max_lost.
         recent = now - tracks.whole_time <= cfg.max_lost
         live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
+        mixed &= live & (tracks.state == CONFIRMED)[:, None]
         # Tracks born a moment ago from a sliver of someone come last: they do not outbid that
         # person's own track.
         first = ((tracks.state == CONFIRMED) | tracks.sizeable)[:, None]
@@ -289,7 +303,7 @@ class PoseTracker:
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
                                                             distance=self._near(tracks, distance, frame),
                                                             rivals=self._rivals(tracks, frame, rows, cols)))
-        return rows, cols
+        return rows, cols, mixed
 
     def _late_reidentify(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections,
                          now: float) -> np.ndarray:
@@ -471,11 +485,13 @@ class PoseTracker:
         keep = duplicate < 0
         return rows[keep], cols[keep], rows[~keep]
 
-    def _births(self, tracks: Tracks, predicted, rows, cols, frame: Detections, now: float, first: bool):
+    def _births(self, tracks: Tracks, predicted, rows, cols, frame: Detections, now: float, waiting: np.ndarray,
+                first: bool):
         """New tracks (ids given now) for unmatched detections that are not pieces of a matched
-        person; people in a video's first frame are confirmed at once unless they are fragments."""
+        person nor ``waiting`` (D,) for a track; people in a video's first frame are confirmed
+        at once unless they are fragments."""
         cfg = self.config
-        unmatched = self._free(len(frame), cols)
+        unmatched = self._free(len(frame), cols) & ~waiting
         candidates = np.flatnonzero(unmatched)
         pieces = lifecycle.fragments(predicted, tracks, rows, frame.seen[cols], frame.xy[candidates],
                                      frame.seen[candidates], self._sigmas, cfg.min_shared)
