@@ -21,6 +21,8 @@ Rules (see the README's "Tracking"):
   when their looks (clothing colours) or, without a frame, their build (limb ratios) agree, and
   nobody else's agree nearly as well (or, among look-alikes, the pair is unambiguous by
   position); otherwise the person gets a new id.
+- :func:`untangle`: two tracks that were in a crowd exchange identities when each one's person,
+  seen clearly again, looks like the other's memory and not like their own.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .similarity import histogram_agreement, ratio_agreement
 
-__all__ = ["ambiguous", "assign", "recover", "reidentify"]
+__all__ = ["ambiguous", "assign", "recover", "reidentify", "untangle"]
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
@@ -166,3 +168,33 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
             rows.append(t)
             cols.append(d)
     return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+
+
+def untangle(agree: np.ndarray, clear: np.ndarray, looks_match: float, margin: float) -> list[tuple[int, int]]:
+    """Pairs (a, b) of tracks to exchange identities, among C tracks whose people were in a crowd.
+
+    Args:
+        agree: (C, C) agreement of track a's remembered looks with the person track b is matched
+            to now (NaN: unknown).
+        clear: (C,) bool, the track's person is seen clearly now (not crowded, looks known).
+        looks_match, margin: b's person must agree with a's memory at least ``looks_match``
+            and by ``margin`` more than with b's own memory and with anyone else's; and a's
+            person, seen clearly too, must point back at b's memory the same way (one-sided
+            evidence swaps more people than it mends). Each track is in at most one pair.
+    """
+    a_of = np.nan_to_num(agree, nan=-1.0)
+    own = np.diag(a_of).copy()
+    np.fill_diagonal(a_of, -1.0)
+    swapped = np.zeros(len(a_of), bool)
+    pairs = []
+
+    def points_at(memory: int, person: int) -> bool:  # clearly that memory, nobody else's
+        others = np.delete(a_of[:, person], memory).max(initial=-1.0)
+        return clear[person] and a_of[memory, person] >= max(looks_match, own[person] + margin, others + margin)
+
+    for b in np.flatnonzero(clear & (own < looks_match)):
+        a = int(np.argmax(a_of[:, b]))
+        if points_at(a, b) and points_at(b, a) and not (swapped[a] or swapped[b]):
+            swapped[[a, b]] = True
+            pairs.append((a, int(b)))
+    return pairs

@@ -8,7 +8,10 @@ keypoint similarity, then tentative ones; then tracks lost for up to ``max_lost`
 only where nothing else could be meant and no evidence disagrees; then tracks lost for up to
 ``reid_seconds`` by looks or build. Unmatched detections that are not pieces of a matched
 person start tracks with new ids (``lifecycle``); a new track whose looks, once clear, agree with
-a track lost before it was born takes that track's id from then on (``late_reid``). What a track remembers is in ``state``; a
+a track lost before it was born takes that track's id from then on (``late_reid``); two
+tracks that were in a crowd exchange identities when both people's looks, clear again, say so
+(``untangle``). A detection overlapping another is matched only where it agrees well (it may
+mix two people). What a track remembers is in ``state``; a
 frame's detections and their evidence in ``detections``; how alike two people are, in
 ``similarity``.
 
@@ -28,7 +31,7 @@ from ..codec.people import Person
 from ..codec.skeleton import keypoint_sigmas, skeleton_of
 from ..errors import UserError
 from . import lifecycle
-from .association import ambiguous, assign, recover, reidentify
+from .association import ambiguous, assign, recover, reidentify, untangle
 from .cuts import CameraShift
 from .detections import Detections
 from .similarity import (
@@ -125,8 +128,8 @@ class TrackerConfig:
     merge_seconds: float = 1 / 3
     min_confidence: float = 0.0
     min_shown: int = 4
-    untangle_seconds: float = 1.0
     crowded_similarity: float = 0.5
+    untangle_seconds: float = 1.0
     untangle_margin: float = 0.15
 
     def __post_init__(self) -> None:
@@ -344,15 +347,10 @@ class PoseTracker:
         return l_rows[pairs_l]
 
     def _untangle(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections, now: float) -> None:
-        """Give back identities swapped in a crowd, where looks are clear about it. Among tracks
-        whose people were in a crowd within ``untangle_seconds`` (mixed detections: one track
-        may have followed another's person), a track matched to a person seen clearly whose
-        looks disagree with its own memory (below ``looks_match``) and agree with another's (at
-        least ``looks_match``, by ``untangle_margin`` more, and nobody else's nearly as well)
-        exchanges identities with it, when that one's person, seen clearly too, points back the
-        same way: ids, birth, looks and build are exchanged (positions and motion stay with the
-        people). A lost track is never given someone's identity this way: one-sided evidence
-        swapped more people than it mended on the benchmark's clips."""
+        """Give back identities swapped in a crowd: among tracks whose people were in one within
+        ``untangle_seconds`` (mixed detections: a track may have followed another's person), the
+        pairs :func:`association.untangle` finds by their looks exchange ids, birth, looks and
+        build (positions and motion stay with the people)."""
         cfg = self.config
         if frame.image is None or cfg.untangle_seconds <= 0 or not len(rows):
             return
@@ -364,22 +362,9 @@ class PoseTracker:
         col_of[rows] = cols
         person = col_of[contact]
         clear = (person >= 0) & ~frame.crowded[person] & np.isfinite(frame.looks[person]).any(axis=1)
-        # agree[a, b]: the memory of contact track a against the person of contact track b.
-        agree = np.full((len(contact), len(contact)), -1.0)
-        agree[:, clear] = np.nan_to_num(histogram_agreement(tracks.looks[contact], frame.looks[person[clear]]), nan=-1.0)
-        own = np.diag(agree).copy()
-        np.fill_diagonal(agree, -1.0)
-        swapped = np.zeros(len(contact), bool)
-        for b in np.flatnonzero(clear & (own < cfg.looks_match)):
-            a = int(np.argmax(agree[:, b]))
-            best, second = agree[a, b], np.delete(agree[:, b], a).max(initial=-1.0)
-            if best < max(cfg.looks_match, own[b] + cfg.untangle_margin, second + cfg.untangle_margin):
-                continue
-            if not (clear[a] and agree[b, a] >= max(cfg.looks_match, own[a] + cfg.untangle_margin)):
-                continue  # the other's person, seen clearly, must point back
-            if swapped[a] or swapped[b]:
-                continue
-            swapped[[a, b]] = True
+        agree = np.full((len(contact), len(contact)), np.nan)  # memory of a x person of b
+        agree[:, clear] = histogram_agreement(tracks.looks[contact], frame.looks[person[clear]])
+        for a, b in untangle(agree, clear, cfg.looks_match, cfg.untangle_margin):
             i, j = contact[a], contact[b]
             for name in ("ids", "born_time", "looks", "ratios"):
                 values = getattr(tracks, name)
@@ -387,7 +372,7 @@ class PoseTracker:
 
     @staticmethod
     def _rivals(tracks: Tracks, frame: Detections, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """(T, D) for each track and detection, the detection's best torso-colour agreement with
+        """(T, D) for each track and detection, the detection's best clothing-colour agreement with
         a confirmed track other than that one and than those matched to it this frame (its own
         person's): how well the looks of someone else fit (NaN: nobody else's looks known)."""
         agreement = histogram_agreement(tracks.looks, frame.looks)

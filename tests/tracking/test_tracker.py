@@ -510,3 +510,18 @@ def test_a_mixed_detection_in_a_crowd_is_not_given_an_id_on_a_guess(crowded_simi
         assert shown == [a] and tracker.next_id == 3
     else:
         assert shown in ([a, b], [a, c])
+
+
+def test_untangle_needs_clear_looks_pointing_both_ways():
+    from pafpose.tracking.association import untangle
+
+    swapped = np.array([[0.6, 0.95, 0.3], [0.9, 0.5, 0.3], [0.3, 0.3, 0.97]])  # memory x person
+    clear = np.ones(3, bool)
+    assert untangle(swapped, clear, 0.8, 0.15) == [(1, 0)]
+    one_sided = swapped.copy()
+    one_sided[0, 1] = 0.6  # track 1's person no longer looks like track 0's memory
+    assert untangle(one_sided, clear, 0.8, 0.15) == []
+    assert untangle(swapped, np.array([True, False, True]), 0.8, 0.15) == []  # 1's person unclear
+    look_alike = swapped.copy()
+    look_alike[2, 0] = 0.88  # someone else's memory fits track 0's person nearly as well
+    assert untangle(look_alike, clear, 0.8, 0.15) == []
