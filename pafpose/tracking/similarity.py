@@ -131,20 +131,39 @@ def clothing_histograms(image: np.ndarray, keypoints: np.ndarray, seen: np.ndarr
     seen, its box is under 4 pixels a side, or under 40 % of it is inside the picture.
 
     A region's box spans its seen keypoints, shrunk across to its middle; a 14 x 14 grid of its
-    pixels is read (no resize, no crop copy).
+    pixels is read (no resize, no crop copy), every region of every person in one pass.
     """
     out = np.full((len(keypoints), HISTOGRAM_BINS), np.nan)
-    if len(keypoints) and image is not None:
-        for r, (names, across) in enumerate(_REGIONS):
-            at = _indices(skeleton, names)
-            out[:, r * _REGION_BINS:(r + 1) * _REGION_BINS] = _region_histograms(
-                image, keypoints[:, at], seen[:, at], across)
+    if not len(keypoints) or image is None:
+        return out
+    h, w = image.shape[:2]
+    grids = []
+    for names, across in _REGIONS:
+        at = _indices(skeleton, names)
+        grids.append(_grid(keypoints[:, at], seen[:, at], across, h, w))
+    person = np.concatenate([g[0] for g in grids])
+    if not len(person):
+        return out
+    region = np.concatenate([np.full(len(g[0]), r) for r, g in enumerate(grids)])
+    ys, xs, inside = (np.concatenate([g[i] for g in grids]) for i in (1, 2, 3))
+    pixels = image[ys[:, :, None], xs[:, None, :]].reshape(-1, 1, 3)  # (M * S * S, 1, 3) BGR
+    hsv = cv2.cvtColor(np.ascontiguousarray(pixels, np.uint8), cv2.COLOR_BGR2HSV).reshape(len(person), -1, 3)
+    hue, sat, val = (hsv[..., i].astype(np.intp) for i in range(3))
+    coloured = (sat >= 50) & (val >= 40)
+    colour_bin = (hue * _HUE_BINS // 180) * _SAT_BINS + np.minimum(sat * _SAT_BINS // 256, _SAT_BINS - 1)
+    grey_bin = _HUE_BINS * _SAT_BINS + np.minimum(val * _GREY_BINS // 256, _GREY_BINS - 1)
+    bins = np.where(coloured, colour_bin, grey_bin) + _REGION_BINS * np.arange(len(person))[:, None]
+    counts = np.bincount(bins[inside], minlength=_REGION_BINS * len(person)).reshape(len(person), -1)
+    enough = inside.mean(axis=1) >= _LEAST_INSIDE
+    columns = region[enough, None] * _REGION_BINS + np.arange(_REGION_BINS)
+    out[person[enough, None], columns] = counts[enough] / counts[enough].sum(axis=1, keepdims=True)
     return out
 
 
-def _region_histograms(image: np.ndarray, xy: np.ndarray, ok: np.ndarray, across: float) -> np.ndarray:
-    """(N, _REGION_BINS) histograms of the boxes around (N, 4, 2) keypoints, (N, 4) ``ok``."""
-    out = np.full((len(xy), _REGION_BINS), np.nan)
+def _grid(xy: np.ndarray, ok: np.ndarray, across: float, h: int, w: int):
+    """The sample grid of each region box around (N, 4, 2) keypoints, (N, 4) ``ok``, in an h x w
+    picture: (R,) the people that have one, (R, S) row and (R, S) column pixel indices, and
+    (R, S * S) which samples lie inside the picture."""
     valid = ok.sum(axis=1) >= 3
     lo = np.where(ok[..., None], xy, np.inf).min(axis=1)
     hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
@@ -152,31 +171,16 @@ def _region_histograms(image: np.ndarray, xy: np.ndarray, ok: np.ndarray, across
         width = hi[:, 0] - lo[:, 0]
         centre = (lo[:, 0] + hi[:, 0]) / 2
     x0, x1 = centre - across / 2 * width, centre + across / 2 * width
-    h, w = image.shape[:2]
     valid &= np.isfinite(width) & (across * width >= 4) & (hi[:, 1] - lo[:, 1] >= 4)
     rows = np.flatnonzero(valid)
-    if not len(rows):
-        return out
     t = (np.arange(_SAMPLES) + 0.5) / _SAMPLES
     xs = x0[rows, None] + t * (x1 - x0)[rows, None]
     ys = lo[rows, 1, None] + t * (hi - lo)[rows, 1, None]
     # Only the part inside the picture: a person half out of the frame keeps the colours of the
     # half we see (clipping the grid onto the border would count the border's pixels as theirs).
     inside = ((ys >= 0) & (ys <= h - 1))[:, :, None] & ((xs >= 0) & (xs <= w - 1))[:, None, :]
-    inside = inside.reshape(len(rows), -1)
-    xs = np.clip(xs, 0, w - 1).astype(np.intp)
-    ys = np.clip(ys, 0, h - 1).astype(np.intp)
-    pixels = image[ys[:, :, None], xs[:, None, :]].reshape(-1, 1, 3)  # (R * S * S, 1, 3) BGR
-    hsv = cv2.cvtColor(np.ascontiguousarray(pixels, np.uint8), cv2.COLOR_BGR2HSV).reshape(len(rows), -1, 3)
-    hue, sat, val = (hsv[..., i].astype(np.intp) for i in range(3))
-    coloured = (sat >= 50) & (val >= 40)
-    colour_bin = (hue * _HUE_BINS // 180) * _SAT_BINS + np.minimum(sat * _SAT_BINS // 256, _SAT_BINS - 1)
-    grey_bin = _HUE_BINS * _SAT_BINS + np.minimum(val * _GREY_BINS // 256, _GREY_BINS - 1)
-    bins = np.where(coloured, colour_bin, grey_bin) + _REGION_BINS * np.arange(len(rows))[:, None]
-    counts = np.bincount(bins[inside], minlength=_REGION_BINS * len(rows)).reshape(len(rows), -1)
-    enough = inside.mean(axis=1) >= _LEAST_INSIDE
-    out[rows[enough]] = counts[enough] / counts[enough].sum(axis=1, keepdims=True)
-    return out
+    return (rows, np.clip(ys, 0, h - 1).astype(np.intp), np.clip(xs, 0, w - 1).astype(np.intp),
+            inside.reshape(len(rows), _SAMPLES * _SAMPLES))
 
 
 def histogram_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ class Tracks:
     hits: np.ndarray  # (N,) consecutive matched frames
     misses: np.ndarray  # (N,) consecutive missed frames
     ratios: np.ndarray  # (N, 8) limb ratios (running mean; NaN: never measured)
-    looks: np.ndarray  # (N, HISTOGRAM_BINS) torso colour histogram (running mean; NaN: none)
+    looks: np.ndarray  # (N, HISTOGRAM_BINS) clothing colour histograms (running mean; NaN: none)
     sizeable: np.ndarray  # (N,) bool: seen at least once as more than a sliver (shown from then)
     crowded_time: np.ndarray  # (N,) last time matched to a detection overlapping another (-inf: never)
 

@@ -289,23 +289,26 @@ class PoseTracker:
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None]
+        looks = None  # (T, D) clothing agreement, computed once where a lost track needs it
         if lost.any():
+            looks = histogram_agreement(tracks.looks, frame.looks)
             most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
             lost &= most | ~frame.crowded[None]
             # Unambiguous among everyone the position allows; the evidence can then only veto
             # (when it rules out the nearer of two candidates, the farther is still a guess).
             t, d = recover(self._near(tracks, distance, frame), lost)
-            keep = self._evidence(tracks, frame, lost)[0][t, d]
+            keep = self._evidence(tracks, frame, lost, looks)[t, d]
             rows, cols = self._take(rows, cols, t[keep], d[keep])
 
         free = self._open(tracks, rows, cols, len(frame))
         candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
         if candidates.any():
-            plausible, looks = self._evidence(tracks, frame, candidates)
-            rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, looks, frame.ratios,
+            looks = histogram_agreement(tracks.looks, frame.looks) if looks is None else looks
+            plausible = self._evidence(tracks, frame, candidates, looks)
+            rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, frame.looks, frame.ratios,
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
                                                             distance=self._near(tracks, distance, frame),
-                                                            rivals=self._rivals(tracks, frame, rows, cols)))
+                                                            rivals=self._rivals(tracks, looks, rows, cols)))
         return rows, cols, mixed
 
     def _late_reidentify(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections,
@@ -331,7 +334,8 @@ class PoseTracker:
         allowed = before & (last <= reach[:, None])
         if not allowed.any():
             return np.zeros(0, np.int64)
-        rivals = self._rivals(tracks, frame, rows, cols)[np.ix_(l_rows, y_cols)]
+        looks = histogram_agreement(tracks.looks, frame.looks)
+        rivals = self._rivals(tracks, looks, rows, cols)[np.ix_(l_rows, y_cols)]
         pairs_l, pairs_y = reidentify(tracks.looks[l_rows], tracks.ratios[l_rows], frame.looks[y_cols],
                                       frame.ratios[y_cols], allowed, cfg.looks_match, cfg.ratio_tolerance,
                                       rivals=rivals)
@@ -371,14 +375,14 @@ class PoseTracker:
                 values[[i, j]] = values[[j, i]]
 
     @staticmethod
-    def _rivals(tracks: Tracks, frame: Detections, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """(T, D) for each track and detection, the detection's best clothing-colour agreement with
-        a confirmed track other than that one and than those matched to it this frame (its own
-        person's): how well the looks of someone else fit (NaN: nobody else's looks known)."""
-        agreement = histogram_agreement(tracks.looks, frame.looks)
-        agreement = np.where(np.isfinite(agreement) & (tracks.state == CONFIRMED)[:, None], agreement, -np.inf)
+    def _rivals(tracks: Tracks, looks: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(T, D) for each track and detection, the detection's best clothing-colour agreement
+        (of the (T, D) ``looks``) with a confirmed track other than that one and than those
+        matched to it this frame (its own person's): how well the looks of someone else fit
+        (NaN: nobody else's looks known)."""
+        agreement = np.where(np.isfinite(looks) & (tracks.state == CONFIRMED)[:, None], looks, -np.inf)
         agreement[rows, cols] = -np.inf
-        if not len(tracks) or not len(frame):
+        if not agreement.size:
             return np.full(agreement.shape, np.nan)
         best = agreement.argmax(axis=0)
         first = agreement[best, np.arange(agreement.shape[1])]
@@ -429,16 +433,16 @@ class PoseTracker:
         ok[t, d] = ~enough | ((ratio < 1.5) & (ratio > 1 / 1.5))
         return ok
 
-    def _evidence(self, tracks: Tracks, frame: Detections, pairs: np.ndarray):
-        """((T, D) bool: nothing says the pair are two people: sizes within 1.5x, looks (where both are known) and build (where both are measured) not
-        disagreeing; (D, H) the detections' looks, NaN without a frame)."""
+    def _evidence(self, tracks: Tracks, frame: Detections, pairs: np.ndarray, looks: np.ndarray) -> np.ndarray:
+        """(T, D) bool: nothing says the pair are two people: sizes within 1.5x, clothing
+        colours (the (T, D) ``looks`` agreement, where both are known) and build (where both
+        are measured) not disagreeing."""
         cfg = self.config
         ok = self._same_size(tracks, frame, pairs)
-        looks = frame.looks
-        ok &= ~(histogram_agreement(tracks.looks, looks) < cfg.looks_match)
+        ok &= ~(looks < cfg.looks_match)
         build = ratio_agreement(tracks.ratios, frame.ratios)  # inf: too few bones in common
         ok &= ~(np.isfinite(build) & (build > 2 * cfg.ratio_tolerance))
-        return ok, looks
+        return ok
 
     def _whole(self, tracks: Tracks, frame: Detections) -> np.ndarray:
         """(T, D) bool: the detection is most of the track's person, not a fragment: at least
