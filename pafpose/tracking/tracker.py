@@ -4,7 +4,8 @@ Positions are in the scene's coordinates: the camera's own motion (a pan, shake)
 the frames when given, is taken out. Each frame, every track predicts where its keypoints are
 now (constant velocity, for at most ``coast`` time units) and is compared with every detected
 person (``association``), inside a motion gate: confirmed tracks seen recently first, by
-keypoint similarity, then tentative ones; then tracks lost for up to ``max_lost`` by position,
+keypoint similarity (one kept alive only by pieces takes a whole person back only if their
+clothing does not disagree), then tentative ones; then tracks lost for up to ``max_lost`` by position,
 only where nothing else could be meant and no evidence disagrees; then tracks lost for up to
 ``reid_seconds`` by looks or build. Unmatched detections that are not pieces of a matched
 person start tracks with new ids (``lifecycle``); a new track whose looks, once clear, agree with
@@ -273,6 +274,15 @@ class PoseTracker:
         recent = now - tracks.whole_time <= cfg.max_lost
         live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
         mixed &= live & (tracks.state == CONFIRMED)[:, None]
+        looks = None  # (T, D) clothing agreement, computed once where a track needs it
+        # A track kept alive by pieces since its person was last seen whole may be following
+        # the pieces of someone else (the one in front, in a crossing): it takes a whole
+        # person back only if their clothing does not disagree; otherwise the lost tracks'
+        # rules decide (where the evidence must agree).
+        on_pieces = (now - tracks.whole_time > cfg.live_seconds)[:, None] & whole & live
+        if on_pieces.any() and frame.image is not None:
+            looks = histogram_agreement(tracks.looks, frame.looks)
+            live &= ~(on_pieces & (looks < cfg.looks_match))
         # Tracks born a moment ago from a sliver of someone come last: they do not outbid that
         # person's own track.
         first = ((tracks.state == CONFIRMED) | tracks.sizeable)[:, None]
@@ -289,9 +299,8 @@ class PoseTracker:
         # By position, a crowded detection must be most of the person (not a piece of a crowd):
         # of the keypoints the track has, those predicted inside the frame.
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None]
-        looks = None  # (T, D) clothing agreement, computed once where a lost track needs it
         if lost.any():
-            looks = histogram_agreement(tracks.looks, frame.looks)
+            looks = histogram_agreement(tracks.looks, frame.looks) if looks is None else looks
             most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
             lost &= most | ~frame.crowded[None]
             # Unambiguous among everyone the position allows; the evidence can then only veto

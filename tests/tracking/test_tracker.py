@@ -475,6 +475,23 @@ def test_a_track_kept_alive_by_pieces_still_lends_its_id_to_its_person_found_who
     assert shown[-1][0] == shown[0][0] not in before and shown[-1][1] == before[1]
 
 
+@pytest.mark.parametrize("returning", ["A", "B"])
+def test_a_track_living_on_pieces_takes_a_whole_person_only_if_their_clothes_agree(returning):
+    # A (red) and B (blue) are seen; then both are hidden, but for a leg-sized piece where A
+    # stood, on which A's track lives. Someone is found whole close to A: A again (their
+    # clothes agree: A's id) or B (blue: the piece may have been anyone's; a new id, never A's).
+    red, blue = (30, 30, 200), (200, 60, 30)
+    tracker = PoseTracker()
+    people = [body((200, 300)), body((450, 300))]
+    for f in range(10):
+        a, b = _ids(tracker.update(people, f / FPS, frame(people, [red, blue])))
+    for f in range(10, 20):
+        tracker.update([fragment(body((200, 300)))], f / FPS, frame([], []))
+    found = [body((235, 300))]
+    (shown,) = _ids(tracker.update(found, 20 / FPS, frame(found, [red if returning == "A" else blue])))
+    assert shown == a if returning == "A" else shown not in (a, b)
+
+
 @pytest.mark.parametrize("untangle", [True, False])
 def test_identities_swapped_in_a_crowd_are_given_back_when_looks_are_clear_both_ways(untangle):
     # Red on the left, green on the right, walk into each other (their detections overlap: no
