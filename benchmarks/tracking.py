@@ -18,6 +18,8 @@ centroid tracker, a ByteTrack-style two-stage IoU tracker on the keypoints' boxe
 installed, and "ids from ground truth" (each detection labelled with the person it matches: the
 most any tracker can score with these detections).
 
+``--every 3`` keeps every third frame (10 fps: a pan moves three times as far between frames).
+
 ``--seeds 0 1 2`` adds held-out variants of the photo clips (``testkit.photo_clips.bundled_clips``:
 other shake, camera keyframes, paths and sizes), reported as the IDF1's spread over seeds.
 
@@ -32,7 +34,7 @@ Also the synthetic scenarios of ``testkit.motion`` (maps of the visible keypoint
 ``PafCodec.decode``), tracker speed at 20 people and traced memory over a long stream.
 
     pip install 'pafpose[track-eval]'   # py-motmetrics
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tracking.py [--quick] [--no-synthetic] [--stream N] [--seeds 0 1 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tracking.py [--quick] [--no-synthetic] [--stream N] [--seeds 0 1 2] [--every N]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import os
 import sys
 import time
 import tracemalloc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -220,6 +222,13 @@ def network_detections(seq: MotionSequence, cache: Path | None, predictor, seed:
     return frames
 
 
+def every_nth(seq: MotionSequence, n: int) -> MotionSequence:
+    """The clip filmed at 1/n of its frame rate: every n-th frame (a camera's pan, people's
+    steps n times as far between frames)."""
+    return replace(seq, fps=seq.fps / n, ids=seq.ids[::n], keypoints=seq.keypoints[::n],
+                   images=seq.images[::n], ignore=seq.ignore[::n])
+
+
 def _table(rows: list[tuple[str, str, dict]]) -> list[str]:
     lines = ["| clip | tracker | person-frames | IDF1 (seeds' min-max) | MOTA | switches | theft | unlabelled |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -297,6 +306,8 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=100_000, help="frames of the memory stream")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="photo clip variants (0: the README's clips; others held out)")
+    parser.add_argument("--every", type=int, default=1,
+                        help="keep every n-th frame of the photo clips (2: 15 fps, 3: 10 fps)")
     args = parser.parse_args()
     cache = args.cache if str(args.cache) else None
 
@@ -310,6 +321,8 @@ def main() -> None:
             detections = network_detections(seq, cache, predictor, seed)
             print(f"{seq.name} (seed {seed}): {len(seq)} frames, detections in {time.perf_counter() - start:.1f} s",
                   flush=True)
+            if args.every > 1:
+                seq, detections = every_nth(seq, args.every), detections[::args.every]
             for name, r in evaluate(seq, detections, seq.images).items():
                 per.setdefault((seq.name, name), []).append(r)
     rows = [(clip, name, _merge(rs)) for (clip, name), rs in per.items()]

@@ -103,3 +103,17 @@ def test_camera_shift_follows_a_pan_and_ignores_a_jump_to_another_picture():
     dx, dy = shift(np.roll(texture, 12, axis=1))
     assert abs(dx - 12) < 3 and abs(dy) < 3  # a pan: the picture moved 12 px right
     assert np.allclose(shift(_scene(2)), 0)  # another picture: no shift, not a wild jump
+
+
+def test_camera_shift_follows_a_fast_pan_at_a_low_frame_rate():
+    # A pan across a 640-pixel frame in a second, filmed at 10 fps: 200 pixels a frame (a third
+    # of the frame; half of it still overlaps the previous picture).
+    from pafpose.tracking import cuts
+
+    wide = np.random.default_rng(6).integers(0, 256, (60, 280, 3)).astype(np.uint8)
+    wide = np.ascontiguousarray(np.repeat(np.repeat(wide, 8, 0), 8, 1))  # 480 x 2240
+    shift = cuts.CameraShift()
+    moved = [shift(np.ascontiguousarray(wide[:, x:x + 640])) for x in range(0, 1600, 200)]
+    assert np.allclose(moved[0], 0)
+    for dx, dy in moved[1:]:  # the picture moves left as the camera pans right
+        assert abs(dx + 200) < 4 and abs(dy) < 4
