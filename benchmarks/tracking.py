@@ -30,6 +30,10 @@ person at OKS >= 0.5 (COCO sigmas, the person's keypoint box as area); people wi
 visible keypoints are "don't care", and so are detections centred in the box of a person the
 photo's annotations have without keypoints (too small to label; like MOT's ignore regions).
 
+With TrackEval installed, also HOTA with its detection and association parts (DetA, AssA),
+OKS as the similarity, averaged over TrackEval's thresholds (``pip install --no-deps
+trackeval``: only its metrics are used; its declared OpenCV would clash with the headless one).
+
 Also the synthetic scenarios of ``testkit.motion`` (maps of the visible keypoints decoded by
 ``PafCodec.decode``), tracker speed at 20 people and traced memory over a long stream.
 
@@ -158,6 +162,7 @@ def identity_metrics(seq: MotionSequence, detections, tracked) -> dict:
 
     acc = mm.MOTAccumulator(auto_id=True)
     person_frames = matched_detections = unlabelled = 0
+    per_frame = []  # (ground-truth ids, track ids, OKS) for HOTA
     ignore = seq.ignore or [np.zeros((0, 4))] * len(seq)
     for ids, truth, found_all, people, boxes in zip(seq.ids, seq.keypoints, detections, tracked, ignore):
         care = (truth[..., 2] > 1).sum(-1) >= MIN_VISIBLE
@@ -174,6 +179,7 @@ def identity_metrics(seq: MotionSequence, detections, tracked) -> dict:
         oks = oks[care][:, ~ignored]
         hyp = [p.track_id for p, drop in zip(people, ignored) if not drop]
         acc.update(ids[care].tolist(), hyp, np.where(oks >= MATCH_OKS, 1 - oks, np.nan))
+        per_frame.append((ids[care].tolist(), hyp, oks))
         person_frames += int(care.sum())
     mh = mm.metrics.create()
     summary = mh.compute(acc, metrics=["idf1", "mota", "num_switches"], name="x")
@@ -182,7 +188,26 @@ def identity_metrics(seq: MotionSequence, detections, tracked) -> dict:
     theft = int((pairs.groupby("HId")["OId"].nunique() >= 2).sum())
     return {"idf1": float(summary["idf1"].iloc[0]), "mota": float(summary["mota"].iloc[0]),
             "switches": int(summary["num_switches"].iloc[0]), "theft": theft,
-            "unlabelled": unlabelled / max(matched_detections, 1), "person_frames": person_frames}
+            "unlabelled": unlabelled / max(matched_detections, 1), "person_frames": person_frames,
+            **hota(per_frame)}
+
+
+def hota(per_frame: list[tuple[list, list, np.ndarray]]) -> dict:
+    """HOTA, DetA and AssA (TrackEval's, averaged over its similarity thresholds 0.05-0.95) with
+    OKS as the similarity, from per-frame (ground-truth ids, track ids, (G, H) OKS); empty
+    without trackeval."""
+    try:
+        from trackeval.metrics import HOTA
+    except ImportError:
+        return {}
+    truth, tracks = {}, {}
+    data = {"gt_ids": [np.array([truth.setdefault(g, len(truth)) for g in gt], int) for gt, _, _ in per_frame],
+            "tracker_ids": [np.array([tracks.setdefault(h, len(tracks)) for h in hyp], int) for _, hyp, _ in per_frame],
+            "similarity_scores": [oks for _, _, oks in per_frame]}
+    data.update(num_gt_ids=len(truth), num_tracker_ids=len(tracks),
+                num_gt_dets=sum(map(len, data["gt_ids"])), num_tracker_dets=sum(map(len, data["tracker_ids"])))
+    result = HOTA().eval_sequence(data)
+    return {name.lower(): float(np.mean(result[name])) for name in ("HOTA", "DetA", "AssA")}
 
 
 def evaluate(seq: MotionSequence, detections, images) -> dict[str, dict]:
@@ -202,7 +227,8 @@ def _merge(rs: list[dict]) -> dict:
     weights = [r["person_frames"] for r in rs]
     return {"person_frames": sum(weights), "switches": sum(r["switches"] for r in rs),
             "theft": sum(r["theft"] for r in rs), "idf1_range": (min(r["idf1"] for r in rs), max(r["idf1"] for r in rs)),
-            **{m: float(np.average([r[m] for r in rs], weights=weights)) for m in ("idf1", "mota", "unlabelled")}}
+            **{m: float(np.average([r[m] for r in rs], weights=weights))
+               for m in ("idf1", "mota", "unlabelled", "hota", "deta", "assa") if m in rs[0]}}
 
 
 # --- clips from the bundled photos
@@ -230,13 +256,16 @@ def every_nth(seq: MotionSequence, n: int) -> MotionSequence:
 
 
 def _table(rows: list[tuple[str, str, dict]]) -> list[str]:
-    lines = ["| clip | tracker | person-frames | IDF1 (seeds' min-max) | MOTA | switches | theft | unlabelled |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    with_hota = all("hota" in r for _, _, r in rows)
+    lines = ["| clip | tracker | person-frames | IDF1 (seeds' min-max) | MOTA | switches | theft | unlabelled |"
+             + (" HOTA (DetA, AssA) |" if with_hota else ""),
+             "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if with_hota else "")]
     for clip, name, r in rows:
         lo, hi = r.get("idf1_range", (r["idf1"], r["idf1"]))
         spread = f" ({lo:.3f}-{hi:.3f})" if hi > lo else ""
         lines.append(f"| {clip} | {name} | {r['person_frames']} | {r['idf1']:.3f}{spread} | {r['mota']:.3f} | "
-                     f"{r['switches']} | {r['theft']} | {100 * r['unlabelled']:.1f} % |")
+                     f"{r['switches']} | {r['theft']} | {100 * r['unlabelled']:.1f} % |"
+                     + (f" {r['hota']:.3f} ({r['deta']:.3f}, {r['assa']:.3f}) |" if with_hota else ""))
     return lines
 
 
@@ -335,7 +364,9 @@ def main() -> None:
         idf1 = [r["idf1"] for r in rs]
         print(f"  {name}: IDF1 {min(idf1):.3f}-{max(idf1):.3f} (mean {np.mean(idf1):.3f}), "
               f"switches {sum(r['switches'] for r in rs)}, theft {sum(r['theft'] for r in rs)}, "
-              f"unlabelled {100 * np.mean([r['unlabelled'] for r in rs]):.1f} %")
+              f"unlabelled {100 * np.mean([r['unlabelled'] for r in rs]):.1f} %"
+              + (f", HOTA {np.mean([r['hota'] for r in rs]):.3f} (DetA {np.mean([r['deta'] for r in rs]):.3f}, "
+                 f"AssA {np.mean([r['assa'] for r in rs]):.3f})" if "hota" in rs[0] else ""))
 
     if not args.no_synthetic:
         seeds, frames = ([0], 150) if args.quick else ([0, 1, 2, 3], 300)
