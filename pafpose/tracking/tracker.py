@@ -22,6 +22,7 @@ reused."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -274,15 +275,15 @@ class PoseTracker:
         recent = now - tracks.whole_time <= cfg.max_lost
         live = (unseen <= cfg.live_seconds)[:, None] & (recent[:, None] | whole)
         mixed &= live & (tracks.state == CONFIRMED)[:, None]
-        looks = None  # (T, D) clothing agreement, computed once where a track needs it
+        # (T, D) clothing agreement, computed once, and only where a track needs it.
+        clothing = functools.cache(lambda: histogram_agreement(tracks.looks, frame.looks))
         # A track kept alive by pieces since its person was last seen whole may be following
         # the pieces of someone else (the one in front, in a crossing): it takes a whole
         # person back only if their clothing does not disagree; otherwise the lost tracks'
         # rules decide (where the evidence must agree).
         on_pieces = (now - tracks.whole_time > cfg.live_seconds)[:, None] & whole & live
         if on_pieces.any() and frame.image is not None:
-            looks = histogram_agreement(tracks.looks, frame.looks)
-            live &= ~(on_pieces & (looks < cfg.looks_match))
+            live &= ~(on_pieces & (clothing() < cfg.looks_match))
         # Tracks born a moment ago from a sliver of someone come last: they do not outbid that
         # person's own track.
         first = ((tracks.state == CONFIRMED) | tracks.sizeable)[:, None]
@@ -300,24 +301,22 @@ class PoseTracker:
         # of the keypoints the track has, those predicted inside the frame.
         lost = free & whole & inside & (unseen <= cfg.max_lost)[:, None]
         if lost.any():
-            looks = histogram_agreement(tracks.looks, frame.looks) if looks is None else looks
             most = frame.seen.sum(axis=1)[None] >= 0.6 * self._in_view(tracks, predicted, frame)[:, None]
             lost &= most | ~frame.crowded[None]
             # Unambiguous among everyone the position allows; the evidence can then only veto
             # (when it rules out the nearer of two candidates, the farther is still a guess).
             t, d = recover(self._near(tracks, distance, frame), lost)
-            keep = self._evidence(tracks, frame, lost, looks)[t, d]
+            keep = self._evidence(tracks, frame, lost, clothing())[t, d]
             rows, cols = self._take(rows, cols, t[keep], d[keep])
 
         free = self._open(tracks, rows, cols, len(frame))
         candidates = free & whole & inside & (unseen > cfg.live_seconds)[:, None]
         if candidates.any():
-            looks = histogram_agreement(tracks.looks, frame.looks) if looks is None else looks
-            plausible = self._evidence(tracks, frame, candidates, looks)
+            plausible = self._evidence(tracks, frame, candidates, clothing())
             rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, frame.looks, frame.ratios,
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
                                                             distance=self._near(tracks, distance, frame),
-                                                            rivals=self._rivals(tracks, looks, rows, cols)))
+                                                            rivals=self._rivals(tracks, clothing(), rows, cols)))
         return rows, cols, mixed
 
     def _late_reidentify(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections,
