@@ -123,7 +123,8 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
                det_ratios: np.ndarray, allowed: np.ndarray, looks_match: float,
                ratio_tolerance: float, margin: float = 0.05,
                distance: np.ndarray | None = None,
-               rivals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               rivals: np.ndarray | None = None,
+               looks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of lost tracks and detections whose evidence says they are the same person.
 
     Args:
@@ -141,13 +142,14 @@ def reidentify(track_looks: np.ndarray, track_ratios: np.ndarray, det_looks: np.
             other people known to be someone else than the track (NaN: nobody's looks known),
             or None. Looks identify someone only among people who look different: a pair whose
             looks agree no better (by ``margin``) than with such a rival is not taken.
+        looks: the (T, D) :func:`histogram_agreement` of the looks, where the caller has it.
 
     Looks decide where both have a histogram region in common (and the limb ratios, where known, must not
     disagree badly); otherwise the limb ratios decide; with neither, nobody is re-identified.
     """
     if not allowed.any():
         return _EMPTY
-    looks = histogram_agreement(track_looks, det_looks)
+    looks = histogram_agreement(track_looks, det_looks) if looks is None else looks
     build = ratio_agreement(track_ratios, det_ratios)
     known = np.isfinite(looks)
     clash = np.isfinite(build) & (build > 2 * ratio_tolerance)  # inf: too few bones in common

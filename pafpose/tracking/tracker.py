@@ -316,7 +316,8 @@ class PoseTracker:
             rows, cols = self._take(rows, cols, *reidentify(tracks.looks, tracks.ratios, frame.looks, frame.ratios,
                                                             candidates & plausible, cfg.looks_match, cfg.ratio_tolerance,
                                                             distance=self._near(tracks, distance, frame),
-                                                            rivals=self._rivals(tracks, clothing(), rows, cols)))
+                                                            rivals=self._rivals(tracks, clothing(), rows, cols),
+                                                            looks=clothing()))
         return rows, cols, mixed
 
     def _late_reidentify(self, tracks: Tracks, rows: np.ndarray, cols: np.ndarray, frame: Detections,
@@ -346,7 +347,7 @@ class PoseTracker:
         rivals = self._rivals(tracks, looks, rows, cols)[np.ix_(l_rows, y_cols)]
         pairs_l, pairs_y = reidentify(tracks.looks[l_rows], tracks.ratios[l_rows], frame.looks[y_cols],
                                       frame.ratios[y_cols], allowed, cfg.looks_match, cfg.ratio_tolerance,
-                                      rivals=rivals)
+                                      rivals=rivals, looks=looks[np.ix_(l_rows, y_cols)])
         known = np.isfinite(frame.looks[y_cols[pairs_y]]).any(axis=1)  # looks decided, not build alone
         pairs_l, pairs_y = pairs_l[known], pairs_y[known]
         for li, yi in zip(pairs_l.tolist(), pairs_y.tolist()):
